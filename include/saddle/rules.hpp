@@ -1,0 +1,64 @@
+#pragma once
+/// \file rules.hpp
+/// Update rules: how a gradient moves the primal point, how constraint values move the
+/// multipliers. Rules are small stateful policy objects; `resize` allocates their state
+/// once, `step` never allocates.
+
+#include <iosfwd>
+#include <memory>
+#include <vector>
+
+#include "saddle/options.hpp"
+#include "saddle/types.hpp"
+
+namespace saddle {
+
+/// Primal update rule: x <- x - update(grad). Implementations: SGD, momentum (heavy
+/// ball), Nesterov momentum, Adam (bias-corrected).
+template <class T>
+class PrimalRule {
+ public:
+  virtual ~PrimalRule() = default;
+  /// Allocates state for n parameters and zeroes it (allocates).
+  virtual void resize(std::size_t n) = 0;
+  /// Zeroes the state (no allocation).
+  virtual void reset() = 0;
+  /// x: [n] updated in place from grad: [n]. Advances the rule's state (Adam moments,
+  /// momentum buffer, step count). No allocation.
+  virtual void step(Vector<T>& x, const Vector<T>& grad) = 0;
+  /// Current step size; `set_lr` lets a schedule change it between steps.
+  virtual double lr() const = 0;
+  virtual void set_lr(double lr) = 0;
+  /// Binary state for checkpoints.
+  virtual void save(std::ostream& out) const = 0;
+  virtual void load(std::istream& in) = 0;
+};
+
+/// Makes the rule named by `options.kind` (validates the options first).
+template <class T>
+std::unique_ptr<PrimalRule<T>> make_primal_rule(const PrimalRuleOptions& options);
+
+/// Dual update rule on the multipliers, followed by the projection lambda_i >= 0 of every
+/// inequality multiplier.
+class DualRule {
+ public:
+  virtual ~DualRule() = default;
+  /// Allocates state for m multipliers (allocates).
+  virtual void resize(std::size_t m) = 0;
+  /// lambda: [m] updated from the dual values v: [m] with per-constraint step sizes
+  /// lr: [m]; then projected. No allocation.
+  virtual void step(Vector<double>& lambda, const Vector<double>& v, const Vector<double>& lr,
+                    const std::vector<ConstraintSpec>& specs) = 0;
+  /// Forgets the state of multiplier i (dual restarts).
+  virtual void reset(std::size_t i) = 0;
+  virtual void save(std::ostream& out) const = 0;
+  virtual void load(std::istream& in) = 0;
+};
+
+/// Makes the rule named by `options.kind` (validates the options first).
+std::unique_ptr<DualRule> make_dual_rule(const DualRuleOptions& options);
+
+/// Projects lambda: [m] onto the feasible multiplier set (lambda_i >= 0 for inequalities).
+void project_multipliers(Vector<double>& lambda, const std::vector<ConstraintSpec>& specs);
+
+}  // namespace saddle

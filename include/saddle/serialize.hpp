@@ -1,0 +1,47 @@
+#pragma once
+/// \file serialize.hpp
+/// Little binary helpers for checkpoint state: scalars and vectors with their length.
+/// Readers throw InputError naming what they expected when the stream is short or a
+/// length does not match.
+
+#include <cstddef>
+#include <cstdint>
+#include <istream>
+#include <ostream>
+#include <string>
+
+#include "saddle/types.hpp"
+
+namespace saddle::io {
+
+template <class S>
+void write_scalar(std::ostream& out, const S& value) {
+  out.write(reinterpret_cast<const char*>(&value), sizeof(S));
+}
+
+template <class S>
+S read_scalar(std::istream& in, const char* what) {
+  S value{};
+  in.read(reinterpret_cast<char*>(&value), sizeof(S));
+  if (!in) throw InputError(std::string("state truncated while reading ") + what);
+  return value;
+}
+
+template <class T>
+void write_vector(std::ostream& out, const Vector<T>& v) {
+  write_scalar<std::uint64_t>(out, v.size());
+  out.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(T)));
+}
+
+/// Reads into v, which must already have the stored length.
+template <class T>
+void read_vector(std::istream& in, Vector<T>& v, const char* what) {
+  const auto n = read_scalar<std::uint64_t>(in, what);
+  if (n != v.size())
+    throw InputError(std::string("state mismatch for ") + what + ": stored length " + std::to_string(n) +
+                     ", expected " + std::to_string(v.size()));
+  in.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(n * sizeof(T)));
+  if (!in) throw InputError(std::string("state truncated while reading ") + what);
+}
+
+}  // namespace saddle::io

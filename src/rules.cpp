@@ -1,0 +1,187 @@
+// Primal and dual update rules. Every step is written as xt::noalias assignments over
+// buffers allocated once in resize() (design.md, xtensor rules 2 and 3).
+#include "saddle/rules.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <istream>
+#include <ostream>
+
+#include <xtensor/xmath.hpp>
+#include <xtensor/xnoalias.hpp>
+
+#include "saddle/serialize.hpp"
+
+namespace saddle {
+namespace {
+
+template <class T>
+class Sgd final : public PrimalRule<T> {
+ public:
+  explicit Sgd(const PrimalRuleOptions& o) : lr_(o.lr) {}
+  void resize(std::size_t) override {}
+  void reset() override {}
+  void step(Vector<T>& x, const Vector<T>& grad) override {
+    xt::noalias(x) -= static_cast<T>(lr_) * grad;
+  }
+  double lr() const override { return lr_; }
+  void set_lr(double lr) override { lr_ = lr; }
+  void save(std::ostream&) const override {}
+  void load(std::istream&) override {}
+
+ private:
+  double lr_;
+};
+
+// Heavy ball (PyTorch convention): v <- mu v + g, x <- x - lr v.
+// Nesterov (PyTorch convention): v <- mu v + g, x <- x - lr (g + mu v).
+template <class T>
+class Momentum final : public PrimalRule<T> {
+ public:
+  Momentum(const PrimalRuleOptions& o, bool nesterov) : lr_(o.lr), mu_(o.momentum), nesterov_(nesterov) {}
+  void resize(std::size_t n) override {
+    velocity_ = Vector<T>::from_shape({n});
+    reset();
+  }
+  void reset() override { velocity_.fill(T(0)); }
+  void step(Vector<T>& x, const Vector<T>& grad) override {
+    const T mu = static_cast<T>(mu_);
+    const T lr = static_cast<T>(lr_);
+    xt::noalias(velocity_) = mu * velocity_ + grad;
+    if (nesterov_)
+      xt::noalias(x) -= lr * (grad + mu * velocity_);
+    else
+      xt::noalias(x) -= lr * velocity_;
+  }
+  double lr() const override { return lr_; }
+  void set_lr(double lr) override { lr_ = lr; }
+  void save(std::ostream& out) const override { io::write_vector(out, velocity_); }
+  void load(std::istream& in) override { io::read_vector(in, velocity_, "momentum velocity"); }
+
+ private:
+  double lr_, mu_;
+  bool nesterov_;
+  Vector<T> velocity_;
+};
+
+// Adam (Kingma & Ba 2015) with bias correction folded into the step size:
+//   m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;
+//   x <- x - lr * sqrt(1-b2^t)/(1-b1^t) * m / (sqrt(v) + eps * sqrt(1-b2^t))
+// which equals lr * m_hat / (sqrt(v_hat) + eps) exactly, as in PyTorch's Adam.
+template <class T>
+class Adam final : public PrimalRule<T> {
+ public:
+  explicit Adam(const PrimalRuleOptions& o) : lr_(o.lr), b1_(o.beta1), b2_(o.beta2), eps_(o.epsilon) {}
+  void resize(std::size_t n) override {
+    m_ = Vector<T>::from_shape({n});
+    v_ = Vector<T>::from_shape({n});
+    reset();
+  }
+  void reset() override {
+    m_.fill(T(0));
+    v_.fill(T(0));
+    t_ = 0;
+  }
+  void step(Vector<T>& x, const Vector<T>& grad) override {
+    ++t_;
+    const T b1 = static_cast<T>(b1_), b2 = static_cast<T>(b2_);
+    xt::noalias(m_) = b1 * m_ + (T(1) - b1) * grad;
+    xt::noalias(v_) = b2 * v_ + (T(1) - b2) * grad * grad;
+    const double c1 = 1.0 - std::pow(b1_, static_cast<double>(t_));
+    const double c2 = std::sqrt(1.0 - std::pow(b2_, static_cast<double>(t_)));
+    const T step = static_cast<T>(lr_ * c2 / c1);
+    const T eps = static_cast<T>(eps_ * c2);
+    xt::noalias(x) -= step * m_ / (xt::sqrt(v_) + eps);
+  }
+  double lr() const override { return lr_; }
+  void set_lr(double lr) override { lr_ = lr; }
+  void save(std::ostream& out) const override {
+    io::write_scalar<std::uint64_t>(out, t_);
+    io::write_vector(out, m_);
+    io::write_vector(out, v_);
+  }
+  void load(std::istream& in) override {
+    t_ = io::read_scalar<std::uint64_t>(in, "adam step count");
+    io::read_vector(in, m_, "adam first moment");
+    io::read_vector(in, v_, "adam second moment");
+  }
+
+ private:
+  double lr_, b1_, b2_, eps_;
+  std::uint64_t t_ = 0;
+  Vector<T> m_, v_;
+};
+
+class GradientAscent final : public DualRule {
+ public:
+  void resize(std::size_t) override {}
+  void step(Vector<double>& lambda, const Vector<double>& v, const Vector<double>& lr,
+            const std::vector<ConstraintSpec>& specs) override {
+    xt::noalias(lambda) += lr * v;
+    project_multipliers(lambda, specs);
+  }
+  void reset(std::size_t) override {}
+  void save(std::ostream&) const override {}
+  void load(std::istream&) override {}
+};
+
+// nuPI (Sohrabi et al. 2024), recursive form: xi_t = nu xi_{t-1} + (1-nu) v_t,
+// lambda <- [lambda + lr v_t + kp (xi_t - xi_{t-1})]_+, with xi_{-1} = 0.
+class NuPi final : public DualRule {
+ public:
+  explicit NuPi(const DualRuleOptions& o) : kp_(o.kp), nu_(o.nu) {}
+  void resize(std::size_t m) override {
+    xi_ = Vector<double>::from_shape({m});
+    xi_.fill(0.0);
+  }
+  void step(Vector<double>& lambda, const Vector<double>& v, const Vector<double>& lr,
+            const std::vector<ConstraintSpec>& specs) override {
+    for (std::size_t i = 0; i < lambda.size(); ++i) {
+      const double xi_new = nu_ * xi_(i) + (1.0 - nu_) * v(i);
+      lambda(i) += lr(i) * v(i) + kp_ * (xi_new - xi_(i));
+      xi_(i) = xi_new;
+    }
+    project_multipliers(lambda, specs);
+  }
+  void reset(std::size_t i) override { xi_(i) = 0.0; }
+  void save(std::ostream& out) const override { io::write_vector(out, xi_); }
+  void load(std::istream& in) override { io::read_vector(in, xi_, "nupi error average"); }
+
+ private:
+  double kp_, nu_;
+  Vector<double> xi_;
+};
+
+}  // namespace
+
+void project_multipliers(Vector<double>& lambda, const std::vector<ConstraintSpec>& specs) {
+  for (std::size_t i = 0; i < specs.size(); ++i)
+    if (specs[i].kind == ConstraintKind::inequality && !(lambda(i) >= 0.0) && !std::isnan(lambda(i)))
+      lambda(i) = 0.0;
+}
+
+template <class T>
+std::unique_ptr<PrimalRule<T>> make_primal_rule(const PrimalRuleOptions& options) {
+  options.validate();
+  switch (options.kind) {
+    case PrimalRuleKind::sgd: return std::make_unique<Sgd<T>>(options);
+    case PrimalRuleKind::momentum: return std::make_unique<Momentum<T>>(options, false);
+    case PrimalRuleKind::nesterov: return std::make_unique<Momentum<T>>(options, true);
+    case PrimalRuleKind::adam: return std::make_unique<Adam<T>>(options);
+  }
+  throw InvalidOption("primal.kind: unknown rule");
+}
+
+std::unique_ptr<DualRule> make_dual_rule(const DualRuleOptions& options) {
+  options.validate();
+  switch (options.kind) {
+    case DualRuleKind::gradient_ascent: return std::make_unique<GradientAscent>();
+    case DualRuleKind::nupi: return std::make_unique<NuPi>(options);
+  }
+  throw InvalidOption("dual.kind: unknown rule");
+}
+
+template std::unique_ptr<PrimalRule<float>> make_primal_rule<float>(const PrimalRuleOptions&);
+template std::unique_ptr<PrimalRule<double>> make_primal_rule<double>(const PrimalRuleOptions&);
+
+}  // namespace saddle
