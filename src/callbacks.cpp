@@ -47,6 +47,12 @@ bool CsvLogger<T>::on_step(const StepInfo<T>& info) {
 }
 
 template <class T>
+void CsvLogger<T>::on_end(const Summary<T>&) {
+  out_.flush();
+  if (!out_) throw InputError("write failed on CSV log '" + path_ + "'");
+}
+
+template <class T>
 bool EarlyStop<T>::on_step(const StepInfo<T>& info) {
   if (info.max_violation > tol_) {
     since_best_ = 0;

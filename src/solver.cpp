@@ -94,8 +94,8 @@ struct Solver<T>::Impl final : StepContext<T> {
   BasicProblem<T>* problem = nullptr;
   std::vector<ConstraintSpec> specs;
   std::size_t n = 0, m = 0;
-  Vector<T> x, x_prev;
-  Vector<double> lambda, lambda_prev, weights, dual_lr;
+  Vector<T> x, x_prev, x_good;  // x_prev: start of this step; x_good: start of the previous one
+  Vector<double> lambda, lambda_prev, lambda_good, weights, dual_lr;
   Evaluation last_eval;
   Batch batch;
   bool stochastic = false;
@@ -116,8 +116,8 @@ struct Solver<T>::Impl final : StepContext<T> {
   void check_evaluation(const Evaluation& e, const char* what) const {
     if (!opt.check_finite) return;
     if (!std::isfinite(e.loss))
-      throw NumericalFailure(std::string(what) + ": loss is " + std::to_string(e.loss) + " at iteration " +
-                             std::to_string(iteration + 1));
+      throw NumericalFailure(std::string(what) + ": loss is " + (std::isnan(e.loss) ? "NaN" : "Inf") +
+                             " at iteration " + std::to_string(iteration + 1));
     if (!all_finite(e.constraints) || (e.has_strict && !all_finite(e.strict)))
       throw NumericalFailure(std::string(what) + ": a constraint value is NaN or Inf at iteration " +
                              std::to_string(iteration + 1));
@@ -187,11 +187,13 @@ struct Solver<T>::Impl final : StepContext<T> {
                           " values: the problem has " + std::to_string(m) + " constraints");
     x = Vector<T>::from_shape({n});
     x_prev = Vector<T>::from_shape({n});
+    x_good = Vector<T>::from_shape({n});
     lambda = Vector<double>::from_shape({m});
     lambda.fill(0.0);
     for (std::size_t i = 0; i < opt.initial_multipliers.size(); ++i) lambda(i) = opt.initial_multipliers[i];
     project_multipliers(lambda, specs);
     lambda_prev = lambda;
+    lambda_good = lambda;
     weights = Vector<double>::from_shape({m});
     dual_lr = Vector<double>::from_shape({m});
     last_eval.resize(m);
@@ -223,6 +225,7 @@ struct Solver<T>::Impl final : StepContext<T> {
     Termination termination = Termination::iteration_limit;
     std::string message;
     const Evaluation* reported = nullptr;
+    bool first_step = true;
     try {
       for (;;) {
         if (opt.max_iterations != 0 && iteration >= opt.max_iterations) {
@@ -241,6 +244,13 @@ struct Solver<T>::Impl final : StepContext<T> {
           batch.begin = 0;
           batch.size = 0;
         }
+        if (first_step) {  // also after a resume: the buffers are not part of the state
+          first_step = false;
+          xt::noalias(x_prev) = x;
+          xt::noalias(lambda_prev) = lambda;
+        }
+        std::swap(x_good, x_prev);  // O(1): keeps the start of the previous step
+        std::swap(lambda_good, lambda_prev);
         xt::noalias(x_prev) = x;
         xt::noalias(lambda_prev) = lambda;
         const StepResult<T> r = scheme->step(*this, x, lambda);
@@ -288,9 +298,11 @@ struct Solver<T>::Impl final : StepContext<T> {
       }
     } catch (const NumericalFailure& e) {
       termination = Termination::numerical_failure;
-      message = e.what();
-      xt::noalias(x) = x_prev;  // the last point at which everything was finite
-      xt::noalias(lambda) = lambda_prev;
+      // Return the start of the last step that completed with finite values: the start of
+      // the failing step may itself be the point whose evaluation failed.
+      message = std::string(e.what()) + "; returning the iterate before the last completed step";
+      xt::noalias(x) = x_good;
+      xt::noalias(lambda) = lambda_good;
       reported = nullptr;
     }
 

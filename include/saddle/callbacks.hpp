@@ -82,6 +82,8 @@ class CsvLogger : public Callback<T> {
   explicit CsvLogger(const std::string& path, std::size_t every = 1);
   void on_begin(BasicProblem<T>& problem, const SolverOptions& options) override;
   bool on_step(const StepInfo<T>& info) override;
+  /// Flushes the file.
+  void on_end(const Summary<T>& summary) override;
 
  private:
   std::ofstream out_;

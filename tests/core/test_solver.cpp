@@ -1,0 +1,335 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "saddle/saddle.hpp"
+#include "toy_problems.hpp"
+
+using namespace saddle;
+using saddle::test::NoisyMean;
+using saddle::test::Parabola;
+using saddle::test::Tripwire;
+
+namespace {
+SolverOptions deterministic_options() {
+  SolverOptions o;
+  o.primal.lr = 0.1;
+  o.dual.lr = 0.1;
+  o.max_iterations = 20000;
+  o.tolerance = 1e-13;
+  return o;
+}
+}  // namespace
+
+class EveryScheme : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(EveryScheme, ActiveInequalityKktPointAndMultiplier) {
+  Parabola p(1.0);
+  Solver<double> solver(make_scheme<double>(GetParam()), deterministic_options());
+  const auto s = solver.solve(p);
+  EXPECT_EQ(s.termination, Termination::converged) << s.report();
+  EXPECT_NEAR(s.x(0), 1.0, 1e-8);
+  EXPECT_NEAR(s.multipliers(0), 2.0, 1e-8);
+  EXPECT_NEAR(s.loss, 1.0, 1e-8);
+  EXPECT_LE(s.max_violation, 1e-8);
+}
+
+TEST_P(EveryScheme, InactiveInequalityWithRestartsHasZeroMultiplier) {
+  Parabola p(3.0);
+  auto o = deterministic_options();
+  o.dual_restarts = true;
+  o.initial_multipliers = {5.0};
+  Solver<double> solver(make_scheme<double>(GetParam()), o);
+  const auto s = solver.solve(p);
+  EXPECT_EQ(s.termination, Termination::converged) << s.report();
+  EXPECT_NEAR(s.x(0), 2.0, 1e-8);
+  EXPECT_EQ(s.multipliers(0), 0.0);
+}
+
+TEST_P(EveryScheme, FloatProblemsRunToo) {
+  // A float problem through the same driver (the flagship's precision).
+  class ParabolaF : public ProblemF {
+   public:
+    std::size_t num_parameters() const override { return 1; }
+    std::vector<ConstraintSpec> constraints() const override { return {{"c", ConstraintKind::inequality}}; }
+    void initial_point(Vector<float>& x, std::uint64_t) const override { x(0) = 0.0f; }
+    void forward(const Vector<float>& x, const Batch&, Evaluation& e) override {
+      x_ = x(0);
+      e.loss = (x_ - 2.0) * (x_ - 2.0);
+      e.constraints(0) = x_ - 1.0;
+    }
+    void backward(const Vector<double>& w, Vector<float>& g) override {
+      g(0) = static_cast<float>(2.0 * (x_ - 2.0) + w(0));
+    }
+    double x_ = 0;
+  } p;
+  auto o = deterministic_options();
+  o.max_iterations = 3000;
+  o.tolerance = 0.0;
+  Solver<float> solver(make_scheme<float>(GetParam()), o);
+  const auto s = solver.solve(p);
+  EXPECT_NEAR(s.x(0), 1.0, 1e-5);
+  EXPECT_NEAR(s.multipliers(0), 2.0, 1e-4);
+}
+
+INSTANTIATE_TEST_SUITE_P(Core, EveryScheme,
+                         ::testing::Values("gda", "alternating-primal-dual", "alternating-dual-primal",
+                                           "extragradient", "extrapolation-from-the-past"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           for (auto& ch : n)
+                             if (ch == '-') ch = '_';
+                           return n;
+                         });
+
+TEST(Solver, CostPerStepIsCounted) {
+  struct Case {
+    const char* name;
+    std::size_t forwards, backwards;
+  };
+  // 10 steps each; extrapolation from the past pays one extra pair on its first step.
+  for (const Case c : {Case{"gda", 10, 10}, Case{"alternating-primal-dual", 20, 10},
+                       Case{"alternating-dual-primal", 10, 10}, Case{"extragradient", 20, 20},
+                       Case{"extrapolation-from-the-past", 11, 11}}) {
+    Parabola p;
+    auto o = deterministic_options();
+    o.max_iterations = 10;
+    o.tolerance = 0;
+    Solver<double> solver(make_scheme<double>(c.name), o);
+    const auto s = solver.solve(p);
+    EXPECT_EQ(s.iterations, 10u) << c.name;
+    EXPECT_EQ(s.forwards, c.forwards) << c.name;
+    EXPECT_EQ(s.backwards, c.backwards) << c.name;
+    EXPECT_EQ(s.termination, Termination::iteration_limit);
+  }
+}
+
+TEST(Solver, GdaStepMatchesHandComputation) {
+  // One simultaneous step from x=0, lambda=0.5: grad = 2(0-2) + 0.5 = -3.5 -> x = 0.35;
+  // dual: lambda = 0.5 + 0.1 * (0 - 1) = 0.4.
+  Parabola p;
+  auto o = deterministic_options();
+  o.max_iterations = 1;
+  o.initial_multipliers = {0.5};
+  Solver<double> gda(make_scheme<double>("gda"), o);
+  auto s = gda.solve(p);
+  EXPECT_DOUBLE_EQ(s.x(0), 0.35);
+  EXPECT_DOUBLE_EQ(s.multipliers(0), 0.4);
+  // dual->primal: lambda first (0.4), then grad = -4 + 0.4 -> x = 0.36.
+  Solver<double> dp(make_scheme<double>("alternating-dual-primal"), o);
+  s = dp.solve(p);
+  EXPECT_DOUBLE_EQ(s.x(0), 0.36);
+  EXPECT_DOUBLE_EQ(s.multipliers(0), 0.4);
+  // primal->dual: x = 0.35 first, then lambda = 0.5 + 0.1 * (0.35 - 1) = 0.435.
+  Solver<double> pd(make_scheme<double>("alternating-primal-dual"), o);
+  s = pd.solve(p);
+  EXPECT_DOUBLE_EQ(s.x(0), 0.35);
+  EXPECT_DOUBLE_EQ(s.multipliers(0), 0.435);
+  // extragradient: half step x' = 0.35, lambda' = 0.4; gradient there 2(0.35-2)+0.4 = -2.9
+  // -> x = 0.29; lambda = 0.5 + 0.1 (0.35 - 1) = 0.435.
+  Solver<double> eg(make_scheme<double>("extragradient"), o);
+  s = eg.solve(p);
+  EXPECT_DOUBLE_EQ(s.x(0), 0.29);
+  EXPECT_DOUBLE_EQ(s.multipliers(0), 0.435);
+}
+
+TEST(Solver, NanStopsWithNumericalFailureAndLastFinitePoint) {
+  Tripwire p;
+  SolverOptions o;
+  o.primal.lr = 0.2;
+  o.max_iterations = 100;
+  Solver<double> solver(make_scheme<double>("gda"), o);
+  const auto s = solver.solve(p);
+  EXPECT_EQ(s.termination, Termination::numerical_failure);
+  EXPECT_NE(s.message.find("NaN"), std::string::npos) << s.message;
+  EXPECT_TRUE(std::isfinite(s.x(0)));
+  // x = 0.2, 0.4, 0.6 after three steps; the 4th forward (at 0.6) sees NaN, so the
+  // returned point is 0.4, the start of the last step that completed.
+  EXPECT_NEAR(s.x(0), 0.4, 1e-12);
+  EXPECT_EQ(s.iterations, 3u);
+}
+
+TEST(Solver, CallbackStopsTheSolve) {
+  struct StopAt : Callback<double> {
+    bool on_step(const StepInfo<double>& info) override { return info.iteration < 7; }
+  } stop;
+  Parabola p;
+  Solver<double> solver(make_scheme<double>("gda"), deterministic_options());
+  solver.add_callback(&stop);
+  const auto s = solver.solve(p);
+  EXPECT_EQ(s.termination, Termination::user_stop);
+  EXPECT_EQ(s.iterations, 7u);
+}
+
+TEST(Solver, FixedPenaltyKeepsMultipliers) {
+  Parabola p;
+  auto o = deterministic_options();
+  o.formulation.kind = FormulationKind::fixed_penalty;
+  o.initial_multipliers = {1.0};
+  Solver<double> solver(make_scheme<double>("gda"), o);
+  const auto s = solver.solve(p);
+  // min (x-2)^2 + 1 * (x - 1): x = 1.5, infeasible, multiplier untouched.
+  EXPECT_NEAR(s.x(0), 1.5, 1e-8);
+  EXPECT_EQ(s.multipliers(0), 1.0);
+  EXPECT_NEAR(s.max_violation, 0.5, 1e-8);
+}
+
+TEST(Solver, AugmentedLagrangianWithTextbookDualStep) {
+  Parabola p;
+  auto o = deterministic_options();
+  o.formulation.kind = FormulationKind::augmented_lagrangian;
+  o.formulation.penalty = 0.5;
+  o.formulation.dual_lr_is_penalty = true;
+  for (const char* name : {"gda", "alternating-dual-primal", "extragradient"}) {
+    Solver<double> solver(make_scheme<double>(name), o);
+    const auto s = solver.solve(p);
+    EXPECT_EQ(s.termination, Termination::converged) << name << "\n" << s.report();
+    EXPECT_NEAR(s.x(0), 1.0, 1e-8) << name;
+    EXPECT_NEAR(s.multipliers(0), 2.0, 1e-8) << name;
+  }
+}
+
+TEST(Solver, QuadraticPenaltyApproachesTheAnswerAsPenaltyGrows) {
+  // min (x-2)^2 + rho/2 max(0, x-1)^2: x = 1 + 2/(2 + rho), error 2/(2+rho).
+  double previous = 1.0;
+  for (double rho : {1.0, 10.0, 100.0}) {
+    Parabola p;
+    auto o = deterministic_options();
+    o.primal.lr = 1.0 / (2.0 + rho);
+    o.formulation.kind = FormulationKind::quadratic_penalty;
+    o.formulation.penalty = rho;
+    o.formulation.max_penalty = rho;
+    Solver<double> solver(make_scheme<double>("gda"), o);
+    const auto s = solver.solve(p);
+    EXPECT_NEAR(s.x(0), 1.0 + 2.0 / (2.0 + rho), 1e-8);
+    EXPECT_LT(s.x(0) - 1.0, previous);
+    previous = s.x(0) - 1.0;
+  }
+}
+
+TEST(Solver, StochasticEpochsVisitEverySampleOnce) {
+  NoisyMean p(20);
+  SolverOptions o;
+  o.primal.lr = 0.05;
+  o.batch_size = 6;  // 4 batches: 6, 6, 6, 2
+  o.max_iterations = 0;
+  o.max_epochs = 3;
+  Solver<double> solver(make_scheme<double>("gda"), o);
+  const auto s = solver.solve(p);
+  EXPECT_EQ(s.iterations, 12u);
+  EXPECT_EQ(s.epochs, 3u);
+  EXPECT_EQ(p.seen, 60u);
+  EXPECT_EQ(p.shuffles, 3u);
+  EXPECT_EQ(s.termination, Termination::iteration_limit);
+}
+
+TEST(Solver, ResumeFromCheckpointReproducesTheUninterruptedRun) {
+  for (const char* name : {"gda", "extrapolation-from-the-past", "extragradient"}) {
+    SolverOptions o;
+    o.primal.kind = PrimalRuleKind::adam;
+    o.primal.lr = 0.05;
+    o.dual.lr = 0.5;
+    o.batch_size = 6;
+    o.max_iterations = 0;
+    o.max_epochs = 6;
+    o.dual_restarts = true;
+    o.seed = 42;
+
+    NoisyMean full_problem(20);
+    Solver<double> full(make_scheme<double>(name), o);
+    const auto reference = full.solve(full_problem);
+
+    // Interrupted run: stop after epoch 2, keeping the state written at that epoch.
+    struct Checkpoint : Callback<double> {
+      Solver<double>* solver = nullptr;
+      std::string state;
+      bool on_epoch_end(const StepInfo<double>& info) override {
+        std::ostringstream out;
+        solver->save_state(out);
+        state = out.str();
+        return info.epoch + 1 < 2;  // info.epoch is the epoch just finished
+      }
+    } checkpoint;
+    NoisyMean p1(20);
+    Solver<double> first(make_scheme<double>(name), o);
+    checkpoint.solver = &first;
+    first.add_callback(&checkpoint);
+    const auto partial = first.solve(p1);
+    ASSERT_EQ(partial.termination, Termination::user_stop);
+    ASSERT_EQ(partial.epochs, 2u);
+
+    NoisyMean p2(20);
+    Solver<double> second(make_scheme<double>(name), o);
+    std::istringstream in(checkpoint.state);
+    const auto resumed = second.resume(p2, in);
+    EXPECT_EQ(resumed.iterations, reference.iterations) << name;
+    EXPECT_EQ(resumed.x(0), reference.x(0)) << name;
+    EXPECT_EQ(resumed.multipliers(0), reference.multipliers(0)) << name;
+    EXPECT_EQ(resumed.forwards, reference.forwards) << name;
+
+    // A truncated or foreign state is rejected with a message.
+    NoisyMean p3(20);
+    Solver<double> third(make_scheme<double>(name), o);
+    std::istringstream cut(checkpoint.state.substr(0, checkpoint.state.size() / 2));
+    EXPECT_THROW(third.resume(p3, cut), InputError);
+    NoisyMean p4(7);
+    std::istringstream garbage("not a state at all, definitely not");
+    EXPECT_THROW(third.resume(p4, garbage), InputError);
+  }
+}
+
+TEST(Solver, RejectsWrongMultiplierCountAndUnknownScheme) {
+  Parabola p;
+  auto o = deterministic_options();
+  o.initial_multipliers = {1.0, 2.0};
+  Solver<double> solver(make_scheme<double>("gda"), o);
+  EXPECT_THROW(solver.solve(p), InvalidOption);
+  try {
+    make_scheme<double>("sgda");
+    FAIL();
+  } catch (const InvalidOption& e) {
+    EXPECT_NE(std::string(e.what()).find("extrapolation-from-the-past"), std::string::npos);
+  }
+}
+
+TEST(Callbacks, CsvLoggerKeepBestAndEarlyStop) {
+  const std::string path = ::testing::TempDir() + "saddle_core_log.csv";
+  Parabola p(1.0, 1.5);  // starts infeasible
+  auto o = deterministic_options();
+  o.max_iterations = 300;
+  o.tolerance = 0;
+  Solver<double> solver(make_scheme<double>("gda"), o);
+  CsvLogger<double> log(path, 10);
+  KeepBestFeasible<double> best(1e-3);
+  solver.add_callback(&log);
+  solver.add_callback(&best);
+  solver.solve(p);
+  std::ifstream in(path);
+  std::string header, line;
+  std::getline(in, header);
+  EXPECT_EQ(header, "iteration,epoch,loss,objective,max_violation,c_x_le_bound,lambda_x_le_bound");
+  int rows = 0;
+  while (std::getline(in, line)) ++rows;
+  EXPECT_EQ(rows, 30);
+  ASSERT_TRUE(best.found());
+  EXPECT_LE(best.best_x()(0), 1.0 + 1e-3);  // the kept point is feasible
+  EXPECT_NEAR(best.best_loss(), (best.best_x()(0) - 2) * (best.best_x()(0) - 2), 1e-12);
+  std::remove(path.c_str());
+
+  EXPECT_THROW(CsvLogger<double>("/nonexistent-dir/x.csv"), InputError);
+
+  EarlyStop<double> early(5, 0.0, 1e-6);
+  Parabola q(3.0);
+  auto o2 = deterministic_options();
+  o2.max_iterations = 100000;
+  o2.tolerance = 0;
+  Solver<double> s2(make_scheme<double>("gda"), o2);
+  s2.add_callback(&early);
+  const auto r = s2.solve(q);
+  EXPECT_EQ(r.termination, Termination::user_stop);
+  EXPECT_TRUE(early.stopped());
+  EXPECT_LT(r.iterations, 100000u);
+}
