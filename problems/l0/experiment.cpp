@@ -1,0 +1,179 @@
+#include "saddle/problems/l0/experiment.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+
+#include <xtensor/xnoalias.hpp>
+
+#include "saddle/solver.hpp"
+
+namespace saddle::l0 {
+
+SolverOptions TrainConfig::default_solver_options() {
+  SolverOptions o;
+  o.primal.kind = PrimalRuleKind::adam;  // [GP] mnist_defaults.yml
+  o.primal.lr = 7e-4;
+  o.dual.lr = 1e-4;
+  o.dual_restarts = true;
+  o.max_iterations = 0;
+  return o;
+}
+
+void TrainConfig::validate() const {
+  auto check_target = [](const std::string& what, double v) {
+    if (!(v > 0.0 && v <= 1.0))
+      throw InvalidOption(what + " = " + std::to_string(v) + ": a target density must be in (0, 1]");
+  };
+  if (penalties.empty() && layer_targets.empty()) check_target("target_density", target_density);
+  for (double t : layer_targets) check_target("layer density", t);
+  for (double p : penalties)
+    if (!(p >= 0.0) || !std::isfinite(p)) throw InvalidOption("penalty = " + std::to_string(p) + ": must be >= 0");
+  if (batch == 0) throw InvalidOption("batch = 0: must be > 0");
+  if (epochs == 0) throw InvalidOption("epochs = 0: must be > 0");
+  if (eval_batch == 0) throw InvalidOption("eval_batch = 0: must be > 0");
+  if (eval_every == 0) throw InvalidOption("eval_every = 0: must be > 0");
+  if (!(ema_beta >= 0.0 && ema_beta < 1.0)) throw InvalidOption("ema = " + std::to_string(ema_beta) + ": must be in [0, 1)");
+  if (!(weight_decay >= 0.0)) throw InvalidOption("weight_decay = " + std::to_string(weight_decay) + ": must be >= 0");
+  solver_options.primal.validate();
+  solver_options.dual.validate();
+  solver_options.formulation.validate();
+}
+
+namespace {
+
+// Watches the solve: training statistics per epoch, EMA, test metrics, user callback.
+class EpochWatcher final : public Callback<float> {
+ public:
+  EpochWatcher(const TrainConfig& config, DensityProblem& problem, const Dataset& data, TrainResult& result,
+               const std::function<bool(const EpochMetrics&)>& on_epoch)
+      : config_(config), problem_(problem), data_(data), result_(result), on_epoch_(on_epoch),
+        start_(std::chrono::steady_clock::now()) {}
+
+  void on_begin(BasicProblem<float>& p, const SolverOptions&) override {
+    if (config_.ema_beta > 0.0) ema_ = Vector<float>::from_shape({p.num_parameters()});
+    ema_started_ = false;
+  }
+  bool on_step(const StepInfo<float>& info) override {
+    loss_sum_ += info.evaluation->loss;
+    error_sum_ += problem_.last_batch_error();
+    ++steps_;
+    if (config_.ema_beta > 0.0) {
+      // [LZ] update_ema: avg <- beta avg + (1 - beta) p after each step, avg starting at
+      // the initial parameters (here: the first iterate, one step from them).
+      if (!ema_started_) {
+        xt::noalias(ema_) = *info.x;
+        ema_started_ = true;
+      } else {
+        const float b = static_cast<float>(config_.ema_beta);
+        xt::noalias(ema_) = b * ema_ + (1.0f - b) * (*info.x);
+      }
+    }
+    return true;
+  }
+  bool on_epoch_end(const StepInfo<float>& info) override {
+    EpochMetrics m;
+    m.epoch = info.epoch + 1;
+    m.train_loss = steps_ ? loss_sum_ / static_cast<double>(steps_) : 0.0;
+    m.train_error = steps_ ? error_sum_ / static_cast<double>(steps_) : 0.0;
+    loss_sum_ = error_sum_ = 0.0;
+    steps_ = 0;
+    const Vector<float>& x = config_.ema_beta > 0.0 ? ema_ : *info.x;
+    const bool last = m.epoch == config_.epochs;
+    if (last || m.epoch % config_.eval_every == 0) {
+      const auto test = problem_.evaluate(x, data_.test);
+      m.test_loss = test.loss;
+      m.test_error = test.error;
+      if (test.error < result_.best_test_error || result_.best_epoch == 0) {
+        result_.best_test_error = test.error;
+        result_.best_epoch = m.epoch;
+      }
+    } else {
+      m.test_loss = m.test_error = std::numeric_limits<double>::quiet_NaN();
+    }
+    m.layer_densities = problem_.layer_densities(x);
+    m.expected_density = problem_.model_density(x);
+    m.test_time_density = problem_.test_time_density(x);
+    const auto measures = problem_.group_measures(x);
+    // Density groups: measure - target (<= 0 is feasible). Penalized runs: the measure itself.
+    const bool penalized = !config_.penalties.empty();
+    for (std::size_t k = 0; k < measures.size(); ++k)
+      m.constraint_values.push_back(penalized ? measures[k] : measures[k] - problem_.options().groups[k].target);
+    const auto purged = problem_.model().purged(make_cview<float, 1>(x.data(), {x.size()}), config_.test_gate);
+    m.pruned_architecture = purged.architecture();
+    m.purged_params = purged.params;
+    m.purged_macs = purged.macs;
+    m.multipliers.assign(info.multipliers->begin(), info.multipliers->end());
+    m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    result_.history.push_back(m);
+    return on_epoch_ ? on_epoch_(m) : true;
+  }
+  const Vector<float>& ema() const { return ema_; }
+
+ private:
+  const TrainConfig& config_;
+  DensityProblem& problem_;
+  const Dataset& data_;
+  TrainResult& result_;
+  const std::function<bool(const EpochMetrics&)>& on_epoch_;
+  std::chrono::steady_clock::time_point start_;
+  double loss_sum_ = 0.0, error_sum_ = 0.0;
+  std::size_t steps_ = 0;
+  Vector<float> ema_;
+  bool ema_started_ = false;
+};
+
+}  // namespace
+
+TrainResult train(const TrainConfig& config, const Dataset& data,
+                  const std::function<bool(const EpochMetrics&)>& on_epoch) {
+  config.validate();
+  DensityProblemOptions po;
+  po.architecture = config.architecture;
+  po.batch = config.batch;
+  po.eval_batch = config.eval_batch;
+  po.weight_decay = config.weight_decay;
+  po.test_gate = config.test_gate;
+  SolverOptions so = config.solver_options;
+  so.batch_size = config.batch;
+  so.max_epochs = config.epochs;
+  so.max_iterations = 0;
+  so.seed = config.seed;
+  {
+    // Groups need the model's layer list: build a throwaway model description.
+    GatedModel<float> shape(config.architecture, data.rows, data.cols, data.num_classes);
+    if (!config.penalties.empty()) {
+      po.measure = config.penalty_measure;
+      if (config.penalties.size() == 1) {
+        po.groups = model_level(shape, 1.0);
+      } else {
+        po.groups = layer_level(shape, std::vector<double>(config.penalties.size(), 1.0));
+      }
+      so.formulation.kind = FormulationKind::fixed_penalty;
+      so.initial_multipliers = config.penalties;
+      so.dual_restarts = false;
+    } else if (!config.layer_targets.empty()) {
+      po.groups = layer_level(shape, config.layer_targets);
+    } else {
+      po.groups = model_level(shape, config.target_density);
+    }
+  }
+  DensityProblem problem(data, po);
+  TrainResult result;
+  for (const auto& g : problem.options().groups) {
+    result.group_names.push_back(g.name);
+    result.group_targets.push_back(g.target);
+  }
+  for (const auto& l : problem.model().gated_layers()) result.layer_names.push_back(l.name);
+  result.dense_params = problem.model().dense_params();
+  result.dense_macs = problem.model().dense_macs();
+
+  Solver<float> solver(make_scheme<float>(config.solver), so);
+  EpochWatcher watcher(config, problem, data, result, on_epoch);
+  solver.add_callback(&watcher);
+  result.summary = solver.solve(problem);
+  if (!result.history.empty()) result.final_metrics = result.history.back();
+  return result;
+}
+
+}  // namespace saddle::l0

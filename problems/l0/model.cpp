@@ -1,0 +1,396 @@
+// Gated MLP and LeNet5-Caffe assembled from the L0 kernels (l0_reference.md §4).
+#include "saddle/problems/l0/model.hpp"
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+
+#include "saddle/problems/l0/gated_conv2d.hpp"
+#include "saddle/problems/l0/gated_dense.hpp"
+
+namespace saddle::l0 {
+
+const char* to_string(Architecture a) { return a == Architecture::mlp ? "mlp" : "lenet5"; }
+
+Architecture parse_architecture(const std::string& name) {
+  if (name == "mlp") return Architecture::mlp;
+  if (name == "lenet5") return Architecture::lenet5;
+  throw InvalidOption("unknown model '" + name + "' (choices: mlp, lenet5)");
+}
+
+std::string PurgedCounts::architecture() const {
+  std::string s;
+  for (std::size_t i = 0; i < active_gates.size(); ++i) s += (i ? "-" : "") + std::to_string(active_gates[i]);
+  return s;
+}
+
+// One layer of the forward chain. `params` is the stage's own slice (empty for
+// parameter-free stages). Backward reads d loss/d output and writes the slice's gradient
+// and, unless `grad_input` is null, d loss/d input.
+template <class T>
+class Stage {
+ public:
+  virtual ~Stage() = default;
+  virtual std::size_t in_features() const = 0;
+  virtual std::size_t out_features() const = 0;
+  virtual std::size_t num_parameters() const { return 0; }
+  virtual void reserve(std::size_t) {}
+  virtual void forward(ConstView<T, 1> params, ConstView<T, 2> in, View<T, 2> out, bool train,
+                       std::uint64_t seed, TestGate gate) = 0;
+  virtual void backward(ConstView<T, 1> params, ConstView<T, 2> out, ConstView<T, 2> grad_out,
+                        View<T, 1> grad_params, View<T, 2>* grad_in) = 0;
+  virtual void init(View<T, 1>, std::mt19937_64&) const {}
+};
+
+namespace {
+
+template <class T>
+class DenseStage final : public Stage<T> {
+ public:
+  DenseStage(std::size_t in, std::size_t out, std::uint64_t stream, double droprate)
+      : layer(in, out, stream), droprate_(droprate) {}
+  std::size_t in_features() const override { return layer.in_features(); }
+  std::size_t out_features() const override { return layer.out_features(); }
+  std::size_t num_parameters() const override { return layer.num_parameters(); }
+  void reserve(std::size_t b) override { layer.reserve(b); }
+  void forward(ConstView<T, 1> p, ConstView<T, 2> in, View<T, 2> out, bool train, std::uint64_t seed,
+               TestGate gate) override {
+    if (train)
+      layer.forward_train(p, in, seed, out);
+    else
+      layer.forward_eval(p, in, out, gate);
+  }
+  void backward(ConstView<T, 1> p, ConstView<T, 2>, ConstView<T, 2> g, View<T, 1> gp, View<T, 2>* gi) override {
+    if (gi)
+      layer.backward(p, g, gp, *gi);
+    else
+      layer.backward(p, g, gp);
+  }
+  void init(View<T, 1> p, std::mt19937_64& rng) const override { layer.init_parameters(p, droprate_, rng); }
+  GatedDense<T> layer;
+
+ private:
+  double droprate_;
+};
+
+template <class T>
+class ConvStage final : public Stage<T> {
+ public:
+  ConvStage(std::size_t c, std::size_t h, std::size_t w, std::size_t out, std::size_t k, std::uint64_t stream,
+            double droprate)
+      : layer(c, h, w, out, k, stream), droprate_(droprate) {}
+  std::size_t in_features() const override { return layer.in_features(); }
+  std::size_t out_features() const override { return layer.out_features(); }
+  std::size_t num_parameters() const override { return layer.num_parameters(); }
+  void reserve(std::size_t b) override { layer.reserve(b); }
+  void forward(ConstView<T, 1> p, ConstView<T, 2> in, View<T, 2> out, bool train, std::uint64_t seed,
+               TestGate gate) override {
+    if (train)
+      layer.forward_train(p, in, seed, out);
+    else
+      layer.forward_eval(p, in, out, gate);
+  }
+  void backward(ConstView<T, 1> p, ConstView<T, 2>, ConstView<T, 2> g, View<T, 1> gp, View<T, 2>* gi) override {
+    if (gi)
+      layer.backward(p, g, gp, *gi);
+    else
+      layer.backward(p, g, gp);
+  }
+  void init(View<T, 1> p, std::mt19937_64& rng) const override { layer.init_parameters(p, droprate_, rng); }
+  GatedConv2d<T> layer;
+
+ private:
+  double droprate_;
+};
+
+template <class T>
+class ReluStage final : public Stage<T> {
+ public:
+  explicit ReluStage(std::size_t n) : n_(n) {}
+  std::size_t in_features() const override { return n_; }
+  std::size_t out_features() const override { return n_; }
+  void forward(ConstView<T, 1>, ConstView<T, 2> in, View<T, 2> out, bool, std::uint64_t, TestGate) override {
+    relu_forward<T>(in, out);
+  }
+  void backward(ConstView<T, 1>, ConstView<T, 2> out, ConstView<T, 2> g, View<T, 1>, View<T, 2>* gi) override {
+    if (gi) relu_backward<T>(out, g, *gi);
+  }
+
+ private:
+  std::size_t n_;
+};
+
+template <class T>
+class PoolStage final : public Stage<T> {
+ public:
+  PoolStage(std::size_t c, std::size_t h, std::size_t w) : pool_(c, h, w) {}
+  std::size_t in_features() const override { return pool_.in_features(); }
+  std::size_t out_features() const override { return pool_.out_features(); }
+  void reserve(std::size_t b) override { pool_.reserve(b); }
+  void forward(ConstView<T, 1>, ConstView<T, 2> in, View<T, 2> out, bool, std::uint64_t, TestGate) override {
+    pool_.forward(in, out);
+  }
+  void backward(ConstView<T, 1>, ConstView<T, 2>, ConstView<T, 2> g, View<T, 1>, View<T, 2>* gi) override {
+    if (gi) pool_.backward(g, *gi);
+  }
+
+ private:
+  MaxPool2d<T> pool_;
+};
+
+}  // namespace
+
+template <class T>
+GatedModel<T>::GatedModel(Architecture arch, std::size_t rows, std::size_t cols, std::size_t classes)
+    : arch_(arch), rows_(rows), cols_(cols), classes_(classes) {
+  if (rows == 0 || cols == 0 || classes < 2) throw InvalidOption("model: input size and class count must be positive");
+  in_features_ = rows * cols;
+  std::uint64_t stream = 0;
+  auto add_gated = [&](std::unique_ptr<Stage<T>> stage, const std::string& name, bool conv, std::size_t gates,
+                       std::size_t group, std::size_t nsp, double droprate, const GatedLayout& layout) {
+    GatedLayerInfo info;
+    info.name = name;
+    info.conv = conv;
+    info.offset = num_parameters_;
+    info.size = stage->num_parameters();
+    info.weight_offset = num_parameters_ + layout.weight_offset;
+    info.bias_offset = num_parameters_ + layout.bias_offset;
+    info.log_alpha_offset = num_parameters_ + layout.log_alpha_offset;
+    info.num_gates = gates;
+    info.group_size = group;
+    info.sparsifiable = nsp;
+    info.droprate_init = droprate;
+    gated_.push_back(info);
+    num_parameters_ += info.size;
+    stages_.push_back(std::move(stage));
+  };
+  auto dense = [&](std::size_t in, std::size_t out, double d, const std::string& name) {
+    auto s = std::make_unique<DenseStage<T>>(in, out, stream++, d);
+    const GatedLayout layout = s->layer.layout();
+    add_gated(std::move(s), name, false, in, out, in * out, d, layout);
+  };
+  auto conv = [&](std::size_t c, std::size_t h, std::size_t w, std::size_t out, std::size_t k, const std::string& name) {
+    auto s = std::make_unique<ConvStage<T>>(c, h, w, out, k, stream++, 0.5);
+    const GatedLayout layout = s->layer.layout();
+    const std::size_t nsp = s->layer.num_sparsifiable();
+    add_gated(std::move(s), name, true, out, c * k * k, nsp, 0.5, layout);
+  };
+  auto relu = [&](std::size_t n) { stages_.push_back(std::make_unique<ReluStage<T>>(n)); };
+  auto pool = [&](std::size_t c, std::size_t h, std::size_t w) {
+    stages_.push_back(std::make_unique<PoolStage<T>>(c, h, w));
+  };
+
+  if (arch == Architecture::mlp) {
+    // [GP]/[LZ] L0MLP: droprate_init 0.2 for the input layer, 0.5 elsewhere (§4.1).
+    dense(in_features_, 300, 0.2, "fc1");
+    relu(300);
+    dense(300, 100, 0.5, "fc2");
+    relu(100);
+    dense(100, classes, 0.5, "fc3");
+  } else {
+    // LeNet-5-Caffe 20-50-800-500 (§4.2); ReLU before max-pool, as the reference models.
+    if (rows < 16 || cols < 16) throw InvalidOption("lenet5 needs inputs of at least 16x16 pixels");
+    const std::size_t h1 = rows - 4, w1 = cols - 4;
+    conv(1, rows, cols, 20, 5, "conv1");
+    relu(20 * h1 * w1);
+    pool(20, h1, w1);
+    const std::size_t h2 = h1 / 2, w2 = w1 / 2;
+    conv(20, h2, w2, 50, 5, "conv2");
+    const std::size_t h3 = h2 - 4, w3 = w2 - 4;
+    relu(50 * h3 * w3);
+    pool(50, h3, w3);
+    const std::size_t flat = 50 * (h3 / 2) * (w3 / 2);
+    dense(flat, 500, 0.5, "fc1");
+    relu(500);
+    dense(500, classes, 0.5, "fc2");
+  }
+}
+
+template <class T>
+GatedModel<T>::~GatedModel() = default;
+template <class T>
+GatedModel<T>::GatedModel(GatedModel&&) noexcept = default;
+template <class T>
+GatedModel<T>& GatedModel<T>::operator=(GatedModel&&) noexcept = default;
+
+template <class T>
+std::size_t GatedModel<T>::dense_params() const {
+  std::size_t total = 0;
+  for (const auto& g : gated_)  // conv: C_out (C_in k k + 1); dense: in*out + out
+    total += g.conv ? g.num_gates * (g.group_size + 1) : g.num_gates * g.group_size + g.group_size;
+  return total;
+}
+
+template <class T>
+std::size_t GatedModel<T>::dense_macs() const {
+  std::size_t total = 0;
+  for (const auto& stage : stages_) {
+    if (auto* c = dynamic_cast<const ConvStage<T>*>(stage.get()))
+      total += c->layer.out_features() * c->layer.in_channels() * c->layer.kernel() * c->layer.kernel();
+    else if (auto* d = dynamic_cast<const DenseStage<T>*>(stage.get()))
+      total += d->layer.in_features() * d->layer.out_features();
+  }
+  return total;
+}
+
+template <class T>
+void GatedModel<T>::reserve(std::size_t max_batch) {
+  if (max_batch == 0) throw InvalidOption("model: max_batch must be > 0");
+  max_batch_ = max_batch;
+  acts_.clear();
+  grads_.clear();
+  for (auto& s : stages_) {
+    s->reserve(max_batch);
+    acts_.push_back(xt::xtensor<T, 2>::from_shape({max_batch, s->out_features()}));
+    grads_.push_back(xt::xtensor<T, 2>::from_shape({max_batch, s->out_features()}));
+  }
+  labels_ = xt::xtensor<std::int32_t, 1>::from_shape({max_batch});
+}
+
+template <class T>
+void GatedModel<T>::init_parameters(View<T, 1> params, std::uint64_t seed) const {
+  if (params.size() != num_parameters_)
+    throw InvalidOption("model: parameter vector has " + std::to_string(params.size()) + " values, expected " +
+                        std::to_string(num_parameters_));
+  std::mt19937_64 rng(seed);
+  std::size_t offset = 0;
+  for (const auto& s : stages_) {
+    const std::size_t n = s->num_parameters();
+    if (n) s->init(make_view<T, 1>(params.data() + offset, {n}), rng);
+    offset += n;
+  }
+}
+
+template <class T>
+CrossEntropyResult GatedModel<T>::forward_train(ConstView<T, 1> params, ConstView<T, 2> input,
+                                                ConstView<std::int32_t, 1> labels, std::uint64_t noise_seed) {
+  const std::size_t b = input.shape()[0];
+  if (b == 0 || b > max_batch_)
+    throw InputError("model: batch of " + std::to_string(b) + " rows, reserved for " + std::to_string(max_batch_));
+  if (input.shape()[1] != in_features_)
+    throw InputError("model: input has " + std::to_string(input.shape()[1]) + " features, expected " +
+                     std::to_string(in_features_));
+  batch_ = b;
+  std::size_t offset = 0;
+  for (std::size_t i = 0; i < stages_.size(); ++i) {
+    const std::size_t n = stages_[i]->num_parameters();
+    auto p = make_cview<T, 1>(params.data() + offset, {n});
+    auto in = i == 0 ? input : crows(acts_[i - 1], b);
+    stages_[i]->forward(p, in, rows(acts_[i], b), true, noise_seed, TestGate::median);
+    offset += n;
+  }
+  return softmax_cross_entropy<T>(crows(acts_.back(), b), labels, rows(grads_.back(), b));
+}
+
+template <class T>
+CrossEntropyResult GatedModel<T>::forward_eval(ConstView<T, 1> params, ConstView<T, 2> input,
+                                               ConstView<std::int32_t, 1> labels, TestGate gate) {
+  const std::size_t b = input.shape()[0];
+  if (b == 0 || b > max_batch_)
+    throw InputError("model: batch of " + std::to_string(b) + " rows, reserved for " + std::to_string(max_batch_));
+  batch_ = b;
+  std::size_t offset = 0;
+  for (std::size_t i = 0; i < stages_.size(); ++i) {
+    const std::size_t n = stages_[i]->num_parameters();
+    auto p = make_cview<T, 1>(params.data() + offset, {n});
+    auto in = i == 0 ? input : crows(acts_[i - 1], b);
+    stages_[i]->forward(p, in, rows(acts_[i], b), false, 0, gate);
+    offset += n;
+  }
+  return softmax_cross_entropy<T>(crows(acts_.back(), b), labels, rows(grads_.back(), b));
+}
+
+template <class T>
+ConstView<T, 2> GatedModel<T>::logits() const {
+  return crows(acts_.back(), batch_);
+}
+
+template <class T>
+void GatedModel<T>::backward(ConstView<T, 1> params, View<T, 1> grad) {
+  if (grad.size() != num_parameters_) throw InputError("model: gradient has the wrong size");
+  const std::size_t b = batch_;
+  std::size_t offset = num_parameters_;
+  for (std::size_t i = stages_.size(); i-- > 0;) {
+    const std::size_t n = stages_[i]->num_parameters();
+    offset -= n;
+    auto p = make_cview<T, 1>(params.data() + offset, {n});
+    auto gp = make_view<T, 1>(grad.data() + offset, {n});
+    if (i > 0) {
+      auto gi = rows(grads_[i - 1], b);
+      stages_[i]->backward(p, crows(acts_[i], b), crows(grads_[i], b), gp, &gi);
+    } else {
+      stages_[i]->backward(p, crows(acts_[i], b), crows(grads_[i], b), gp, nullptr);
+    }
+  }
+}
+
+template <class T>
+void GatedModel<T>::layer_densities(ConstView<T, 1> params, std::vector<double>& out) const {
+  out.resize(gated_.size());
+  for (std::size_t l = 0; l < gated_.size(); ++l)
+    out[l] = expected_density<T>(make_cview<T, 1>(params.data() + gated_[l].log_alpha_offset, {gated_[l].num_gates}));
+}
+
+template <class T>
+void GatedModel<T>::add_density_gradient(ConstView<T, 1> params, const std::vector<double>& weights,
+                                         View<T, 1> grad) const {
+  for (std::size_t l = 0; l < gated_.size(); ++l) {
+    if (weights[l] == 0.0) continue;
+    const auto& g = gated_[l];
+    add_expected_density_grad<T>(make_cview<T, 1>(params.data() + g.log_alpha_offset, {g.num_gates}), weights[l],
+                                 make_view<T, 1>(grad.data() + g.log_alpha_offset, {g.num_gates}));
+  }
+}
+
+template <class T>
+void GatedModel<T>::clamp_log_alpha(View<T, 1> params) const {
+  for (const auto& g : gated_)
+    saddle::l0::clamp_log_alpha<T>(make_view<T, 1>(params.data() + g.log_alpha_offset, {g.num_gates}));
+}
+
+template <class T>
+PurgedCounts GatedModel<T>::purged(ConstView<T, 1> params, TestGate gate) const {
+  // Masks of test gates > 0 per gated layer.
+  std::vector<std::vector<char>> mask(gated_.size());
+  PurgedCounts c;
+  for (std::size_t l = 0; l < gated_.size(); ++l) {
+    const auto& g = gated_[l];
+    xt::xtensor<T, 1> z = xt::xtensor<T, 1>::from_shape({g.num_gates});
+    test_gates<T>(make_cview<T, 1>(params.data() + g.log_alpha_offset, {g.num_gates}), gate, view(z));
+    mask[l].resize(g.num_gates);
+    std::size_t active = 0;
+    for (std::size_t j = 0; j < g.num_gates; ++j) active += (mask[l][j] = z(j) > T(0)) ? 1 : 0;
+    c.active_gates.push_back(active);
+  }
+  auto count = [](const std::vector<char>& m) { return static_cast<std::size_t>(std::count(m.begin(), m.end(), 1)); };
+  if (arch_ == Architecture::mlp) {
+    // Dense chain with input gates: layer l keeps its active inputs; its outputs are the next
+    // layer's active inputs (all classes for the last layer).
+    for (std::size_t l = 0; l < gated_.size(); ++l) {
+      const std::size_t in = count(mask[l]);
+      const std::size_t out = l + 1 < gated_.size() ? count(mask[l + 1]) : classes_;
+      c.params += in * out + out;
+      c.macs += in * out;
+    }
+  } else {
+    // conv1 (maps c1) -> conv2 (maps c2) -> fc1 (inputs f1 AND c2 expanded) -> fc2 (inputs f2).
+    const auto* conv1 = dynamic_cast<const ConvStage<T>*>(stages_[0].get());
+    const auto* conv2 = dynamic_cast<const ConvStage<T>*>(stages_[3].get());
+    const std::size_t k2 = conv1->layer.kernel() * conv1->layer.kernel();
+    const std::size_t p1 = conv1->layer.out_height() * conv1->layer.out_width();
+    const std::size_t p2 = conv2->layer.out_height() * conv2->layer.out_width();
+    const std::size_t c1 = count(mask[0]), c2 = count(mask[1]);
+    const std::size_t per_map = mask[2].size() / gated_[1].num_gates;  // 4x4 pooled positions
+    std::size_t f1 = 0;
+    for (std::size_t j = 0; j < mask[2].size(); ++j) f1 += (mask[2][j] && mask[1][j / per_map]) ? 1 : 0;
+    const std::size_t f2 = count(mask[3]);
+    c.params = c1 * (k2 * conv1->layer.in_channels() + 1) + c2 * (c1 * k2 + 1) + (f1 * f2 + f2) + (f2 * classes_ + classes_);
+    c.macs = c1 * conv1->layer.in_channels() * k2 * p1 + c2 * c1 * k2 * p2 + f1 * f2 + f2 * classes_;
+  }
+  return c;
+}
+
+template class GatedModel<float>;
+template class GatedModel<double>;
+
+}  // namespace saddle::l0

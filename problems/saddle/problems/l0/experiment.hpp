@@ -1,0 +1,84 @@
+#pragma once
+/// \file experiment.hpp
+/// One density-target training run of a gated network: the library function behind
+/// `saddle train` (and the building block of `compare` and `sweep`).
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "saddle/options.hpp"
+#include "saddle/problems/l0/dataset.hpp"
+#include "saddle/problems/l0/density_problem.hpp"
+#include "saddle/summary.hpp"
+
+namespace saddle::l0 {
+
+/// Everything that defines a run. Defaults are the constrained-L0 paper's MNIST settings
+/// ([GP] configs/defaults/mnist_defaults.yml): Adam 7e-4, dual gradient ascent 1e-4, dual
+/// restarts on, batch 128, 200 epochs, inputs normalised with MNIST mean/std, median gates.
+struct TrainConfig {
+  Architecture architecture = Architecture::mlp;
+  /// Model-level target in (0, 1]; used when layer_targets and penalties are empty.
+  double target_density = 0.33;
+  /// One target per gated layer (layer-level constraints).
+  std::vector<double> layer_targets;
+  /// Penalized L0 (fixed multipliers): one lambda (model level) or one per layer.
+  std::vector<double> penalties;
+  DensityMeasure penalty_measure = DensityMeasure::density;
+  std::string solver = "gda";
+  SolverOptions solver_options = default_solver_options();
+  std::size_t batch = 128;
+  std::size_t epochs = 200;
+  std::uint64_t seed = 1;
+  double weight_decay = 0.0;
+  /// Parameter moving average ([LZ] EMA, initialised to the initial point); 0 = off.
+  double ema_beta = 0.0;
+  TestGate test_gate = TestGate::median;
+  std::size_t eval_batch = 500;
+  /// Evaluate on the test split every `eval_every` epochs (and always after the last).
+  std::size_t eval_every = 1;
+
+  static SolverOptions default_solver_options();
+  /// Throws InvalidOption with a message naming the field.
+  void validate() const;
+};
+
+/// Metrics after one epoch.
+struct EpochMetrics {
+  std::size_t epoch = 0;            ///< 1-based
+  double train_loss = 0.0;          ///< mean minibatch loss over the epoch
+  double train_error = 0.0;         ///< mean minibatch error over the epoch (sampled gates)
+  double test_loss = 0.0;
+  double test_error = 0.0;          ///< test-time gates; NaN when not evaluated this epoch
+  double expected_density = 0.0;    ///< model level
+  std::vector<double> layer_densities;
+  std::vector<double> constraint_values;  ///< measure - target per group
+  double test_time_density = 0.0;
+  std::string pruned_architecture;
+  std::size_t purged_params = 0;
+  std::size_t purged_macs = 0;
+  std::vector<double> multipliers;
+  double seconds = 0.0;             ///< wall time since the start of the run
+};
+
+struct TrainResult {
+  std::vector<EpochMetrics> history;
+  EpochMetrics final_metrics;
+  double best_test_error = 1.0;
+  std::size_t best_epoch = 0;
+  std::vector<std::string> group_names;
+  std::vector<double> group_targets;
+  std::vector<std::string> layer_names;
+  std::size_t dense_params = 0, dense_macs = 0;
+  Summary<float> summary;
+};
+
+/// Runs the experiment on `data`. `on_epoch` sees every epoch's metrics as they come;
+/// returning false stops the run (Termination::user_stop).
+TrainResult train(const TrainConfig& config, const Dataset& data,
+                  const std::function<bool(const EpochMetrics&)>& on_epoch = {});
+
+}  // namespace saddle::l0

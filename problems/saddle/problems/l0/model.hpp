@@ -1,0 +1,117 @@
+#pragma once
+/// \file model.hpp
+/// Gated networks assembled from the L0 kernels: MLP 784-300-100-10 and LeNet5-Caffe
+/// (conv 20 5x5, pool, conv 50 5x5, pool, dense 800->500, dense 500->10), with one flat
+/// parameter vector. Template on the scalar (float for training with sgemm, double for
+/// gradient checks), explicitly instantiated in model.cpp.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <xtensor/xtensor.hpp>
+
+#include "saddle/problems/l0/basic_layers.hpp"
+#include "saddle/problems/l0/hard_concrete.hpp"
+#include "saddle/problems/l0/tensor_view.hpp"
+
+namespace saddle::l0 {
+
+enum class Architecture { mlp, lenet5 };
+const char* to_string(Architecture a);
+/// "mlp" or "lenet5"; throws InvalidOption listing the choices.
+Architecture parse_architecture(const std::string& name);
+
+/// Static description of one gated layer of a model.
+struct GatedLayerInfo {
+  std::string name;              ///< "fc1", "conv1", ...
+  bool conv = false;             ///< gates on output maps (conv) or input units (dense)
+  std::size_t offset = 0;        ///< start of the layer's slice in the flat parameter vector
+  std::size_t size = 0;          ///< parameters of the slice (W, b, log_alpha)
+  std::size_t weight_offset = 0;     ///< absolute offset of W (dense [in, out]; conv [C_out, C_in*k*k])
+  std::size_t bias_offset = 0;       ///< absolute offset of b
+  std::size_t log_alpha_offset = 0;  ///< absolute offset of the gate parameters
+  std::size_t num_gates = 0;
+  std::size_t group_size = 0;    ///< weights per gate (out for dense, C_in*k*k for conv)
+  std::size_t sparsifiable = 0;  ///< [GP] num_sparsifiable_params of the layer
+  double droprate_init = 0.5;
+};
+
+/// Architecture-level counts of the network left after purging zero-gated units
+/// (l0_reference.md §4.3: masks propagated between layers).
+struct PurgedCounts {
+  std::vector<std::size_t> active_gates;  ///< per gated layer: test gates > 0 ("pruned architecture")
+  std::size_t params = 0;                 ///< weights + biases of the purged network
+  std::size_t macs = 0;                   ///< multiply-accumulates per example (conv + dense)
+  std::string architecture() const;       ///< e.g. "219-214-100"
+};
+
+template <class T>
+class Stage;  // one layer of the forward chain (model.cpp)
+
+template <class T>
+class GatedModel {
+ public:
+  /// Builds the architecture for inputs of `rows` x `cols` pixels and `classes` outputs.
+  GatedModel(Architecture arch, std::size_t rows = 28, std::size_t cols = 28, std::size_t classes = 10);
+  ~GatedModel();
+  GatedModel(GatedModel&&) noexcept;
+  GatedModel& operator=(GatedModel&&) noexcept;
+
+  Architecture architecture() const { return arch_; }
+  std::size_t num_parameters() const { return num_parameters_; }
+  std::size_t in_features() const { return in_features_; }
+  std::size_t num_classes() const { return classes_; }
+  const std::vector<GatedLayerInfo>& gated_layers() const { return gated_; }
+  /// Weights + biases of the dense (unpurged) network: MLP 266,610; LeNet5 431,080.
+  std::size_t dense_params() const;
+  /// Multiply-accumulates per example of the dense network: MLP 266,200; LeNet5 2,293,000.
+  std::size_t dense_macs() const;
+
+  /// Sizes every activation and workspace buffer for batches of up to max_batch (allocates;
+  /// call once). forward/backward never allocate afterwards.
+  void reserve(std::size_t max_batch);
+  std::size_t max_batch() const { return max_batch_; }
+
+  /// Initialises params: [num_parameters()] as the constrained-L0 code does (droprate_init
+  /// 0.2 for the MLP's first layer, 0.5 elsewhere; see the layers' init_parameters).
+  void init_parameters(View<T, 1> params, std::uint64_t seed) const;
+
+  /// Training forward with gates sampled from noise_seed and the mean cross-entropy loss.
+  /// input: [B, in_features], labels: [B]. Keeps what backward needs. No allocation.
+  CrossEntropyResult forward_train(ConstView<T, 1> params, ConstView<T, 2> input,
+                                   ConstView<std::int32_t, 1> labels, std::uint64_t noise_seed);
+  /// Test-time forward (deterministic gates) and loss. Zero gates are skipped.
+  CrossEntropyResult forward_eval(ConstView<T, 1> params, ConstView<T, 2> input,
+                                  ConstView<std::int32_t, 1> labels, TestGate gate);
+  /// Logits of the last forward: [B, classes].
+  ConstView<T, 2> logits() const;
+  /// grad: [num_parameters()] <- d(mean CE)/d params at the last forward (every slice
+  /// overwritten). No allocation.
+  void backward(ConstView<T, 1> params, View<T, 1> grad);
+
+  /// Expected density (mean of 1 - q0) of each gated layer: out: [L].
+  void layer_densities(ConstView<T, 1> params, std::vector<double>& out) const;
+  /// grad[log_alpha of layer l] += weights[l] * d density_l / d log_alpha. weights: [L].
+  void add_density_gradient(ConstView<T, 1> params, const std::vector<double>& weights, View<T, 1> grad) const;
+  /// Clamps every log_alpha to [ln 0.01, ln 100].
+  void clamp_log_alpha(View<T, 1> params) const;
+  /// Pruned architecture, purged params and MACs at test time (gate > 0).
+  PurgedCounts purged(ConstView<T, 1> params, TestGate gate) const;
+
+ private:
+  Architecture arch_;
+  std::size_t rows_, cols_, classes_, in_features_ = 0, num_parameters_ = 0, max_batch_ = 0, batch_ = 0;
+  std::vector<std::unique_ptr<Stage<T>>> stages_;
+  std::vector<GatedLayerInfo> gated_;
+  std::vector<xt::xtensor<T, 2>> acts_;  // acts_[i]: output of stage i, [max_batch, features]
+  std::vector<xt::xtensor<T, 2>> grads_; // grads_[i]: d loss / d acts_[i]
+  xt::xtensor<std::int32_t, 1> labels_;
+};
+
+extern template class GatedModel<float>;
+extern template class GatedModel<double>;
+
+}  // namespace saddle::l0
