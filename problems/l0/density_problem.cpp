@@ -73,7 +73,7 @@ std::vector<ConstraintSpec> DensityProblem::constraints() const {
 }
 
 void DensityProblem::initial_point(Vector<float>& x, std::uint64_t seed) const {
-  model_.init_parameters(make_view<float, 1>(x.data(), {x.size()}), seed);
+  model_.init_parameters(make_view<float, 1>(x.data(), {x.size()}), seed, options_.init);
 }
 
 std::size_t DensityProblem::num_samples() const { return data_.train.size(); }

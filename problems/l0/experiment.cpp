@@ -134,6 +134,7 @@ TrainResult train(const TrainConfig& config, const Dataset& data,
   po.eval_batch = config.eval_batch;
   po.weight_decay = config.weight_decay;
   po.test_gate = config.test_gate;
+  po.init = config.init;
   SolverOptions so = config.solver_options;
   so.batch_size = config.batch;
   so.max_epochs = config.epochs;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <cmath>
 #include <random>
 
 #include "saddle/problems/l0/gated_conv2d.hpp"
@@ -16,6 +17,14 @@ Architecture parse_architecture(const std::string& name) {
   if (name == "mlp") return Architecture::mlp;
   if (name == "lenet5") return Architecture::lenet5;
   throw InvalidOption("unknown model '" + name + "' (choices: mlp, lenet5)");
+}
+
+const char* to_string(InitScheme s) { return s == InitScheme::gp ? "gp" : "lz"; }
+
+InitScheme parse_init_scheme(const std::string& name) {
+  if (name == "gp") return InitScheme::gp;
+  if (name == "lz") return InitScheme::lz;
+  throw InvalidOption("unknown init '" + name + "' (choices: gp, lz)");
 }
 
 std::string PurgedCounts::architecture() const {
@@ -248,7 +257,7 @@ void GatedModel<T>::reserve(std::size_t max_batch) {
 }
 
 template <class T>
-void GatedModel<T>::init_parameters(View<T, 1> params, std::uint64_t seed) const {
+void GatedModel<T>::init_parameters(View<T, 1> params, std::uint64_t seed, InitScheme scheme) const {
   if (params.size() != num_parameters_)
     throw InvalidOption("model: parameter vector has " + std::to_string(params.size()) + " values, expected " +
                         std::to_string(num_parameters_));
@@ -258,6 +267,17 @@ void GatedModel<T>::init_parameters(View<T, 1> params, std::uint64_t seed) const
     const std::size_t n = s->num_parameters();
     if (n) s->init(make_view<T, 1>(params.data() + offset, {n}), rng);
     offset += n;
+  }
+  if (scheme == InitScheme::lz) {
+    // [LZ] reset_parameters: He fan-in for weights, zero biases; gates as above.
+    for (const auto& g : gated_) {
+      const std::size_t fan_in = g.conv ? g.group_size : g.num_gates;
+      std::normal_distribution<double> normal(0.0, std::sqrt(2.0 / static_cast<double>(fan_in)));
+      const std::size_t weights = g.num_gates * g.group_size;
+      for (std::size_t k = 0; k < weights; ++k) params(g.weight_offset + k) = static_cast<T>(normal(rng));
+      const std::size_t biases = g.conv ? g.num_gates : g.group_size;
+      for (std::size_t k = 0; k < biases; ++k) params(g.bias_offset + k) = T(0);
+    }
   }
 }
 

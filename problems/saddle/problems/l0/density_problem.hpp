@@ -47,6 +47,7 @@ struct DensityProblemOptions {
   std::size_t batch = 128;
   std::size_t eval_batch = 500;
   TestGate test_gate = TestGate::median;
+  InitScheme init = InitScheme::gp;
   void validate(std::size_t num_gated_layers) const;
 };
 

@@ -37,6 +37,9 @@ struct TrainConfig {
   /// Parameter moving average ([LZ] EMA, initialised to the initial point); 0 = off.
   double ema_beta = 0.0;
   TestGate test_gate = TestGate::median;
+  /// Weight init. Default lz: measured on MNIST, the [GP] init (std sqrt(2/out), W/(1-d))
+  /// starts with huge logits (LeNet5: 70.6% test error after one epoch, lz: 4.5%).
+  InitScheme init = InitScheme::lz;
   std::size_t eval_batch = 500;
   /// Evaluate on the test split every `eval_every` epochs (and always after the last).
   std::size_t eval_every = 1;

@@ -20,6 +20,20 @@
 namespace saddle::l0 {
 
 enum class Architecture { mlp, lenet5 };
+
+/// Weight initialisation of the reference codes (l0_reference.md §2-3).
+enum class InitScheme {
+  /// [GP] constrained-L0 code: dense std sqrt(2/out) (kaiming fan_out of the [out,in]
+  /// nn.Linear weight), conv std sqrt(2/(C_in k k)); then W /= (1 - droprate_init);
+  /// biases N(0, 0.01^2) (conv bias also / (1 - d)).
+  gp,
+  /// [LZ] L0 code: He fan-in, dense std sqrt(2/in), conv std sqrt(2/(C_in k k)); no
+  /// rescaling; biases 0.
+  lz,
+};
+const char* to_string(InitScheme s);
+/// "gp" or "lz".
+InitScheme parse_init_scheme(const std::string& name);
 const char* to_string(Architecture a);
 /// "mlp" or "lenet5"; throws InvalidOption listing the choices.
 Architecture parse_architecture(const std::string& name);
@@ -77,7 +91,7 @@ class GatedModel {
 
   /// Initialises params: [num_parameters()] as the constrained-L0 code does (droprate_init
   /// 0.2 for the MLP's first layer, 0.5 elsewhere; see the layers' init_parameters).
-  void init_parameters(View<T, 1> params, std::uint64_t seed) const;
+  void init_parameters(View<T, 1> params, std::uint64_t seed, InitScheme scheme = InitScheme::gp) const;
 
   /// Training forward with gates sampled from noise_seed and the mean cross-entropy loss.
   /// input: [B, in_features], labels: [B]. Keeps what backward needs. No allocation.

@@ -1,0 +1,534 @@
+// `saddle solve`: one solve of a registered problem with one update scheme.
+//
+// Options are layered: the problem entry's defaults(scheme, formulation) first (tuned so
+// that the scheme reaches the answer without flags), then every flag the user gave. The
+// result is a human-readable report, or with --json exactly one JSON object on stdout.
+// docs/cli.md documents every option, the output and the exit codes.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli_common.hpp"
+#include "commands.hpp"
+#include "json.hpp"
+#include "saddle/callbacks.hpp"
+#include "saddle/solver.hpp"
+
+namespace saddle::cli {
+namespace {
+
+// Line width of `saddle solve --help` and the minimum width of its description column.
+constexpr unsigned kHelpWidth = 100;
+constexpr unsigned kHelpDescriptionWidth = 50;
+
+const char* const kFormulationChoices = "lagrangian | augmented-lagrangian | quadratic-penalty | fixed-penalty";
+
+po::options_description solve_options() {
+  // Every value is read as text and parsed strictly by cli_common (so that "-5" is not a
+  // huge unsigned and every message has the same shape); the options whose default comes
+  // from the problem carry no Boost default, so `given()` tells what the user set.
+  po::options_description choose("Problem and solver", kHelpWidth, kHelpDescriptionWidth);
+  choose.add_options()
+      ("problem", po::value<std::string>()->value_name("NAME"),
+       "problem to solve (required; --list shows the choices)")
+      ("solver", po::value<std::string>()->value_name("NAME"),
+       "update scheme (required): gda | alternating-primal-dual | alternating-dual-primal | "
+       "extragradient | extrapolation-from-the-past")
+      ("formulation", po::value<std::string>()->value_name("NAME")->default_value("lagrangian"),
+       kFormulationChoices)
+      ("list", po::bool_switch(), "list problems (with descriptions and answers), solvers, "
+       "formulations and rules, then exit")
+      ("help,h", po::bool_switch(), "print this help and exit; with --problem and --solver "
+       "(and --formulation) also the problem's default for every option");
+
+  po::options_description rules("Update rules [default: the problem's]", kHelpWidth, kHelpDescriptionWidth);
+  rules.add_options()
+      ("primal-rule", po::value<std::string>()->value_name("NAME"), "sgd | momentum | nesterov | adam")
+      ("primal-lr", po::value<std::string>()->value_name("X"), "primal step size, > 0")
+      ("momentum", po::value<std::string>()->value_name("X"), "momentum coefficient in [0, 1) (momentum, nesterov)")
+      ("beta1", po::value<std::string>()->value_name("X"), "Adam first-moment decay in [0, 1)")
+      ("beta2", po::value<std::string>()->value_name("X"), "Adam second-moment decay in [0, 1)")
+      ("dual-rule", po::value<std::string>()->value_name("NAME"), "gradient-ascent | nupi")
+      ("dual-lr", po::value<std::string>()->value_name("X"), "dual step size (nuPI: integral gain), > 0")
+      ("kp", po::value<std::string>()->value_name("X"), "nuPI proportional gain, >= 0 (0 = gradient ascent)")
+      ("nu", po::value<std::string>()->value_name("X"), "nuPI EMA coefficient of the error signal, in [0, 1)")
+      ("dual-restarts", po::bool_switch(), "reset the multiplier of every strictly satisfied "
+       "inequality to 0 [default: off]");
+
+  po::options_description form("Formulation [default: the problem's]", kHelpWidth, kHelpDescriptionWidth);
+  form.add_options()
+      ("penalty", po::value<std::string>()->value_name("X"), "initial penalty coefficient rho, > 0 "
+       "(augmented-lagrangian, quadratic-penalty)")
+      ("penalty-growth", po::value<std::string>()->value_name("NAME"), "none | multiplicative | additive")
+      ("growth-factor", po::value<std::string>()->value_name("X"), "rho *= X where violated, > 1 (multiplicative)")
+      ("growth-increment", po::value<std::string>()->value_name("X"), "rho += X where violated, > 0 (additive)")
+      ("growth-tolerance", po::value<std::string>()->value_name("X"), "grow rho where the violation exceeds X, >= 0")
+      ("max-penalty", po::value<std::string>()->value_name("X"), "cap on rho, >= --penalty")
+      ("multipliers", po::value<std::string>()->value_name("A,B,..."), "initial multipliers, one per "
+       "constraint (fixed-penalty: the fixed multipliers) [default: the problem's, else zeros]");
+
+  po::options_description limits("Limits and stopping [default: the problem's]", kHelpWidth, kHelpDescriptionWidth);
+  limits.add_options()
+      ("iterations", po::value<std::string>()->value_name("N"), "step limit (0 = none; then --epochs must be > 0)")
+      ("epochs", po::value<std::string>()->value_name("N"), "epoch limit of stochastic problems (0 = none)")
+      ("batch", po::value<std::string>()->value_name("N"), "minibatch size of stochastic problems (0 = all samples)")
+      ("tolerance", po::value<std::string>()->value_name("X"), "convergence: relative step size of x and "
+       "lambda <= X (0 = never converge, run to the limit)")
+      ("feasibility-tolerance", po::value<std::string>()->value_name("X"), "convergence also needs max violation <= X")
+      ("seed", po::value<std::string>()->value_name("S"), "seed of the initial point, shuffles and noise");
+
+  po::options_description output("Output", kHelpWidth, kHelpDescriptionWidth);
+  output.add_options()
+      ("json", po::bool_switch(), "print exactly one JSON object on stdout instead of the report")
+      ("log", po::value<std::string>()->value_name("FILE"), "write a CSV log to FILE; columns: iteration, epoch, loss, "
+       "objective, max_violation, c_<name>..., lambda_<name>...")
+      ("log-every", po::value<std::string>()->value_name("N")->default_value("1"), "log every N-th step, N >= 1")
+      ("progress", po::value<std::string>()->value_name("N")->default_value("0"),
+       "print a progress line to stderr every N steps (0 = never)");
+
+  po::options_description all("saddle solve options", kHelpWidth, kHelpDescriptionWidth);
+  all.add(choose).add(rules).add(form).add(limits).add(output);
+  return all;
+}
+
+// --- validated choices ---
+
+std::string checked_problem(const std::string& name) {
+  const auto& registry = builtin_problems();
+  if (!registry.contains(name))
+    throw UsageError("unknown problem '" + name + "' (choices: " + join(registry.names()) + ")");
+  return name;
+}
+
+std::string checked_solver(const std::string& name) {
+  const auto names = saddle::scheme_names();
+  if (std::find(names.begin(), names.end(), name) == names.end())
+    throw UsageError("unknown solver '" + name + "' (choices: " + join(names) + ")");
+  return name;
+}
+
+// parse_* of options.hpp throw "unknown formulation 'x' (choices: ...)": prefix the flag.
+template <class F>
+auto parse_choice(const char* flag, const std::string& text, F parse) {
+  try {
+    return parse(text);
+  } catch (const saddle::InvalidOption& e) {
+    throw UsageError(std::string(flag) + ": " + e.what());
+  }
+}
+
+std::size_t to_size(const std::string& flag, const std::string& text) {
+  const std::uint64_t v = parse_unsigned(flag, text);
+  if (v > std::numeric_limits<std::size_t>::max()) throw UsageError(flag + " = '" + text + "': integer out of range");
+  return static_cast<std::size_t>(v);
+}
+
+/// Overwrites the fields of `o` for every flag the user gave.
+void apply_flags(const po::variables_map& vm, SolverOptions& o) {
+  auto text = [&](const char* name) { return vm[name].as<std::string>(); };
+  auto set_double = [&](const char* name, double& field) {
+    if (given(vm, name)) field = parse_double(std::string("--") + name, text(name));
+  };
+  auto set_size = [&](const char* name, std::size_t& field) {
+    if (given(vm, name)) field = to_size(std::string("--") + name, text(name));
+  };
+
+  if (given(vm, "primal-rule")) o.primal.kind = parse_choice("--primal-rule", text("primal-rule"), saddle::parse_primal_rule);
+  set_double("primal-lr", o.primal.lr);
+  set_double("momentum", o.primal.momentum);
+  set_double("beta1", o.primal.beta1);
+  set_double("beta2", o.primal.beta2);
+  if (given(vm, "dual-rule")) o.dual.kind = parse_choice("--dual-rule", text("dual-rule"), saddle::parse_dual_rule);
+  set_double("dual-lr", o.dual.lr);
+  set_double("kp", o.dual.kp);
+  set_double("nu", o.dual.nu);
+  if (vm["dual-restarts"].as<bool>()) o.dual_restarts = true;
+
+  set_double("penalty", o.formulation.penalty);
+  if (given(vm, "penalty-growth"))
+    o.formulation.growth = parse_choice("--penalty-growth", text("penalty-growth"), saddle::parse_penalty_growth);
+  set_double("growth-factor", o.formulation.growth_factor);
+  set_double("growth-increment", o.formulation.growth_increment);
+  set_double("growth-tolerance", o.formulation.growth_tolerance);
+  set_double("max-penalty", o.formulation.max_penalty);
+  // A problem's defaults may cap rho at the initial penalty (no growth); a user who raises
+  // --penalty or asks for growth without giving --max-penalty means "no tighter cap than
+  // the library default".
+  if (!given(vm, "max-penalty") && (given(vm, "penalty") || given(vm, "penalty-growth")))
+    o.formulation.max_penalty = std::max(o.formulation.max_penalty,
+                                         std::max(o.formulation.penalty, FormulationOptions{}.max_penalty));
+  if (given(vm, "multipliers")) o.initial_multipliers = parse_double_list("--multipliers", text("multipliers"));
+
+  set_size("iterations", o.max_iterations);
+  set_size("epochs", o.max_epochs);
+  set_size("batch", o.batch_size);
+  set_double("tolerance", o.tolerance);
+  set_double("feasibility-tolerance", o.feasibility_tolerance);
+  if (given(vm, "seed")) o.seed = parse_unsigned("--seed", text("seed"));
+}
+
+// --- known answer ---
+
+/// max_i |a_i - b_i|, or nothing when b is empty (not known) or the sizes differ.
+template <class V>
+std::optional<double> max_abs_error(const V& a, const std::vector<double>& b) {
+  if (b.empty() || b.size() != a.size()) return std::nullopt;
+  double e = 0.0;
+  std::size_t i = 0;
+  for (const auto& v : a) {
+    const double d = std::abs(static_cast<double>(v) - b[i++]);
+    e = std::isnan(d) ? d : std::max(e, d);
+    if (std::isnan(e)) break;
+  }
+  return e;
+}
+
+struct AnswerErrors {
+  std::optional<double> x, multipliers, loss;
+};
+
+/// The loss at the final point on the whole problem: Summary::loss itself for deterministic
+/// problems; for stochastic ones (whose Summary::loss is on the last minibatch) one extra
+/// forward over all samples, the range [0, N) (order-independent).
+double full_loss(Problem& problem, const Summary<double>& s) {
+  const std::size_t samples = problem.num_samples();
+  if (samples == 0 || s.x.size() != problem.num_parameters()) return s.loss;
+  Evaluation eval;
+  eval.resize(problem.constraints().size());
+  Batch all;
+  all.begin = 0;
+  all.size = samples;
+  problem.forward(s.x, all, eval);
+  return eval.loss;
+}
+
+AnswerErrors answer_errors(const Summary<double>& s, double loss, const problems::KnownAnswer& a) {
+  AnswerErrors e;
+  e.x = max_abs_error(s.x, a.x);
+  e.multipliers = max_abs_error(s.multipliers, a.multipliers);
+  if (a.loss) e.loss = std::abs(loss - *a.loss);
+  return e;
+}
+
+/// What both output formats print.
+struct SolveResult {
+  std::string problem_name;
+  const problems::ProblemEntry* entry = nullptr;
+  std::string solver_name;
+  SolverOptions options;
+  bool stochastic = false;
+  Summary<double> summary;
+  double full_loss = 0.0;
+  problems::KnownAnswer answer;
+  AnswerErrors errors;
+  bool expected_to_converge = false;
+};
+
+int exit_code(Termination t) {
+  return t == Termination::numerical_failure ? kExitNumericalFailure : kExitOk;
+}
+
+// --- output ---
+
+void write_json(std::ostream& out, const SolveResult& r) {
+  const Summary<double>& s = r.summary;
+  const SolverOptions& options = r.options;
+  auto optional_number = [](JsonWriter& json, const std::optional<double>& v) {
+    if (v)
+      json.value(*v);
+    else
+      json.null();
+  };
+
+  JsonWriter json(out);
+  json.begin_object();
+  json.key("problem").value(r.problem_name);
+  json.key("description").value(r.entry->description);
+  json.key("solver").value(r.solver_name);
+  json.key("formulation").value(to_string(options.formulation.kind));
+  json.key("dual_restarts").value(options.dual_restarts);
+  json.key("stochastic").value(r.stochastic);
+  json.key("termination").value(to_string(s.termination));
+  json.key("message").value(s.message);
+  json.key("exit_code").value(exit_code(s.termination));
+  json.key("iterations").value(s.iterations);
+  json.key("epochs").value(s.epochs);
+  json.key("forwards").value(s.forwards);
+  json.key("backwards").value(s.backwards);
+  json.key("seconds").value(s.seconds);
+  json.key("loss").value(s.loss);
+  json.key("full_loss").value(r.full_loss);
+  json.key("objective").value(s.objective);
+  json.key("max_violation").value(s.max_violation);
+  json.key("x").number_array(s.x);
+  json.key("multipliers").number_array(s.multipliers);
+  json.key("constraint_values").number_array(s.constraint_values);
+  json.key("penalties").number_array(s.penalties);
+  json.key("constraints").begin_array();
+  for (std::size_t i = 0; i < s.constraints.size(); ++i) {
+    json.begin_object();
+    json.key("name").value(s.constraints[i].name);
+    json.key("kind").value(to_string(s.constraints[i].kind));
+    json.key("value").value(i < s.constraint_values.size() ? s.constraint_values(i) : std::nan(""));
+    json.key("multiplier").value(i < s.multipliers.size() ? s.multipliers(i) : std::nan(""));
+    json.end_object();
+  }
+  json.end_array();
+  json.key("known_answer").begin_object();
+  json.key("x").number_array(r.answer.x);
+  json.key("multipliers").number_array(r.answer.multipliers);
+  json.key("loss");
+  optional_number(json, r.answer.loss);
+  json.key("note").value(r.answer.note);
+  json.key("x_error");
+  optional_number(json, r.errors.x);
+  json.key("multiplier_error");
+  optional_number(json, r.errors.multipliers);
+  json.key("loss_error");
+  optional_number(json, r.errors.loss);
+  json.key("expected_to_converge").value(r.expected_to_converge);
+  json.end_object();
+  json.key("options");
+  write_options_json(json, options);
+  json.end_object();
+}
+
+/// `items` joined by ", " after `prefix`, broken into lines of at most `width` characters
+/// (continuation lines indented by two spaces); ends with a newline.
+std::string wrapped(const std::string& prefix, const std::vector<std::string>& items, std::size_t width) {
+  std::string text = prefix, line_start_pad = "  ";
+  std::size_t line_length = prefix.size();
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const std::string piece = items[i] + (i + 1 < items.size() ? "," : "");
+    if (i > 0) {
+      if (line_length + 1 + piece.size() > width) {
+        text += "\n" + line_start_pad;
+        line_length = line_start_pad.size();
+      } else {
+        text += ' ';
+        ++line_length;
+      }
+    }
+    text += piece;
+    line_length += piece.size();
+  }
+  return text + '\n';
+}
+
+void write_report(std::ostream& out, const SolveResult& r) {
+  const problems::KnownAnswer& answer = r.answer;
+  auto error_text = [](const std::optional<double>& e) { return e ? format_number(*e) : std::string("n/a"); };
+
+  out << "problem: " << r.problem_name << " - " << r.entry->description << '\n'
+      << "solver: " << r.solver_name << ", formulation: " << to_string(r.options.formulation.kind)
+      << ", dual restarts: " << (r.options.dual_restarts ? "on" : "off") << '\n'
+      << wrapped("options: ", describe_options(r.options), 96)
+      << r.summary.report() << '\n';
+  if (r.stochastic) out << "loss on all samples: " << format_number(r.full_loss) << '\n';
+  out << "known answer: x* = " << (answer.x.empty() ? "n/a" : format_list(answer.x))
+      << ", multipliers* = " << (answer.multipliers.empty() ? "n/a" : format_list(answer.multipliers))
+      << ", loss* = " << (answer.loss ? format_number(*answer.loss) : "n/a") << '\n';
+  if (!answer.note.empty()) out << "  (" << answer.note << ")\n";
+  out << "error: |x - x*|_inf = " << error_text(r.errors.x)
+      << ", |lambda - lambda*|_inf = " << error_text(r.errors.multipliers)
+      << ", |loss - loss*| = " << error_text(r.errors.loss) << (r.stochastic ? " (loss on all samples)" : "")
+      << '\n'
+      << "expected to converge with " << r.solver_name << ": " << (r.expected_to_converge ? "yes" : "no") << '\n';
+}
+
+void write_list(std::ostream& out, bool as_json) {
+  const auto& registry = builtin_problems();
+  const auto problem_names = registry.names();
+  const auto solver_names = saddle::scheme_names();
+  const std::vector<std::string> formulations = {"lagrangian", "augmented-lagrangian", "quadratic-penalty",
+                                                 "fixed-penalty"};
+  const std::vector<std::string> primal_rules = {"sgd", "momentum", "nesterov", "adam"};
+  const std::vector<std::string> dual_rules = {"gradient-ascent", "nupi"};
+
+  if (as_json) {
+    JsonWriter json(out);
+    json.begin_object();
+    json.key("problems").begin_array();
+    for (const auto& name : problem_names) {
+      const auto& entry = registry.get(name);
+      const auto problem = entry.make();
+      json.begin_object();
+      json.key("name").value(name);
+      json.key("description").value(entry.description);
+      json.key("parameters").value(problem->num_parameters());
+      json.key("constraints").value(problem->constraints().size());
+      json.key("stochastic").value(problem->num_samples() > 0);
+      json.key("converging_schemes").string_array(entry.converging_schemes);
+      json.end_object();
+    }
+    json.end_array();
+    json.key("solvers").begin_array();
+    for (const auto& name : solver_names) {
+      const auto scheme = saddle::make_scheme<double>(name);
+      json.begin_object();
+      json.key("name").value(name);
+      json.key("forwards_per_step").value(scheme->forwards_per_step());
+      json.key("backwards_per_step").value(scheme->backwards_per_step());
+      json.end_object();
+    }
+    json.end_array();
+    json.key("formulations").string_array(formulations);
+    json.key("primal_rules").string_array(primal_rules);
+    json.key("dual_rules").string_array(dual_rules);
+    json.end_object();
+    return;
+  }
+
+  std::size_t width = 0;
+  for (const auto& name : problem_names) width = std::max(width, name.size());
+  for (const auto& name : solver_names) width = std::max(width, name.size());
+  auto padded = [&](std::string s) {
+    s.resize(width, ' ');
+    return s;
+  };
+  out << "problems:\n";
+  for (const auto& name : problem_names) {
+    const auto& entry = registry.get(name);
+    out << "  " << padded(name) << "  " << entry.description << '\n'
+        << "  " << padded("") << "  converges with: " << join(entry.converging_schemes) << '\n';
+  }
+  out << "solvers (problem forwards / backwards per step):\n";
+  for (const auto& name : solver_names) {
+    const auto scheme = saddle::make_scheme<double>(name);
+    out << "  " << padded(name) << "  " << format_number(scheme->forwards_per_step()) << " / "
+        << format_number(scheme->backwards_per_step()) << '\n';
+  }
+  out << "formulations: " << join(formulations) << '\n'
+      << "primal rules: " << join(primal_rules) << '\n'
+      << "dual rules: " << join(dual_rules) << '\n';
+}
+
+void write_help(std::ostream& out, const po::options_description& options, const po::variables_map& vm) {
+  out << "usage: saddle solve --problem NAME --solver NAME [options]\n"
+         "       saddle solve --list [--json]\n"
+         "\n"
+         "Solves a built-in problem with one update scheme and compares the result with the\n"
+         "problem's known answer. Options marked [default: the problem's] start from the\n"
+         "problem's tuned defaults for the solver and formulation; a flag overrides one value.\n"
+         "\n"
+      << options << '\n'
+      << "exit codes: 0 solved (converged, iteration limit or user stop), 2 bad usage or input,\n"
+         "            3 numerical failure (NaN or Inf), 1 internal error\n"
+         "examples:\n"
+         "  saddle solve --problem active-inequality --solver gda\n"
+         "  saddle solve --problem hs21 --solver extragradient --formulation augmented-lagrangian --json\n"
+         "  saddle solve --problem equality-qp --solver gda --help     (shows that problem's defaults)\n";
+
+  // With a valid problem and solver, show the defaults the flags would override.
+  if (!given(vm, "problem") || !given(vm, "solver")) return;
+  const auto& registry = builtin_problems();
+  const std::string problem = vm["problem"].as<std::string>();
+  const std::string solver = vm["solver"].as<std::string>();
+  const auto names = saddle::scheme_names();
+  if (!registry.contains(problem) || std::find(names.begin(), names.end(), solver) == names.end()) return;
+  FormulationKind kind = FormulationKind::lagrangian;
+  try {
+    kind = saddle::parse_formulation(vm["formulation"].as<std::string>());
+  } catch (const saddle::InvalidOption&) {
+    return;
+  }
+  const SolverOptions defaults = registry.get(problem).defaults(solver, kind);
+  out << "\ndefaults for --problem " << problem << " --solver " << solver << " --formulation "
+      << to_string(kind) << ":\n";
+  for (const auto& line : describe_options(defaults)) out << "  " << line << '\n';
+}
+
+int solve_main(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  const po::options_description options = solve_options();
+  const po::variables_map vm = parse_arguments(args, options);
+  const bool as_json = vm["json"].as<bool>();
+
+  if (vm["help"].as<bool>()) {
+    write_help(out, options, vm);
+    return kExitOk;
+  }
+  if (vm["list"].as<bool>()) {
+    write_list(out, as_json);
+    return kExitOk;
+  }
+
+  const auto& registry = builtin_problems();
+  if (!given(vm, "problem"))
+    throw UsageError("missing --problem (choices: " + join(registry.names()) + ")");
+  if (!given(vm, "solver"))
+    throw UsageError("missing --solver (choices: " + join(saddle::scheme_names()) + ")");
+  const std::string problem_name = checked_problem(vm["problem"].as<std::string>());
+  const std::string solver_name = checked_solver(vm["solver"].as<std::string>());
+  const FormulationKind formulation =
+      parse_choice("--formulation", vm["formulation"].as<std::string>(), saddle::parse_formulation);
+  const std::size_t progress_every = to_size("--progress", vm["progress"].as<std::string>());
+  const std::size_t log_every = to_size("--log-every", vm["log-every"].as<std::string>());
+  if (log_every == 0) throw UsageError("--log-every = '0': must be >= 1");
+
+  const problems::ProblemEntry& entry = registry.get(problem_name);
+  SolverOptions solver_options = entry.defaults(solver_name, formulation);
+  apply_flags(vm, solver_options);
+  validate_with_flags(solver_options);
+
+  const std::unique_ptr<Problem> problem = entry.make();
+  const auto specs = problem->constraints();
+  if (given(vm, "multipliers") && solver_options.initial_multipliers.size() != specs.size()) {
+    std::vector<std::string> names;
+    for (const auto& spec : specs) names.push_back(spec.name);
+    throw UsageError("--multipliers has " + std::to_string(solver_options.initial_multipliers.size()) +
+                     " value(s) but problem '" + problem_name + "' has " + std::to_string(specs.size()) +
+                     " constraint(s)" + (names.empty() ? std::string() : " (" + join(names) + ")"));
+  }
+
+  Solver<double> solver(saddle::make_scheme<double>(solver_name), solver_options);
+  std::unique_ptr<ProgressPrinter<double>> progress;
+  std::unique_ptr<CsvLogger<double>> logger;
+  if (progress_every > 0) {
+    progress = std::make_unique<ProgressPrinter<double>>(err, progress_every);
+    solver.add_callback(progress.get());
+  }
+  if (given(vm, "log")) {
+    logger = std::make_unique<CsvLogger<double>>(vm["log"].as<std::string>(), log_every);  // throws InputError
+    solver.add_callback(logger.get());
+  }
+
+  SolveResult result;
+  result.problem_name = problem_name;
+  result.entry = &entry;
+  result.solver_name = solver_name;
+  result.options = solver_options;
+  result.stochastic = problem->num_samples() > 0;
+  result.summary = solver.solve(*problem);
+  result.full_loss = full_loss(*problem, result.summary);
+  result.answer = entry.answer();
+  result.errors = answer_errors(result.summary, result.full_loss, result.answer);
+  const auto& converging = entry.converging_schemes;
+  result.expected_to_converge = std::find(converging.begin(), converging.end(), solver_name) != converging.end();
+
+  // Render fully before writing, so that an exception cannot leave half an object on stdout.
+  std::ostringstream text;
+  if (as_json)
+    write_json(text, result);
+  else
+    write_report(text, result);
+  out << text.str();
+  out.flush();
+  return exit_code(result.summary.termination);
+}
+
+}  // namespace
+
+int run_solve(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  return guarded(err, "solve", [&] { return solve_main(args, out, err); });
+}
+
+}  // namespace saddle::cli

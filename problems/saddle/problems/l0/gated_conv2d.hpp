@@ -1,0 +1,139 @@
+#pragma once
+/// \file gated_conv2d.hpp
+/// 2-D convolution (valid: stride 1, no padding, square kernel k) with one hard-concrete gate
+/// per OUTPUT feature map, in the constrained-L0 code's form ([GP] sparse/l0_layers.py
+/// L0Conv2d, l0_reference.md §3): y = conv(x, z*W, z*b) — the bias is used and gated during
+/// training and at test time. ([LZ] drops the conv bias during training, §2.2; not done here.)
+///
+/// Shapes (NCHW, batch-major, flattened so that a following dense layer sees the PyTorch
+/// flatten order c,h,w for free):
+///   input: [B, C_in*H*W], output: [B, C_out*Ho*Wo] with Ho = H-k+1, Wo = W-k+1.
+/// Parameters (see GatedLayout): W: [C_out, C_in, k, k], b: [C_out], log_alpha: [C_out].
+///
+/// Method: im2col + GEMM over the whole batch. col: [K, B*P] with K = C_in*k*k, P = Ho*Wo,
+/// col[(c*k+i)*k+j, b*P + oh*Wo + ow] = x[b, c, oh+i, ow+j]; then Y_a = Wz_a @ col with Wz_a
+/// the gate-scaled rows of the n_active maps whose gate is not zero ([n_active, K]), so maps
+/// with a zero gate are neither computed (they are output as exact zeros) nor differentiated.
+/// Backward: dY_a gathered from grad_output ([n_active, B*P]); dWz_a = dY_a col^T;
+/// dW_c = z_c dWz_a[k]; db_c = z_c sum(dY_c); dz_c = <W_c, dWz_a[k]> + b_c sum(dY_c);
+/// dcol = Wz_a^T dY_a, then col2im for dx.
+///
+/// Memory: col and dcol hold K*max_batch*P values each (LeNet conv2 at batch 128: 4.1M each),
+/// so evaluate large sets in batches of at most max_batch. Buffers: reserve(max_batch) once
+/// (allocates); forward/backward never allocate.
+
+#include <cstddef>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include <xtensor/xtensor.hpp>
+
+#include "saddle/problems/l0/gated_layout.hpp"
+#include "saddle/problems/l0/hard_concrete.hpp"
+#include "saddle/problems/l0/tensor_view.hpp"
+
+namespace saddle::l0 {
+
+template <class T>
+class GatedConv2d {
+ public:
+  /// Input maps in_channels x in_height x in_width, out_channels maps, k x k kernel.
+  /// Throws InvalidOption if a size is 0 or k exceeds the input. Allocates gate buffers.
+  GatedConv2d(std::size_t in_channels, std::size_t in_height, std::size_t in_width,
+              std::size_t out_channels, std::size_t kernel, std::uint64_t noise_stream = 0);
+
+  std::size_t in_channels() const { return in_c_; }
+  std::size_t in_height() const { return in_h_; }
+  std::size_t in_width() const { return in_w_; }
+  std::size_t out_channels() const { return out_c_; }
+  std::size_t kernel() const { return k_; }
+  std::size_t out_height() const { return out_h_; }
+  std::size_t out_width() const { return out_w_; }
+  /// C_in*H*W and C_out*Ho*Wo: the row widths of input and output.
+  std::size_t in_features() const { return in_c_ * in_h_ * in_w_; }
+  std::size_t out_features() const { return out_c_ * out_h_ * out_w_; }
+  std::size_t num_gates() const { return out_c_; }
+  std::uint64_t noise_stream() const { return stream_; }
+  void set_noise_stream(std::uint64_t stream) { stream_ = stream; }
+
+  /// C_out*C_in*k*k + C_out + C_out.
+  std::size_t num_parameters() const { return layout_.total; }
+  const GatedLayout& layout() const { return layout_; }
+  /// Sparsifiable parameters ([GP]): C_out*C_in*k*k + C_out (the bias is included).
+  std::size_t num_sparsifiable() const { return out_c_ * (ksize_ + 1); }
+
+  /// Sizes every workspace for batches of up to max_batch rows (allocates; call once).
+  void reserve(std::size_t max_batch);
+  std::size_t max_batch() const { return max_batch_; }
+
+  /// [GP] init_parameters: W ~ N(0, sqrt(2/(C_in*k*k))^2) (kaiming_normal fan_in), then
+  /// W /= (1 - d); b ~ N(0, 0.01^2) / (1 - d) (the conv bias is gated, so [GP] rescales it
+  /// too); log_alpha ~ N(log((1-d)/d), 0.01^2). Draws W, b, log_alpha in that order.
+  void init_parameters(View<T, 1> params, double droprate_init, std::mt19937_64& rng) const;
+
+  /// Training forward, gates from noise (noise_seed, noise_stream()). input: [B, in_features],
+  /// output: [B, out_features] (overwritten; maps with zero gate are exact zeros).
+  void forward_train(ConstView<T, 1> params, ConstView<T, 2> input, std::uint64_t noise_seed,
+                     View<T, 2> output);
+  /// Test-time forward with deterministic gates: conv(x, z_hat*W, z_hat*b).
+  void forward_eval(ConstView<T, 1> params, ConstView<T, 2> input, View<T, 2> output,
+                    TestGate gate = TestGate::median);
+
+  /// Gradients at the last forward. grad_output: [B, out_features]. grad_params (layer slice):
+  /// W, b, log_alpha OVERWRITTEN (groups of zero gates set to 0). grad_input: [B, in_features]
+  /// overwritten. No allocation.
+  void backward(ConstView<T, 1> params, ConstView<T, 2> grad_output, View<T, 1> grad_params,
+                View<T, 2> grad_input);
+  /// Same, without the input gradient (first layer of a model: skips the dcol GEMM).
+  void backward(ConstView<T, 1> params, ConstView<T, 2> grad_output, View<T, 1> grad_params);
+
+  /// Gates used by the last forward: [C_out].
+  const xt::xtensor<T, 1>& gates() const { return gates_.z(); }
+  std::size_t num_active_gates() const { return gates_.active().size(); }
+  std::size_t count_active_test_gates(ConstView<T, 1> params,
+                                      TestGate gate = TestGate::median) const;
+
+  /// Views of the groups: W: [C_out, C_in*k*k], b: [C_out], log_alpha: [C_out].
+  ConstView<T, 2> weights(ConstView<T, 1> params) const;
+  ConstView<T, 1> bias(ConstView<T, 1> params) const;
+  ConstView<T, 1> log_alpha(ConstView<T, 1> params) const;
+  View<T, 1> log_alpha(View<T, 1> params) const;
+
+  /// Expected density mean_c (1 - q0_c) (= expected active / num_sparsifiable, since every
+  /// group has C_in*k*k + 1 sparsifiable parameters).
+  double expected_density(ConstView<T, 1> params) const;
+  /// grad_params[log_alpha] += weight * d expected_density / d log_alpha.
+  void add_expected_density_gradient(ConstView<T, 1> params, double weight,
+                                     View<T, 1> grad_params) const;
+  void clamp_log_alpha(View<T, 1> params) const;
+
+ private:
+  void check_params(std::size_t size, const char* what) const;
+  void forward_core(ConstView<T, 1> params, ConstView<T, 2> input, View<T, 2> output);
+  void backward_core(ConstView<T, 1> params, ConstView<T, 2> grad_output, View<T, 1> grad_params,
+                     View<T, 2>* grad_input);
+  void im2col(const T* x, std::size_t rows);
+  void col2im(std::size_t rows, T* dx) const;
+
+  std::size_t in_c_, in_h_, in_w_, out_c_, k_, out_h_, out_w_;
+  std::size_t ksize_;  // C_in*k*k
+  std::size_t plane_;  // Ho*Wo
+  std::uint64_t stream_ = 0;
+  GatedLayout layout_;
+  std::size_t max_batch_ = 0;
+  std::size_t batch_ = 0;
+  bool has_forward_ = false;
+  GateState<T> gates_;
+  xt::xtensor<T, 1> col_;   // [K * max_batch*P]
+  xt::xtensor<T, 1> dcol_;  // [K * max_batch*P]
+  xt::xtensor<T, 1> yp_;    // [C_out * max_batch*P]: packed Y (forward) / packed dY (backward)
+  xt::xtensor<T, 1> wz_;    // [C_out * K]: z_c W_c for active maps, packed
+  xt::xtensor<T, 1> dwz_;   // [C_out * K]
+  xt::xtensor<double, 1> sum_dy_;  // [C_out]
+};
+
+extern template class GatedConv2d<float>;
+extern template class GatedConv2d<double>;
+
+}  // namespace saddle::l0
