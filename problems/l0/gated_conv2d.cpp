@@ -1,0 +1,390 @@
+/// \file gated_conv2d.cpp
+/// GatedConv2d: output-map gates, batched im2col + GEMM over the non-zero gates only.
+
+#include "saddle/problems/l0/gated_conv2d.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include <xtensor-blas/xblas.hpp>
+
+namespace saddle::l0 {
+
+namespace {
+std::string shape_str(std::size_t a, std::size_t b) {
+  return "[" + std::to_string(a) + ", " + std::to_string(b) + "]";
+}
+}  // namespace
+
+template <class T>
+GatedConv2d<T>::GatedConv2d(std::size_t in_channels, std::size_t in_height, std::size_t in_width,
+                            std::size_t out_channels, std::size_t kernel,
+                            std::uint64_t noise_stream)
+    : in_c_(in_channels),
+      in_h_(in_height),
+      in_w_(in_width),
+      out_c_(out_channels),
+      k_(kernel),
+      out_h_(0),
+      out_w_(0),
+      ksize_(in_channels * kernel * kernel),
+      plane_(0),
+      stream_(noise_stream),
+      gates_(out_channels) {
+  if (in_c_ == 0 || in_h_ == 0 || in_w_ == 0 || out_c_ == 0 || k_ == 0) {
+    throw InvalidOption("GatedConv2d: channels, input size and kernel must be >= 1");
+  }
+  if (k_ > in_h_ || k_ > in_w_) {
+    throw InvalidOption("GatedConv2d: kernel " + std::to_string(k_) + " larger than input " +
+                        std::to_string(in_h_) + "x" + std::to_string(in_w_));
+  }
+  out_h_ = in_h_ - k_ + 1;
+  out_w_ = in_w_ - k_ + 1;
+  plane_ = out_h_ * out_w_;
+  layout_.weight_offset = 0;
+  layout_.weight_size = out_c_ * ksize_;
+  layout_.bias_offset = layout_.weight_size;
+  layout_.bias_size = out_c_;
+  layout_.log_alpha_offset = layout_.bias_offset + out_c_;
+  layout_.log_alpha_size = out_c_;
+  layout_.total = layout_.log_alpha_offset + out_c_;
+  wz_ = xt::xtensor<T, 1>::from_shape({out_c_ * ksize_});
+  dwz_ = xt::xtensor<T, 1>::from_shape({out_c_ * ksize_});
+  sum_dy_ = xt::xtensor<double, 1>::from_shape({out_c_});
+}
+
+template <class T>
+void GatedConv2d<T>::reserve(std::size_t max_batch) {
+  max_batch_ = max_batch;
+  const std::size_t n = max_batch * plane_;
+  col_ = xt::xtensor<T, 1>::from_shape({ksize_ * n});
+  dcol_ = xt::xtensor<T, 1>::from_shape({ksize_ * n});
+  yp_ = xt::xtensor<T, 1>::from_shape({out_c_ * n});
+  has_forward_ = false;
+}
+
+template <class T>
+void GatedConv2d<T>::check_params(std::size_t size, const char* what) const {
+  if (size != layout_.total) {
+    throw InputError(std::string("GatedConv2d ") + what + ": slice of " + std::to_string(size) +
+                     " values, expected " + std::to_string(layout_.total));
+  }
+}
+
+template <class T>
+void GatedConv2d<T>::init_parameters(View<T, 1> params, double droprate_init,
+                                     std::mt19937_64& rng) const {
+  check_params(params.size(), "init_parameters");
+  if (!(droprate_init > 0.0 && droprate_init < 1.0)) {
+    throw InvalidOption("droprate_init = " + std::to_string(droprate_init) + ": must be in (0, 1)");
+  }
+  const double keep = 1.0 - droprate_init;
+  // [GP] L0Conv2d: kaiming_normal_(mode="fan_in"), fan_in = C_in*k*k, then / (1 - d).
+  std::normal_distribution<double> w_dist(0.0, std::sqrt(2.0 / static_cast<double>(ksize_)) / keep);
+  T* p = params.data();
+  for (std::size_t j = 0; j < layout_.weight_size; ++j) {
+    p[layout_.weight_offset + j] = static_cast<T>(w_dist(rng));
+  }
+  // Bias N(0, 0.01^2), divided by (1 - d) as well because the conv bias is gated ([GP]
+  // init_parameters: `if self.use_bias and len(self.weight.shape) > 2`).
+  std::normal_distribution<double> b_dist(0.0, 0.01);
+  for (std::size_t j = 0; j < layout_.bias_size; ++j) {
+    p[layout_.bias_offset + j] = static_cast<T>(b_dist(rng) / keep);
+  }
+  init_log_alpha<T>(log_alpha(params), droprate_init, rng);
+}
+
+template <class T>
+void GatedConv2d<T>::forward_train(ConstView<T, 1> params, ConstView<T, 2> input,
+                                   std::uint64_t noise_seed, View<T, 2> output) {
+  check_params(params.size(), "forward_train");
+  gates_.sample(log_alpha(params), noise_seed, stream_);
+  forward_core(params, input, output);
+}
+
+template <class T>
+void GatedConv2d<T>::forward_eval(ConstView<T, 1> params, ConstView<T, 2> input, View<T, 2> output,
+                                  TestGate gate) {
+  check_params(params.size(), "forward_eval");
+  gates_.set_test(log_alpha(params), gate);
+  forward_core(params, input, output);
+}
+
+template <class T>
+void GatedConv2d<T>::im2col(const T* x, std::size_t rows) {
+  // col[(c*k+i)*k+j, b*P + oh*Wo + ow] = x[b, c, oh+i, ow+j]: contiguous runs of Wo values.
+  const std::size_t n = rows * plane_;
+  const std::size_t in_plane = in_h_ * in_w_;
+  const std::size_t in_feat = in_c_ * in_plane;
+  T* col = col_.data();
+  for (std::size_t c = 0; c < in_c_; ++c) {
+    for (std::size_t i = 0; i < k_; ++i) {
+      for (std::size_t j = 0; j < k_; ++j) {
+        T* dst_row = col + ((c * k_ + i) * k_ + j) * n;
+        for (std::size_t b = 0; b < rows; ++b) {
+          const T* src = x + b * in_feat + c * in_plane + i * in_w_ + j;
+          T* dst = dst_row + b * plane_;
+          for (std::size_t oh = 0; oh < out_h_; ++oh) {
+            std::copy(src + oh * in_w_, src + oh * in_w_ + out_w_, dst + oh * out_w_);
+          }
+        }
+      }
+    }
+  }
+}
+
+template <class T>
+void GatedConv2d<T>::col2im(std::size_t rows, T* dx) const {
+  // Adjoint of im2col: dx[b, c, oh+i, ow+j] += dcol[(c*k+i)*k+j, b*P + oh*Wo + ow].
+  const std::size_t n = rows * plane_;
+  const std::size_t in_plane = in_h_ * in_w_;
+  const std::size_t in_feat = in_c_ * in_plane;
+  std::fill(dx, dx + rows * in_feat, T(0));
+  // Rows of dcol outermost: dcol (K x B*P, the large array) is read once, sequentially.
+  const T* dcol = dcol_.data();
+  for (std::size_t c = 0; c < in_c_; ++c) {
+    for (std::size_t i = 0; i < k_; ++i) {
+      for (std::size_t j = 0; j < k_; ++j) {
+        const T* src_row = dcol + ((c * k_ + i) * k_ + j) * n;
+        for (std::size_t b = 0; b < rows; ++b) {
+          const T* src = src_row + b * plane_;
+          T* dst = dx + b * in_feat + c * in_plane + i * in_w_ + j;
+          for (std::size_t oh = 0; oh < out_h_; ++oh) {
+            const T* s = src + oh * out_w_;
+            T* d = dst + oh * in_w_;
+            for (std::size_t ow = 0; ow < out_w_; ++ow) d[ow] += s[ow];
+          }
+        }
+      }
+    }
+  }
+}
+
+template <class T>
+void GatedConv2d<T>::forward_core(ConstView<T, 1> params, ConstView<T, 2> input,
+                                  View<T, 2> output) {
+  const std::size_t rows = input.shape()[0];
+  if (input.shape()[1] != in_features() || output.shape()[0] != rows ||
+      output.shape()[1] != out_features()) {
+    throw InputError("GatedConv2d forward: input " + shape_str(input.shape()[0], input.shape()[1]) +
+                     ", output " + shape_str(output.shape()[0], output.shape()[1]) + ", expected " +
+                     shape_str(rows, in_features()) + " and " + shape_str(rows, out_features()));
+  }
+  if (rows > max_batch_) {
+    throw InputError("GatedConv2d forward: batch of " + std::to_string(rows) +
+                     " rows exceeds reserve(" + std::to_string(max_batch_) + ")");
+  }
+  batch_ = rows;
+  has_forward_ = true;
+
+  const auto& act = gates_.active();
+  const std::size_t n_act = act.size();
+  const std::size_t n = rows * plane_;
+  T* out = output.data();
+  if (n_act == 0 || rows == 0) {
+    std::fill(out, out + rows * out_features(), T(0));
+    return;
+  }
+  const T* w = params.data() + layout_.weight_offset;
+  const T* bias = params.data() + layout_.bias_offset;
+  const T* z = gates_.z().data();
+
+  im2col(input.data(), rows);
+  T* wz = wz_.data();
+  for (std::size_t a = 0; a < n_act; ++a) {
+    const std::size_t c = act[a];
+    const T zc = z[c];
+    const T* src = w + c * ksize_;
+    T* dst = wz + a * ksize_;
+    for (std::size_t q = 0; q < ksize_; ++q) dst[q] = zc * src[q];
+  }
+  const auto wa = make_cview<T, 2>(wz, {n_act, ksize_});
+  const auto colv = make_cview<T, 2>(col_.data(), {ksize_, n});
+  auto yv = make_view<T, 2>(yp_.data(), {n_act, n});
+  xt::blas::gemm(wa, colv, yv, false, false, T(1), T(0));
+
+  // Scatter [n_act, B*P] -> [B, C_out, P], adding the gated bias z_c b_c; zero-gate maps = 0.
+  const T* y = yp_.data();
+  const std::size_t out_feat = out_features();
+  for (std::size_t b = 0; b < rows; ++b) {
+    std::size_t a = 0;
+    for (std::size_t c = 0; c < out_c_; ++c) {
+      T* dst = out + b * out_feat + c * plane_;
+      if (a < n_act && act[a] == c) {
+        const T bz = z[c] * bias[c];
+        const T* src = y + a * n + b * plane_;
+        for (std::size_t p = 0; p < plane_; ++p) dst[p] = src[p] + bz;
+        ++a;
+      } else {
+        std::fill(dst, dst + plane_, T(0));
+      }
+    }
+  }
+}
+
+template <class T>
+void GatedConv2d<T>::backward(ConstView<T, 1> params, ConstView<T, 2> grad_output,
+                              View<T, 1> grad_params, View<T, 2> grad_input) {
+  backward_core(params, grad_output, grad_params, &grad_input);
+}
+
+template <class T>
+void GatedConv2d<T>::backward(ConstView<T, 1> params, ConstView<T, 2> grad_output,
+                              View<T, 1> grad_params) {
+  backward_core(params, grad_output, grad_params, nullptr);
+}
+
+template <class T>
+void GatedConv2d<T>::backward_core(ConstView<T, 1> params, ConstView<T, 2> grad_output,
+                                   View<T, 1> grad_params, View<T, 2>* grad_input) {
+  if (!has_forward_) throw InputError("GatedConv2d backward: no forward pass since reserve()");
+  check_params(params.size(), "backward params");
+  check_params(grad_params.size(), "backward grad_params");
+  const std::size_t rows = batch_;
+  if (grad_output.shape()[0] != rows || grad_output.shape()[1] != out_features()) {
+    throw InputError("GatedConv2d backward: grad_output " +
+                     shape_str(grad_output.shape()[0], grad_output.shape()[1]) + ", expected " +
+                     shape_str(rows, out_features()));
+  }
+  if (grad_input != nullptr &&
+      (grad_input->shape()[0] != rows || grad_input->shape()[1] != in_features())) {
+    throw InputError("GatedConv2d backward: grad_input " +
+                     shape_str(grad_input->shape()[0], grad_input->shape()[1]) + ", expected " +
+                     shape_str(rows, in_features()));
+  }
+
+  const T* w = params.data() + layout_.weight_offset;
+  const T* bias = params.data() + layout_.bias_offset;
+  const T* z = gates_.z().data();
+  const T* dzdla = gates_.dz().data();
+  const auto& act = gates_.active();
+  const std::size_t n_act = act.size();
+  const std::size_t n = rows * plane_;
+  T* dw = grad_params.data() + layout_.weight_offset;
+  T* db = grad_params.data() + layout_.bias_offset;
+  T* dla = grad_params.data() + layout_.log_alpha_offset;
+
+  // Groups of zero gates get exact zeros (their maps were never computed).
+  std::fill(db, db + out_c_, T(0));
+  std::fill(dla, dla + out_c_, T(0));
+  {
+    std::size_t a = 0;
+    for (std::size_t c = 0; c < out_c_; ++c) {
+      if (a < n_act && act[a] == c) {
+        ++a;
+      } else {
+        std::fill(dw + c * ksize_, dw + (c + 1) * ksize_, T(0));
+      }
+    }
+  }
+  if (n_act == 0 || rows == 0) {
+    for (std::size_t a = 0; a < n_act; ++a) {
+      std::fill(dw + act[a] * ksize_, dw + (act[a] + 1) * ksize_, T(0));
+    }
+    if (grad_input != nullptr) {
+      std::fill(grad_input->data(), grad_input->data() + rows * in_features(), T(0));
+    }
+    return;
+  }
+
+  // Gather dY_a[a, b*P + p] = dy[b, c_a, p] and the per-map sums (in double).
+  const T* dy = grad_output.data();
+  T* dyp = yp_.data();
+  const std::size_t out_feat = out_features();
+  for (std::size_t a = 0; a < n_act; ++a) {
+    const std::size_t c = act[a];
+    double acc = 0.0;
+    for (std::size_t b = 0; b < rows; ++b) {
+      const T* src = dy + b * out_feat + c * plane_;
+      T* dst = dyp + a * n + b * plane_;
+      for (std::size_t p = 0; p < plane_; ++p) {
+        dst[p] = src[p];
+        acc += static_cast<double>(src[p]);
+      }
+    }
+    sum_dy_(a) = acc;
+  }
+  const auto dyv = make_cview<T, 2>(dyp, {n_act, n});
+  const auto colv = make_cview<T, 2>(col_.data(), {ksize_, n});
+  auto dwzv = make_view<T, 2>(dwz_.data(), {n_act, ksize_});
+  // dWz_a = dY_a col^T: [n_act, K] (gradient w.r.t. the gated weights z_c W_c).
+  xt::blas::gemm(dyv, colv, dwzv, false, true, T(1), T(0));
+  const T* dwz = dwz_.data();
+  for (std::size_t a = 0; a < n_act; ++a) {
+    const std::size_t c = act[a];
+    const T zc = z[c];
+    const T* g = dwz + a * ksize_;
+    const T* wr = w + c * ksize_;
+    T* dwr = dw + c * ksize_;
+    T dz = T(0);
+    for (std::size_t q = 0; q < ksize_; ++q) {
+      dwr[q] = zc * g[q];
+      dz += wr[q] * g[q];
+    }
+    // y = conv(x, zW) + z b  =>  dL/dz = <W, dL/d(zW)> + b * sum(dY).
+    const double sdy = sum_dy_(a);
+    dz += static_cast<T>(static_cast<double>(bias[c]) * sdy);
+    db[c] = static_cast<T>(static_cast<double>(zc) * sdy);
+    dla[c] = dz * dzdla[c];
+  }
+
+  if (grad_input == nullptr) return;
+  // dcol = Wz_a^T dY_a: [K, B*P], then the adjoint of im2col.
+  const auto wa = make_cview<T, 2>(wz_.data(), {n_act, ksize_});
+  auto dcolv = make_view<T, 2>(dcol_.data(), {ksize_, n});
+  xt::blas::gemm(wa, dyv, dcolv, true, false, T(1), T(0));
+  col2im(rows, grad_input->data());
+}
+
+template <class T>
+std::size_t GatedConv2d<T>::count_active_test_gates(ConstView<T, 1> params, TestGate gate) const {
+  check_params(params.size(), "count_active_test_gates");
+  return l0::count_active_test_gates<T>(log_alpha(params), gate);
+}
+
+template <class T>
+ConstView<T, 2> GatedConv2d<T>::weights(ConstView<T, 1> params) const {
+  check_params(params.size(), "weights");
+  return make_cview<T, 2>(params.data() + layout_.weight_offset, {out_c_, ksize_});
+}
+
+template <class T>
+ConstView<T, 1> GatedConv2d<T>::bias(ConstView<T, 1> params) const {
+  check_params(params.size(), "bias");
+  return make_cview<T, 1>(params.data() + layout_.bias_offset, {out_c_});
+}
+
+template <class T>
+ConstView<T, 1> GatedConv2d<T>::log_alpha(ConstView<T, 1> params) const {
+  check_params(params.size(), "log_alpha");
+  return make_cview<T, 1>(params.data() + layout_.log_alpha_offset, {out_c_});
+}
+
+template <class T>
+View<T, 1> GatedConv2d<T>::log_alpha(View<T, 1> params) const {
+  check_params(params.size(), "log_alpha");
+  return make_view<T, 1>(params.data() + layout_.log_alpha_offset, {out_c_});
+}
+
+template <class T>
+double GatedConv2d<T>::expected_density(ConstView<T, 1> params) const {
+  return l0::expected_density<T>(log_alpha(params));
+}
+
+template <class T>
+void GatedConv2d<T>::add_expected_density_gradient(ConstView<T, 1> params, double weight,
+                                                   View<T, 1> grad_params) const {
+  check_params(grad_params.size(), "add_expected_density_gradient");
+  add_expected_density_grad<T>(log_alpha(params), weight, log_alpha(grad_params));
+}
+
+template <class T>
+void GatedConv2d<T>::clamp_log_alpha(View<T, 1> params) const {
+  l0::clamp_log_alpha<T>(log_alpha(params));
+}
+
+template class GatedConv2d<float>;
+template class GatedConv2d<double>;
+
+}  // namespace saddle::l0
