@@ -74,6 +74,8 @@ po::options_description train_options() {
   output.add_options()
       ("out", po::value<std::string>()->value_name("DIR"), "write summary.json, metrics.jsonl and command.txt to DIR")
       ("overwrite", po::bool_switch(), "allow --out to name a folder that already holds a run")
+      ("resume", po::value<std::string>()->value_name("DIR"), "continue the run in DIR from its last checkpoint, "
+       "with the configuration recorded there (only --quiet and --json may be added)")
       ("json", po::bool_switch(), "print one JSON object (the summary) on stdout instead of the table")
       ("quiet", po::bool_switch(), "no per-epoch lines")
       ("help,h", po::bool_switch(), "print this help and exit");
@@ -162,9 +164,28 @@ void write_summary_json(JsonWriter& j, const TrainConfig& c, const std::string& 
   j.end_object();
 }
 
-int train_body(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+int train_body(const std::vector<std::string>& given_args, std::ostream& out, std::ostream& err) {
   const auto options = train_options();
-  const auto vm = parse_arguments(args, options);
+  auto vm = parse_arguments(given_args, options);
+  std::vector<std::string> args = given_args;
+  std::string resume_dir;
+  if (given(vm, "resume")) {
+    // Re-parse the configuration recorded by the run; only output flags may be added.
+    resume_dir = vm["resume"].as<std::string>();
+    for (const auto& a : given_args)
+      if (a.rfind("--", 0) == 0 && a != "--resume" && a != "--quiet" && a != "--json" && a.rfind("--resume=", 0) != 0)
+        throw UsageError("--resume takes the configuration of the run; drop " + a);
+    std::ifstream in(fs::path(resume_dir) / "args.txt");
+    if (!in) throw UsageError("--resume " + resume_dir + ": not a run folder (no args.txt)");
+    if (!fs::exists(fs::path(resume_dir) / "checkpoint.bin"))
+      throw UsageError("--resume " + resume_dir + ": no checkpoint.bin in the folder (the run saved no epoch yet)");
+    args.clear();
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty()) args.push_back(line);
+    if (vm["quiet"].as<bool>()) args.push_back("--quiet");
+    if (vm["json"].as<bool>()) args.push_back("--json");
+    vm = parse_arguments(args, options);
+  }
   if (vm["help"].as<bool>()) {
     out << "usage: saddle train [options]\n\nTrain a gated network to a target density (constrained L0) or "
            "with a fixed L0 penalty.\n\n"
@@ -248,7 +269,11 @@ int train_body(const std::vector<std::string>& args, std::ostream& out, std::ost
 
   // Output folder: refuse to mix two runs unless asked to.
   std::string out_dir;
-  if (given(vm, "out")) {
+  if (!resume_dir.empty()) {
+    out_dir = resume_dir;
+    c.resume_from = (fs::path(out_dir) / "checkpoint.bin").string();
+    c.checkpoint_path = c.resume_from;
+  } else if (given(vm, "out")) {
     out_dir = vm["out"].as<std::string>();
     std::error_code ec;
     if (fs::exists(out_dir, ec) && !fs::is_empty(out_dir, ec) && !vm["overwrite"].as<bool>())
@@ -260,7 +285,11 @@ int train_body(const std::vector<std::string>& args, std::ostream& out, std::ost
     cmd << "saddle train";
     for (const auto& a : args) cmd << ' ' << a;
     cmd << '\n';
-    if (!cmd) throw UsageError("--out " + out_dir + ": folder is not writable");
+    std::ofstream arg_file(fs::path(out_dir) / "args.txt");  // one argument per line, for --resume
+    for (const auto& a : args)
+      if (a != "--overwrite" && a != "--quiet" && a != "--json") arg_file << a << '\n';
+    if (!cmd || !arg_file) throw UsageError("--out " + out_dir + ": folder is not writable");
+    c.checkpoint_path = (fs::path(out_dir) / "checkpoint.bin").string();
   }
 
   const auto data = saddle::l0::load_dataset(dataset, data_dir, scaling);
@@ -274,9 +303,10 @@ int train_body(const std::vector<std::string>& args, std::ostream& out, std::ost
         << (so.dual_restarts && c.penalties.empty() ? ", dual restarts" : "") << ", " << c.epochs << " epochs\n";
   }
   std::ofstream metrics;
-  if (!out_dir.empty()) metrics.open(fs::path(out_dir) / "metrics.jsonl");
+  if (!out_dir.empty()) metrics.open(fs::path(out_dir) / "metrics.jsonl");  // rewritten whole on resume
 
   auto on_epoch = [&](const saddle::l0::EpochMetrics& m) {
+
     if (!quiet) {
       log << "epoch " << std::setw(3) << m.epoch << "/" << c.epochs << "  loss " << fixed(m.train_loss, 4)
           << "  train err " << percent(m.train_error) << "  test err " << percent(m.test_error) << "  density "
@@ -288,13 +318,22 @@ int train_body(const std::vector<std::string>& args, std::ostream& out, std::ost
     }
     if (metrics.is_open()) {
       JsonWriter j(metrics, 0);
-      write_epoch_json(j, m);
-      metrics << '\n';
+      write_epoch_json(j, m);  // the writer ends the line
       metrics.flush();
     }
     return true;
   };
-  const auto result = saddle::l0::train(c, data, on_epoch);
+  auto on_restore = [&](const std::vector<saddle::l0::EpochMetrics>& history) {
+    // A resumed run rewrites metrics.jsonl from the checkpoint's history, so an epoch that
+    // was logged but not checkpointed before a kill is not listed twice.
+    for (const auto& m : history) {
+      JsonWriter j(metrics, 0);
+      write_epoch_json(j, m);  // the writer ends the line
+    }
+    metrics.flush();
+    if (!quiet) log << "resumed from " << c.resume_from << " after epoch " << history.size() << "\n";
+  };
+  const auto result = saddle::l0::train(c, data, on_epoch, on_restore);
   const auto& f = result.final_metrics;
 
   if (!out_dir.empty()) {
@@ -303,7 +342,6 @@ int train_body(const std::vector<std::string>& args, std::ostream& out, std::ost
       std::ofstream s(tmp);
       JsonWriter j(s, 2);
       write_summary_json(j, c, dataset, formulation, result);
-      s << '\n';
       if (!s) throw UsageError("--out " + out_dir + ": cannot write summary.json");
     }
     fs::rename(tmp, fs::path(out_dir) / "summary.json");  // atomic on POSIX
@@ -311,7 +349,6 @@ int train_body(const std::vector<std::string>& args, std::ostream& out, std::ost
   if (json) {
     JsonWriter j(out, 2);
     write_summary_json(j, c, dataset, formulation, result);
-    out << '\n';
   } else {
     out << "\nresult (" << saddle::to_string(result.summary.termination) << ", " << result.summary.epochs << " epochs, "
         << fixed(result.summary.seconds, 1) << " s)\n";

@@ -43,6 +43,12 @@ struct TrainConfig {
   std::size_t eval_batch = 500;
   /// Evaluate on the test split every `eval_every` epochs (and always after the last).
   std::size_t eval_every = 1;
+  /// Write a checkpoint here after every epoch (atomically: temp file + fsync + rename);
+  /// empty = none.
+  std::string checkpoint_path;
+  /// Continue from this checkpoint (written by a run with the same configuration); the
+  /// continued run reaches the same final metrics as an uninterrupted one.
+  std::string resume_from;
 
   static SolverOptions default_solver_options();
   /// Throws InvalidOption with a message naming the field.
@@ -79,9 +85,15 @@ struct TrainResult {
   Summary<float> summary;
 };
 
+/// Checkpoint file format version written by this build.
+inline constexpr std::uint32_t kCheckpointVersion = 1;
+
 /// Runs the experiment on `data`. `on_epoch` sees every epoch's metrics as they come;
 /// returning false stops the run (Termination::user_stop).
+/// With config.resume_from set, `on_restore` first receives the epochs restored from the
+/// checkpoint.
 TrainResult train(const TrainConfig& config, const Dataset& data,
-                  const std::function<bool(const EpochMetrics&)>& on_epoch = {});
+                  const std::function<bool(const EpochMetrics&)>& on_epoch = {},
+                  const std::function<void(const std::vector<EpochMetrics>&)>& on_restore = {});
 
 }  // namespace saddle::l0
