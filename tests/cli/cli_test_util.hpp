@@ -1,0 +1,89 @@
+#pragma once
+// Shared helpers of the command-line tests: run the built `saddle` binary with arguments,
+// capture exit code, stdout and stderr; a per-process scratch folder.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace cli_test {
+
+namespace fs = std::filesystem;
+
+struct RunResult {
+  int code = -1;  // exit code; -1 if the process did not exit normally (signal, abort)
+  std::string out;
+  std::string err;
+};
+
+inline std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+inline std::string shell_quote(const std::string& arg) {
+  std::string q = "'";
+  for (const char c : arg) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+/// A scratch directory unique to this process (ctest runs tests in parallel processes),
+/// removed at exit.
+struct ScratchDir {
+  fs::path path;
+  ScratchDir() : path(fs::temp_directory_path() / ("saddle_cli_test_" + std::to_string(::getpid()))) {
+    fs::create_directories(path);
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+inline fs::path scratch_dir() {
+  static const ScratchDir dir;
+  return dir.path;
+}
+
+#ifdef SADDLE_EXE
+inline RunResult run(const std::vector<std::string>& args) {
+  static std::atomic<int> counter{0};
+  const int id = counter++;
+  const fs::path out_path = scratch_dir() / ("out" + std::to_string(id));
+  const fs::path err_path = scratch_dir() / ("err" + std::to_string(id));
+  std::string command = shell_quote(SADDLE_EXE);
+  for (const auto& a : args) command += " " + shell_quote(a);
+  command += " >" + shell_quote(out_path.string()) + " 2>" + shell_quote(err_path.string());
+  const int status = std::system(command.c_str());
+  RunResult r;
+  if (status != -1 && WIFEXITED(status)) r.code = WEXITSTATUS(status);
+  r.out = read_file(out_path);
+  r.err = read_file(err_path);
+  fs::remove(out_path);
+  fs::remove(err_path);
+  return r;
+}
+#define REQUIRE_EXE() (void)0
+#else
+inline RunResult run(const std::vector<std::string>&) { return {}; }
+#define REQUIRE_EXE() GTEST_SKIP() << "the saddle executable was not built (SADDLE_BUILD_APPS=OFF)"
+#endif
+
+inline std::string describe(const std::vector<std::string>& args, const RunResult& r) {
+  std::string s = "saddle";
+  for (const auto& a : args) s += " " + a;
+  return s + "\n  exit " + std::to_string(r.code) + "\n  stdout: " + r.out.substr(0, 2000) + "\n  stderr: " + r.err;
+}
+
+
+}  // namespace cli_test
