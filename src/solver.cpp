@@ -237,7 +237,9 @@ struct Solver<T>::Impl final : StepContext<T> {
           break;
         }
         if (stochastic) {
-          if (batch_index == 0) problem->shuffle(mix(opt.seed ^ 0x5eedull, epoch));
+          // The order of an epoch depends on (seed, epoch) only; a resumed run re-applies the
+          // order of the epoch it continues, whatever batch it starts at.
+          if (batch_index == 0 || first_step) problem->shuffle(mix(opt.seed ^ 0x5eedull, epoch));
           batch.begin = batch_index * batch_size;
           batch.size = std::min(batch_size, num_samples - batch.begin);
         } else {
@@ -271,13 +273,18 @@ struct Solver<T>::Impl final : StepContext<T> {
         info.max_violation = max_violation(specs, r.evaluation->dual_values());
         info.objective = form->objective(r.evaluation->loss, r.evaluation->constraints, lambda_prev);
 
-        bool go = true;
-        for (auto* cb : callbacks) go = cb->on_step(info) && go;
+        // Advance the counters before the callbacks, so that a state saved from any
+        // callback resumes at the next batch.
+        bool epoch_done = false;
         if (stochastic && ++batch_index == batches_per_epoch) {
           batch_index = 0;
           ++epoch;
-          for (auto* cb : callbacks) go = cb->on_epoch_end(info) && go;
+          epoch_done = true;
         }
+        bool go = true;
+        for (auto* cb : callbacks) go = cb->on_step(info) && go;
+        if (epoch_done)
+          for (auto* cb : callbacks) go = cb->on_epoch_end(info) && go;
         if (!go) {
           termination = Termination::user_stop;
           message = "a callback stopped the solve at iteration " + std::to_string(iteration);

@@ -281,6 +281,48 @@ TEST(Solver, ResumeFromCheckpointReproducesTheUninterruptedRun) {
   }
 }
 
+TEST(Solver, MidEpochCheckpointResumesExactly) {
+  // A state saved from on_step in the middle of an epoch resumes at the next batch, with
+  // that epoch's sample order.
+  SolverOptions o;
+  o.primal.kind = PrimalRuleKind::adam;
+  o.primal.lr = 0.05;
+  o.dual.lr = 0.5;
+  o.batch_size = 6;  // 4 batches per epoch
+  o.max_iterations = 0;
+  o.max_epochs = 4;
+  o.seed = 7;
+  NoisyMean reference_problem(20);
+  Solver<double> full(make_scheme<double>("extrapolation-from-the-past"), o);
+  const auto reference = full.solve(reference_problem);
+
+  struct SaveAt : Callback<double> {
+    Solver<double>* solver = nullptr;
+    std::string state;
+    bool on_step(const StepInfo<double>& info) override {
+      if (info.iteration != 6) return true;  // epoch 1, batch 1 of 0..3
+      std::ostringstream out;
+      solver->save_state(out);
+      state = out.str();
+      return false;
+    }
+  } save;
+  NoisyMean p1(20);
+  Solver<double> first(make_scheme<double>("extrapolation-from-the-past"), o);
+  save.solver = &first;
+  first.add_callback(&save);
+  ASSERT_EQ(first.solve(p1).iterations, 6u);
+  NoisyMean p2(20);
+  Solver<double> second(make_scheme<double>("extrapolation-from-the-past"), o);
+  std::istringstream in(save.state);
+  const auto resumed = second.resume(p2, in);
+  EXPECT_EQ(resumed.iterations, reference.iterations);
+  EXPECT_EQ(resumed.x(0), reference.x(0));
+  EXPECT_EQ(resumed.multipliers(0), reference.multipliers(0));
+  // Every sample was seen as often as in the uninterrupted run.
+  EXPECT_EQ(p1.seen + p2.seen, reference_problem.seen);
+}
+
 TEST(Solver, RejectsWrongMultiplierCountAndUnknownScheme) {
   Parabola p;
   auto o = deterministic_options();
