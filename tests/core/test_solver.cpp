@@ -85,6 +85,33 @@ INSTANTIATE_TEST_SUITE_P(Core, EveryScheme,
                            return n;
                          });
 
+TEST_P(EveryScheme, ProxyConstraintStrictValueDrivesTheDualStep) {
+  // min (x-2)^2 with surrogate c = x - 1 (primal weights) and strict value v = x - 0.5
+  // (dual step). Fixed point: v = 0 -> x = 0.5; 2(x - 2) + lambda = 0 -> lambda = 3.
+  // Without the proxy split the answer would be x = 1, lambda = 2.
+  class Proxy : public Problem {
+   public:
+    std::size_t num_parameters() const override { return 1; }
+    std::vector<ConstraintSpec> constraints() const override { return {{"proxy", ConstraintKind::inequality}}; }
+    void initial_point(Vector<double>& x, std::uint64_t) const override { x(0) = 0.0; }
+    void forward(const Vector<double>& x, const Batch&, Evaluation& e) override {
+      x_ = x(0);
+      e.loss = (x_ - 2.0) * (x_ - 2.0);
+      e.constraints(0) = x_ - 1.0;
+      e.strict(0) = x_ - 0.5;
+      e.has_strict = true;
+    }
+    void backward(const Vector<double>& w, Vector<double>& g) override { g(0) = 2.0 * (x_ - 2.0) + w(0); }
+    double x_ = 0.0;
+  } p;
+  Solver<double> solver(make_scheme<double>(GetParam()), deterministic_options());
+  const auto s = solver.solve(p);
+  EXPECT_EQ(s.termination, Termination::converged) << s.report();
+  EXPECT_NEAR(s.x(0), 0.5, 1e-8);
+  EXPECT_NEAR(s.multipliers(0), 3.0, 1e-8);
+  EXPECT_NEAR(s.constraint_values(0), 0.0, 1e-8);  // the summary reports the strict value
+}
+
 TEST(Solver, CostPerStepIsCounted) {
   struct Case {
     const char* name;
