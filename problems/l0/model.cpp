@@ -53,11 +53,12 @@ class Stage {
 
 namespace {
 
-template <class T>
-class DenseStage final : public Stage<T> {
+// A gated layer (GatedDense or GatedConv2d: the same interface) as a stage of the chain.
+template <class T, class Layer>
+class GatedStage final : public Stage<T> {
  public:
-  DenseStage(std::size_t in, std::size_t out, std::uint64_t stream, double droprate)
-      : layer(in, out, stream), droprate_(droprate) {}
+  template <class... Args>
+  GatedStage(double droprate, Args... args) : layer(args...), droprate_(droprate) {}
   std::size_t in_features() const override { return layer.in_features(); }
   std::size_t out_features() const override { return layer.out_features(); }
   std::size_t num_parameters() const override { return layer.num_parameters(); }
@@ -76,41 +77,16 @@ class DenseStage final : public Stage<T> {
       layer.backward(p, g, gp);
   }
   void init(View<T, 1> p, std::mt19937_64& rng) const override { layer.init_parameters(p, droprate_, rng); }
-  GatedDense<T> layer;
+  Layer layer;
 
  private:
   double droprate_;
 };
 
 template <class T>
-class ConvStage final : public Stage<T> {
- public:
-  ConvStage(std::size_t c, std::size_t h, std::size_t w, std::size_t out, std::size_t k, std::uint64_t stream,
-            double droprate)
-      : layer(c, h, w, out, k, stream), droprate_(droprate) {}
-  std::size_t in_features() const override { return layer.in_features(); }
-  std::size_t out_features() const override { return layer.out_features(); }
-  std::size_t num_parameters() const override { return layer.num_parameters(); }
-  void reserve(std::size_t b) override { layer.reserve(b); }
-  void forward(ConstView<T, 1> p, ConstView<T, 2> in, View<T, 2> out, bool train, std::uint64_t seed,
-               TestGate gate) override {
-    if (train)
-      layer.forward_train(p, in, seed, out);
-    else
-      layer.forward_eval(p, in, out, gate);
-  }
-  void backward(ConstView<T, 1> p, ConstView<T, 2>, ConstView<T, 2> g, View<T, 1> gp, View<T, 2>* gi) override {
-    if (gi)
-      layer.backward(p, g, gp, *gi);
-    else
-      layer.backward(p, g, gp);
-  }
-  void init(View<T, 1> p, std::mt19937_64& rng) const override { layer.init_parameters(p, droprate_, rng); }
-  GatedConv2d<T> layer;
-
- private:
-  double droprate_;
-};
+using DenseStage = GatedStage<T, GatedDense<T>>;
+template <class T>
+using ConvStage = GatedStage<T, GatedConv2d<T>>;
 
 template <class T>
 class ReluStage final : public Stage<T> {
@@ -174,12 +150,12 @@ GatedModel<T>::GatedModel(Architecture arch, std::size_t rows, std::size_t cols,
     stages_.push_back(std::move(stage));
   };
   auto dense = [&](std::size_t in, std::size_t out, double d, const std::string& name) {
-    auto s = std::make_unique<DenseStage<T>>(in, out, stream++, d);
+    auto s = std::make_unique<DenseStage<T>>(d, in, out, stream++);
     const GatedLayout layout = s->layer.layout();
     add_gated(std::move(s), name, false, in, out, in * out, d, layout);
   };
   auto conv = [&](std::size_t c, std::size_t h, std::size_t w, std::size_t out, std::size_t k, const std::string& name) {
-    auto s = std::make_unique<ConvStage<T>>(c, h, w, out, k, stream++, 0.5);
+    auto s = std::make_unique<ConvStage<T>>(0.5, c, h, w, out, k, stream++);
     const GatedLayout layout = s->layer.layout();
     const std::size_t nsp = s->layer.num_sparsifiable();
     add_gated(std::move(s), name, true, out, c * k * k, nsp, 0.5, layout);
