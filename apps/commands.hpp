@@ -48,4 +48,19 @@ int run_solve(const std::vector<std::string>& args, std::ostream& out, std::ostr
 /// `saddle train`: density-target training of a gated network (apps/train.cpp, docs/cli.md).
 int run_train(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
+/// `saddle eval`: test-set metrics of a saved model or exported network (apps/eval_export.cpp).
+int run_eval(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+/// `saddle export`: write the purged network of a saved model (apps/eval_export.cpp,
+/// docs/export-format.md).
+int run_export(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+/// `saddle compare`: one experiment with several solver variants over several seeds, as child
+/// `saddle train` runs; tables and a trajectory plot (apps/compare.cpp, docs/cli.md).
+int run_compare(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+/// `saddle sweep`: one solver variant over a list of target densities; table and error-vs-
+/// density plot (apps/sweep.cpp, docs/cli.md).
+int run_sweep(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
 }  // namespace saddle::cli

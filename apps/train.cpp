@@ -1,15 +1,30 @@
 // `saddle train`: train a gated network on MNIST or Fashion-MNIST to a target density
 // (constrained L0, Gallego-Posada et al. 2021) or with a fixed L0 penalty (Louizos et al.
-// 2018). Prints a line per epoch and a final table; --json prints one JSON object; --out
-// DIR writes summary.json, metrics.jsonl and the command line.
+// 2018). Options come from the command line and/or an INI file (--config). Prints a
+// progress bar on a terminal, a line per epoch otherwise, and a final table; --json prints
+// one JSON object; --out DIR writes the run folder (command.txt, args.txt, config.ini,
+// metrics.jsonl, steps.csv, checkpoint.bin, summary.json, dynamics.{dat,gp,png}).
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <iostream>
+#include <map>
 #include <ostream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -17,6 +32,7 @@
 #include "cli_common.hpp"
 #include "commands.hpp"
 #include "json.hpp"
+#include "saddle/callbacks.hpp"
 #include "saddle/problems/l0/experiment.hpp"
 #include "saddle/solver.hpp"
 
@@ -72,12 +88,19 @@ po::options_description train_options() {
       ("eval-every", po::value<std::string>()->value_name("N")->default_value("1"), "test-set evaluation every N epochs");
   po::options_description output("Output", 100, 50);
   output.add_options()
-      ("out", po::value<std::string>()->value_name("DIR"), "write summary.json, metrics.jsonl and command.txt to DIR")
+      ("config", po::value<std::string>()->value_name("FILE"), "read options from an INI file (lines 'name = value', "
+       "names without the dashes, # comments); options on the command line override it")
+      ("out", po::value<std::string>()->value_name("DIR"), "write the run folder (summary.json, metrics.jsonl, steps.csv, "
+       "config.ini, checkpoint.bin, dynamics.png, ...) to DIR")
       ("overwrite", po::bool_switch(), "allow --out to name a folder that already holds a run")
       ("resume", po::value<std::string>()->value_name("DIR"), "continue the run in DIR from its last checkpoint, "
-       "with the configuration recorded there (only --quiet and --json may be added)")
+       "with the configuration recorded there (only --quiet, --json and --progress may be added)")
+      ("log-every", po::value<std::string>()->value_name("N")->default_value("50"), "with --out: a row of steps.csv every "
+       "N steps (0 = no steps.csv)")
+      ("progress", po::value<std::string>()->value_name("MODE")->default_value("auto"), "auto (a progress bar on a "
+       "terminal, a line per epoch otherwise) | bar | lines")
       ("json", po::bool_switch(), "print one JSON object (the summary) on stdout instead of the table")
-      ("quiet", po::bool_switch(), "no per-epoch lines")
+      ("quiet", po::bool_switch(), "print only the final table (or the --json object)")
       ("help,h", po::bool_switch(), "print this help and exit");
   po::options_description all("saddle train options", 100, 50);
   all.add(what).add(how).add(output);
@@ -164,6 +187,410 @@ void write_summary_json(JsonWriter& j, const TrainConfig& c, const std::string& 
   j.end_object();
 }
 
+// --- configuration files ------------------------------------------------------------
+
+// Options that describe how a run reports, not what it computes: neither args.txt nor
+// config.ini records them (--log-every is recorded: it shapes steps.csv).
+const std::set<std::string>& output_only_options() {
+  static const std::set<std::string> names = {"config", "out", "overwrite", "resume", "json", "quiet", "progress", "help"};
+  return names;
+}
+
+bool is_switch(const po::option_description& o) { return o.semantic()->max_tokens() == 0; }
+
+std::string trim_text(const std::string& text) {
+  std::size_t b = 0, e = text.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(text[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(text[e - 1]))) --e;
+  return text.substr(b, e - b);
+}
+
+// Reads the INI file `path` (Boost.Program_options config-file syntax: `name = value`,
+// `#` starts a comment) and stores its values under the options the command line did not
+// give (po::store keeps the first value stored). Boost's own messages carry no line
+// number, so a scan first checks every line and names the line of the first problem.
+void load_config_file(const std::string& path, const po::options_description& options, po::variables_map& vm) {
+  const std::string where = "--config " + path + ": ";
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw UsageError(where + "is a folder, not a file");
+  std::ifstream in(path);
+  if (!in) throw UsageError(where + "cannot read the file (" + std::strerror(errno) + ")");
+  std::map<std::string, std::size_t> seen;  // name -> line
+  std::string line;
+  for (std::size_t number = 1; std::getline(in, line); ++number) {
+    const std::string at = where + "line " + std::to_string(number) + ": ";
+    const std::string text = trim_text(line.substr(0, line.find('#')));
+    if (text.empty()) continue;
+    if (text.front() == '[')
+      throw UsageError(at + "sections are not used ('" + text + "'); write 'name = value' lines only");
+    const auto eq = text.find('=');
+    if (eq == std::string::npos) throw UsageError(at + "expected 'name = value', got '" + text + "'");
+    std::string name = trim_text(text.substr(0, eq));
+    if (name.empty()) throw UsageError(at + "missing option name before '='");
+    if (name.rfind("--", 0) == 0)
+      throw UsageError(at + "write option names without the dashes ('" + name.substr(2) + " = ...')");
+    if (options.find_nothrow(name, false) == nullptr) throw UsageError(at + "unknown option '" + name + "'");
+    if (name == "config" || name == "resume" || name == "help")
+      throw UsageError(at + "'" + name + "' cannot be set in a config file");
+    const auto previous = seen.find(name);
+    if (previous != seen.end())
+      throw UsageError(at + "'" + name + "' is already set on line " + std::to_string(previous->second));
+    seen.emplace(name, number);
+  }
+  if (in.bad()) throw UsageError(where + "read error");
+  in.clear();
+  in.seekg(0);
+  try {
+    po::store(po::parse_config_file(in, options, false), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(where + e.what());
+  }
+}
+
+// The configuration as command-line arguments, one per element: every option the user
+// gave (command line or config file), output-only options left out. Read back by --resume.
+std::vector<std::string> effective_arguments(const po::options_description& options, const po::variables_map& vm) {
+  std::vector<std::string> args;
+  for (const auto& o : options.options()) {
+    const std::string& name = o->long_name();
+    if (output_only_options().count(name) || !given(vm, name.c_str())) continue;
+    if (is_switch(*o)) {
+      if (vm[name].as<bool>()) args.push_back("--" + name);
+    } else {
+      args.push_back("--" + name);
+      args.push_back(vm[name].as<std::string>());
+    }
+  }
+  return args;
+}
+
+// The effective configuration as an INI file that --config reads: every option with its
+// value (given or default), output-only options left out.
+void write_config_ini(std::ostream& ini, const po::options_description& options, const po::variables_map& vm,
+                      const TrainConfig& c) {
+  ini << "# saddle train: the configuration of this run. Re-run it with\n"
+         "#   saddle train --config config.ini --out NEW_DIR\n"
+         "# Options on the command line override the values below.\n";
+  const bool has_targets = given(vm, "layer-densities") || given(vm, "l0-penalty");
+  for (const auto& o : options.options()) {
+    const std::string& name = o->long_name();
+    if (output_only_options().count(name)) continue;
+    if (is_switch(*o)) {
+      ini << name << " = " << (vm[name].as<bool>() ? "true" : "false") << '\n';
+    } else if (vm.count(name)) {
+      ini << name << " = " << vm[name].as<std::string>() << '\n';
+    } else if (name == "target-density" && !has_targets) {
+      ini << name << " = " << format_number(c.target_density) << '\n';
+    }
+  }
+}
+
+// --- per-step log and progress display ----------------------------------------------
+
+std::string duration_text(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0.0) return "?";
+  const auto s = static_cast<long long>(seconds + 0.5);
+  char buf[32];
+  if (s >= 3600)
+    std::snprintf(buf, sizeof(buf), "%lldh%02lldm", s / 3600, (s / 60) % 60);
+  else if (s >= 60)
+    std::snprintf(buf, sizeof(buf), "%lldm%02llds", s / 60, s % 60);
+  else
+    std::snprintf(buf, sizeof(buf), "%llds", s);
+  return buf;
+}
+
+std::size_t terminal_columns() {
+  winsize w{};
+  if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &w) == 0 && w.ws_col > 20) return w.ws_col;
+  return 120;
+}
+
+// Watches every step of the solve: writes a row of steps.csv every `every` steps, and
+// redraws the progress bar (at most 5 times a second, and at every epoch end).
+//
+// steps.csv: iteration,epoch,batch,loss,objective,max_violation,c_<constraint>...,
+// lambda_<constraint>... (epoch 1-based, batch 1-based within the epoch; loss and
+// constraint values are the step's minibatch estimates, multipliers after the step).
+// On --resume, rows at or past the first resumed iteration (logged after the checkpoint,
+// before the run was stopped) are dropped before appending, so every iteration is listed
+// at most once and the file matches an uninterrupted run.
+class StepWatcher final : public saddle::Callback<float> {
+ public:
+  StepWatcher(std::string csv_path, std::size_t every, bool resuming, std::ostream* bar, std::size_t epochs)
+      : csv_path_(std::move(csv_path)), every_(every), resuming_(resuming), bar_(bar), epochs_(epochs) {}
+
+  void on_begin(saddle::BasicProblem<float>& problem, const saddle::SolverOptions&) override {
+    header_ = "iteration,epoch,batch,loss,objective,max_violation";
+    const auto specs = problem.constraints();
+    for (const auto& spec : specs) header_ += ",c_" + spec.name;
+    for (const auto& spec : specs) header_ += ",lambda_" + spec.name;
+    start_ = last_draw_ = std::chrono::steady_clock::now();
+  }
+
+  bool on_step(const saddle::StepInfo<float>& info) override {
+    if (first_iteration_ == 0) {
+      first_iteration_ = info.iteration;
+      if (!csv_path_.empty() && every_ > 0) open_csv(info.iteration);
+    }
+    if (csv_.is_open() && info.iteration % every_ == 0) {
+      csv_ << info.iteration << ',' << info.epoch + 1 << ',' << info.batch + 1 << ',' << info.evaluation->loss << ','
+           << info.objective << ',' << info.max_violation;
+      const auto& v = info.evaluation->dual_values();
+      for (std::size_t i = 0; i < v.size(); ++i) csv_ << ',' << v(i);
+      for (std::size_t i = 0; i < info.multipliers->size(); ++i) csv_ << ',' << (*info.multipliers)(i);
+      csv_ << '\n';
+      if (!csv_) throw saddle::InputError("cannot write '" + csv_path_ + "'");
+    }
+    // Flush at the epoch's last step, before the epoch watcher writes the checkpoint: every
+    // row up to a checkpoint is on disk when the checkpoint is.
+    if (csv_.is_open() && info.batch + 1 == info.batches_per_epoch) csv_.flush();
+    if (bar_ != nullptr) {
+      last_ = info;
+      have_step_ = true;
+      const auto now = std::chrono::steady_clock::now();
+      if (std::chrono::duration<double>(now - last_draw_).count() >= 0.2) {
+        last_draw_ = now;
+        draw();
+      }
+    }
+    return true;
+  }
+
+  void on_end(const saddle::Summary<float>&) override {
+    if (csv_.is_open()) {
+      csv_.flush();
+      if (!csv_) throw saddle::InputError("cannot write '" + csv_path_ + "'");
+    }
+  }
+
+  /// The latest epoch's metrics for the bar (test error, density); redraws it.
+  void epoch_done(const saddle::l0::EpochMetrics& m) {
+    if (!std::isnan(m.test_error)) test_error_ = m.test_error;
+    density_ = m.expected_density;
+    if (bar_ != nullptr && have_step_) draw();
+  }
+
+  /// Ends the bar's line (before anything else is printed).
+  void finish_bar() {
+    if (bar_ != nullptr && drawn_) {
+      *bar_ << '\n';
+      bar_->flush();
+      drawn_ = false;
+    }
+  }
+
+ private:
+  void open_csv(std::size_t first_iteration) {
+    std::vector<std::string> kept;
+    if (resuming_) {
+      std::ifstream old(csv_path_);
+      std::string line;
+      if (old && std::getline(old, line) && line == header_) {
+        const auto columns = std::count(header_.begin(), header_.end(), ',');
+        // A row cut short by a kill has fewer columns: dropped with the rows past the checkpoint.
+        while (std::getline(old, line))
+          if (std::count(line.begin(), line.end(), ',') == columns &&
+              std::strtoull(line.c_str(), nullptr, 10) < first_iteration)
+            kept.push_back(line);
+      }
+    }
+    const std::string tmp = csv_path_ + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << header_ << '\n';
+      for (const auto& line : kept) out << line << '\n';
+      if (!out) throw saddle::InputError("cannot write '" + tmp + "'");
+    }
+    std::error_code ec;
+    fs::rename(tmp, csv_path_, ec);
+    if (ec) throw saddle::InputError("cannot rename '" + tmp + "' to '" + csv_path_ + "': " + ec.message());
+    csv_.open(csv_path_, std::ios::app);
+    if (!csv_) throw saddle::InputError("cannot write '" + csv_path_ + "'");
+    csv_.precision(9);
+  }
+
+  void draw() {
+    const auto& info = last_;
+    const std::size_t per_epoch = info.batches_per_epoch;
+    const std::size_t total = per_epoch * epochs_;
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    const double done_here = static_cast<double>(info.iteration - first_iteration_ + 1);
+    const double eta = elapsed / done_here * static_cast<double>(total - std::min(total, info.iteration));
+    const std::size_t step = info.batch + 1;
+    constexpr int kWidth = 20;
+    const int filled = static_cast<int>(kWidth * static_cast<double>(step) / static_cast<double>(per_epoch));
+    std::ostringstream line;
+    line << "epoch " << info.epoch + 1 << '/' << epochs_ << " [" << std::string(filled, '#')
+         << std::string(kWidth - filled, '-') << "] " << step << '/' << per_epoch << "  ETA " << duration_text(eta)
+         << "  test err " << (std::isnan(test_error_) ? std::string("-") : percent(test_error_)) << "  density "
+         << (std::isnan(density_) ? std::string("-") : fixed(density_, 4)) << "  lambda ";
+    line << std::setprecision(4);
+    for (std::size_t i = 0; i < info.multipliers->size(); ++i) line << (i ? "," : "") << (*info.multipliers)(i);
+    std::string text = line.str();
+    const std::size_t columns = terminal_columns();
+    if (text.size() >= columns) text.resize(columns - 1);  // a wrapped line cannot be redrawn with \r
+    *bar_ << '\r' << text << "\033[K";
+    bar_->flush();
+    drawn_ = true;
+  }
+
+  std::string csv_path_;
+  std::size_t every_;
+  bool resuming_;
+  std::ostream* bar_;
+  std::size_t epochs_;
+  std::string header_;
+  std::ofstream csv_;
+  std::size_t first_iteration_ = 0;
+  std::chrono::steady_clock::time_point start_, last_draw_;
+  saddle::StepInfo<float> last_;
+  bool have_step_ = false, drawn_ = false;
+  double test_error_ = std::nan(""), density_ = std::nan("");
+};
+
+// --- training-dynamics plot (Figure 1 of Gallego-Posada et al. 2021) -----------------
+
+// "model density <= 0.33", "densities fc1 <= 0.5, ..." or "fixed L0 penalty (0.1)" for a plot title.
+std::string title_targets(const saddle::l0::TrainResult& r, const TrainConfig& c) {
+  if (!c.penalties.empty()) return "fixed L0 penalty " + format_list(c.penalties);
+  std::string s = "density";
+  for (std::size_t g = 0; g < r.group_names.size(); ++g)
+    s += (g ? ", " : " ") + r.group_names[g] + " <= " + format_number(r.group_targets[g]);
+  return s;
+}
+
+// The full path of `name` on $PATH, or "".
+std::string find_on_path(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::istringstream dirs(path ? path : "");
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    if (dir.empty()) continue;
+    const std::string candidate = dir + "/" + name;
+    struct stat st {};
+    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0)
+      return candidate;
+  }
+  return "";
+}
+
+// Writes DIR/dynamics.dat (one row per epoch) and DIR/dynamics.gp (3 panels: expected
+// density of the model and of each layer with the targets dashed; multipliers; test and
+// train error), then runs gnuplot to draw DIR/dynamics.png. Returns a one-line note for
+// the user ("" when the PNG was drawn or there is no epoch to plot). Never throws for
+// plotting problems: a run's result does not depend on its plot.
+std::string write_dynamics_plot(const fs::path& dir, const saddle::l0::TrainResult& r, const TrainConfig& c) {
+  const auto& history = r.history;
+  if (history.empty()) return "";
+  const std::size_t layers = r.layer_names.size();
+  const std::size_t groups = history.front().multipliers.size();
+  {
+    std::ofstream dat(dir / "dynamics.dat");
+    dat << "# epoch density_model";
+    for (const auto& l : r.layer_names) dat << " density_" << l;
+    dat << " test_error_pct train_error_pct";
+    for (std::size_t g = 0; g < groups; ++g) dat << " lambda_" << (g < r.group_names.size() ? r.group_names[g] : std::to_string(g));
+    dat << " test_time_density\n";
+    dat.precision(8);
+    for (const auto& m : history) {
+      dat << m.epoch << ' ' << m.expected_density;
+      for (std::size_t l = 0; l < layers; ++l) dat << ' ' << (l < m.layer_densities.size() ? m.layer_densities[l] : 0.0);
+      if (std::isfinite(m.test_error))
+        dat << ' ' << 100.0 * m.test_error;
+      else
+        dat << " ?";  // not evaluated this epoch (--eval-every): gnuplot's missing value
+      dat << ' ' << (std::isfinite(m.train_error) ? 100.0 * m.train_error : 0.0);
+      for (std::size_t g = 0; g < groups; ++g) dat << ' ' << (g < m.multipliers.size() ? m.multipliers[g] : 0.0);
+      dat << ' ' << m.test_time_density << '\n';
+    }
+    if (!dat) return "cannot write " + (dir / "dynamics.dat").string();
+  }
+  const bool penalized = !c.penalties.empty();
+  {
+    std::ofstream gp(dir / "dynamics.gp");
+    gp << "# Training dynamics of a saddle train run (as Figure 1 of Gallego-Posada et al. 2021).\n"
+          "# Draws dynamics.png from dynamics.dat next to this script:  gnuplot " << (dir / "dynamics.gp").string() << "\n"
+          "script = ARG0\n"
+          "do for [i = strlen(script):1:-1] { if (script[i:i] eq \"/\") { cd script[1:i]; break } }\n"
+          "if (strstrt(GPVAL_TERMINALS, \"pngcairo\") > 0) { set terminal pngcairo size 900,1050 font \"sans,10\" } "
+          "else { set terminal png size 900,1050 }\n"
+          "set output \"dynamics.png\"\n"
+          "set datafile missing \"?\"\n"
+          "set key outside right top\n"
+          "set grid\n"
+          "set xrange [0:" << std::max<std::size_t>(history.back().epoch, c.epochs) << "]\n"
+          "set lmargin 10\nset rmargin 26\n"
+          "set multiplot layout 3,1 title \"" << saddle::l0::to_string(c.architecture) << ", " << title_targets(r, c)
+       << ", solver " << c.solver << ", seed " << c.seed << "\"\n";
+    // Panel 1: densities and targets.
+    gp << "set ylabel \"expected density\"\nset yrange [0:1.05]\nunset xlabel\n";
+    gp << "plot \"dynamics.dat\" using 1:2 with lines lw 2.5 lc rgb \"black\" title \"model\"";
+    static const char* const kColors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"};
+    for (std::size_t l = 0; l < layers; ++l)
+      gp << ", \"\" using 1:" << 3 + l << " with lines lw 1.5 lc rgb \"" << kColors[l % 6] << "\" title \""
+         << r.layer_names[l] << "\"";
+    if (!penalized) {
+      for (std::size_t g = 0; g < r.group_names.size(); ++g) {
+        std::string color = "black";
+        for (std::size_t l = 0; l < layers; ++l)
+          if (r.layer_names[l] == r.group_names[g]) color = kColors[l % 6];
+        gp << ", " << format_number(r.group_targets[g]) << " with lines dt 2 lw 1.5 lc rgb \"" << color
+           << "\" title \"target " << r.group_names[g] << "\"";
+      }
+    }
+    gp << '\n';
+    // Panel 2: multipliers.
+    const std::size_t lambda0 = 3 + layers + 2;
+    gp << "set ylabel \"" << (penalized ? "penalty (fixed)" : "multiplier") << "\"\nset yrange [0:*]\n";
+    gp << "plot ";
+    for (std::size_t g = 0; g < groups; ++g) {
+      std::string color = "black";
+      const std::string name = g < r.group_names.size() ? r.group_names[g] : std::to_string(g);
+      for (std::size_t l = 0; l < layers; ++l)
+        if (r.layer_names[l] == name) color = kColors[l % 6];
+      gp << (g ? ", " : "") << "\"dynamics.dat\" using 1:" << lambda0 + g << " with lines lw 2 lc rgb \"" << color
+         << "\" title \"lambda " << name << "\"";
+    }
+    gp << '\n';
+    // Panel 3: errors.
+    gp << "set ylabel \"error (%, log scale)\"\nset xlabel \"epoch\"\nset autoscale y\nset logscale y\n"
+          "set format y \"%g\"\n"
+       << "plot \"dynamics.dat\" using 1:" << 3 + layers << " with lines lw 2 lc rgb \"#d62728\" "
+          "title \"test (test-time gates)\", \"\" using 1:"
+       << 4 + layers << " with lines lw 1 dt 3 lc rgb \"gray40\" title \"train (sampled gates)\"\n";
+    gp << "unset multiplot\n";
+    if (!gp) return "cannot write " + (dir / "dynamics.gp").string();
+  }
+  const std::string gnuplot = find_on_path("gnuplot");
+  const std::string script = (dir / "dynamics.gp").string();
+  if (gnuplot.empty()) return "gnuplot not found: apt-get install gnuplot-nox, then run: gnuplot " + script;
+  std::cout.flush();
+  std::cerr.flush();
+  const std::string log = (dir / "dynamics.log").string();
+  const pid_t pid = ::fork();
+  if (pid < 0) return "cannot start gnuplot (" + std::string(std::strerror(errno)) + "); run: gnuplot " + script;
+  if (pid == 0) {  // child: only async-signal-safe calls until exec
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, STDOUT_FILENO);
+      ::dup2(fd, STDERR_FILENO);
+    }
+    ::execl(gnuplot.c_str(), "gnuplot", script.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 && fs::exists(dir / "dynamics.png");
+  std::error_code ec;
+  if (ok) {
+    fs::remove(log, ec);
+    return "";
+  }
+  return "gnuplot failed on " + script + " (see " + log + ")";
+}
+
 int train_body(const std::vector<std::string>& given_args, std::ostream& out, std::ostream& err) {
   const auto options = train_options();
   auto vm = parse_arguments(given_args, options);
@@ -173,7 +600,8 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
     // Re-parse the configuration recorded by the run; only output flags may be added.
     resume_dir = vm["resume"].as<std::string>();
     for (const auto& a : given_args)
-      if (a.rfind("--", 0) == 0 && a != "--resume" && a != "--quiet" && a != "--json" && a.rfind("--resume=", 0) != 0)
+      if (a.rfind("--", 0) == 0 && a != "--resume" && a != "--quiet" && a != "--json" && a != "--progress" &&
+          a.rfind("--resume=", 0) != 0 && a.rfind("--progress=", 0) != 0)
         throw UsageError("--resume takes the configuration of the run; drop " + a);
     std::ifstream in(fs::path(resume_dir) / "args.txt");
     if (!in) throw UsageError("--resume " + resume_dir + ": not a run folder (no args.txt)");
@@ -184,7 +612,10 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
       if (!line.empty()) args.push_back(line);
     if (vm["quiet"].as<bool>()) args.push_back("--quiet");
     if (vm["json"].as<bool>()) args.push_back("--json");
+    if (given(vm, "progress")) args.insert(args.end(), {"--progress", vm["progress"].as<std::string>()});
     vm = parse_arguments(args, options);
+  } else if (given(vm, "config")) {
+    load_config_file(vm["config"].as<std::string>(), options, vm);
   }
   if (vm["help"].as<bool>()) {
     out << "usage: saddle train [options]\n\nTrain a gated network to a target density (constrained L0) or "
@@ -266,6 +697,10 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
   } catch (const saddle::InvalidOption& e) {
     throw UsageError(rename_fields(e.what(), {{"ema", "--ema"}, {"weight_decay", "--weight-decay"}}));
   }
+  const std::size_t log_every = static_cast<std::size_t>(parse_unsigned("--log-every", vm["log-every"].as<std::string>()));
+  const std::string progress_mode = vm["progress"].as<std::string>();
+  if (progress_mode != "auto" && progress_mode != "bar" && progress_mode != "lines")
+    throw UsageError("unknown --progress '" + progress_mode + "' (choices: auto, bar, lines)");
 
   // Output folder: refuse to mix two runs unless asked to.
   std::string out_dir;
@@ -285,11 +720,18 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
     cmd << "saddle train";
     for (const auto& a : args) cmd << ' ' << a;
     cmd << '\n';
-    std::ofstream arg_file(fs::path(out_dir) / "args.txt");  // one argument per line, for --resume
-    for (const auto& a : args)
-      if (a != "--overwrite" && a != "--quiet" && a != "--json") arg_file << a << '\n';
-    if (!cmd || !arg_file) throw UsageError("--out " + out_dir + ": folder is not writable");
+    // One argument per line, for --resume: the effective configuration (a --config file
+    // is expanded, so that the run does not depend on it any more).
+    std::ofstream arg_file(fs::path(out_dir) / "args.txt");
+    for (const auto& a : effective_arguments(options, vm)) arg_file << a << '\n';
+    std::ofstream ini(fs::path(out_dir) / "config.ini");
+    write_config_ini(ini, options, vm, c);
+    if (!cmd || !arg_file || !ini) throw UsageError("--out " + out_dir + ": folder is not writable");
     c.checkpoint_path = (fs::path(out_dir) / "checkpoint.bin").string();
+    // A previous run's outputs (--overwrite) must not be mixed into this one.
+    for (const char* stale : {"steps.csv", "metrics.jsonl", "summary.json", "dynamics.dat", "dynamics.gp", "dynamics.png",
+                              "dynamics.log", "checkpoint.bin"})
+      fs::remove(fs::path(out_dir) / stale, ec);
   }
 
   const auto data = saddle::l0::load_dataset(dataset, data_dir, scaling);
@@ -305,9 +747,16 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
   std::ofstream metrics;
   if (!out_dir.empty()) metrics.open(fs::path(out_dir) / "metrics.jsonl");  // rewritten whole on resume
 
-  auto on_epoch = [&](const saddle::l0::EpochMetrics& m) {
+  // Progress: a bar redrawn in place on a terminal, a line per epoch otherwise.
+  const bool terminal = &out == &std::cout && ::isatty(STDOUT_FILENO) == 1;
+  const bool bar = !quiet && (progress_mode == "bar" || (progress_mode == "auto" && terminal));
+  StepWatcher steps(out_dir.empty() ? std::string() : (fs::path(out_dir) / "steps.csv").string(), log_every,
+                    !resume_dir.empty(), bar ? &log : nullptr, c.epochs);
+  c.callbacks.push_back(&steps);
 
-    if (!quiet) {
+  auto on_epoch = [&](const saddle::l0::EpochMetrics& m) {
+    if (bar) steps.epoch_done(m);
+    if (!quiet && !bar) {
       log << "epoch " << std::setw(3) << m.epoch << "/" << c.epochs << "  loss " << fixed(m.train_loss, 4)
           << "  train err " << percent(m.train_error) << "  test err " << percent(m.test_error) << "  density "
           << fixed(m.expected_density, 4) << " [";
@@ -333,8 +782,16 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
     metrics.flush();
     if (!quiet) log << "resumed from " << c.resume_from << " after epoch " << history.size() << "\n";
   };
-  const auto result = saddle::l0::train(c, data, on_epoch, on_restore);
+  saddle::l0::TrainResult result;
+  try {
+    result = saddle::l0::train(c, data, on_epoch, on_restore);
+  } catch (...) {
+    steps.finish_bar();  // the error line must not be appended to the bar
+    throw;
+  }
+  steps.finish_bar();
   const auto& f = result.final_metrics;
+  const bool diverged = result.summary.termination == saddle::Termination::numerical_failure;
 
   if (!out_dir.empty()) {
     const fs::path tmp = fs::path(out_dir) / "summary.json.tmp";
@@ -345,6 +802,37 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
       if (!s) throw UsageError("--out " + out_dir + ": cannot write summary.json");
     }
     fs::rename(tmp, fs::path(out_dir) / "summary.json");  // atomic on POSIX
+    const std::string note = write_dynamics_plot(out_dir, result, c);
+    if (!note.empty())
+      err << "saddle: note: " << note << '\n';
+    else if (!quiet && fs::exists(fs::path(out_dir) / "dynamics.png"))
+      log << "plot: " << (fs::path(out_dir) / "dynamics.png").string() << '\n';
+  }
+  if (diverged) {
+    // The solver stops at the first NaN or Inf (loss, constraint, gradient or multiplier)
+    // and names it in its message; checkpoints are only written at epoch ends, before it.
+    std::string checkpoint;
+    if (c.checkpoint_path.empty()) {
+      checkpoint = "none (no --out)";
+    } else if (!fs::exists(c.checkpoint_path)) {
+      checkpoint = "none (the run diverged in its first epoch)";
+    } else {
+      checkpoint = c.checkpoint_path;
+      const auto& last = result.history.empty() ? f : result.history.back();
+      if (!std::isfinite(last.expected_density) || !std::isfinite(last.train_loss) ||
+          (!std::isnan(last.test_error) && !std::isfinite(last.test_loss)))
+        checkpoint += " (epoch " + std::to_string(last.epoch) + ": its metrics are already not finite)";
+      else
+        checkpoint += " (epoch " + std::to_string(last.epoch) + ")";
+    }
+    if (json) {
+      JsonWriter j(out, 2);
+      write_summary_json(j, c, dataset, formulation, result);
+    }
+    print_error(err, "training diverged at epoch " + std::to_string(result.summary.epochs + 1) + ", iteration " +
+                         std::to_string(result.summary.iterations + 1) + ": " + result.summary.message +
+                         "; last good checkpoint: " + checkpoint);
+    return kExitNumericalFailure;
   }
   if (json) {
     JsonWriter j(out, 2);
@@ -370,7 +858,7 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
         << percent(static_cast<double>(f.purged_macs) / static_cast<double>(result.dense_macs)) << ")"
         << "\n  multipliers         " << format_list(f.multipliers) << '\n';
   }
-  return result.summary.termination == saddle::Termination::numerical_failure ? kExitNumericalFailure : kExitOk;
+  return kExitOk;
 }
 
 }  // namespace

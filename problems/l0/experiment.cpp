@@ -353,6 +353,8 @@ TrainResult train(const TrainConfig& config, const Dataset& data,
   EpochWatcher watcher(config, problem, data, result, on_epoch);
   watcher.set_solver(&solver, fingerprint(config, problem));
   solver.add_callback(&watcher);
+  for (Callback<float>* callback : config.callbacks)
+    if (callback != nullptr) solver.add_callback(callback);
   if (!config.resume_from.empty()) {
     std::istringstream payload(read_checkpoint_file(config.resume_from));
     watcher.load(payload, config.resume_from);

@@ -1,6 +1,7 @@
 // `saddle train` end to end on a small generated IDX data set: JSON summary keys, the run
 // folder, kill -9 and --resume reaching the uninterrupted result, and every bad input
-// giving one error line and exit code 2.
+// giving one error line and exit code 2; --config files and config.ini, steps.csv (also
+// across a resume), divergence (exit 3), progress modes and the dynamics plot.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -223,4 +224,264 @@ TEST(Train, BadInputGivesOneLineAndExitCodeTwo) {
   const auto u = run({"train", "--resume", (scratch_dir() / "nothing_here").string()});
   EXPECT_EQ(u.code, 2);
   EXPECT_NE(u.err.find("not a run folder"), std::string::npos) << u.err;
+}
+
+// --- configuration files, run folder, per-step log, divergence, progress, plots ----------
+
+namespace {
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+void write_text(const fs::path& path, const std::string& text) { std::ofstream(path, std::ios::trunc) << text; }
+
+}  // namespace
+
+TEST(Train, ConfigFileCommandLineOverridesAndConfigIniReruns) {
+  REQUIRE_EXE();
+  const fs::path ini = scratch_dir() / "run.ini";
+  write_text(ini, "# a tiny run\n\ndata-dir = " + tiny_mnist().string() +
+                      "\nbatch = 50   # inline comment\nepochs = 1\nseed=4\ntarget-density = 0.5\ndual-lr = 0.05\n"
+                      "no-dual-restarts = true\n");
+  const fs::path dir = scratch_dir() / "run_config";
+  const auto r = run({"train", "--config", ini.string(), "--epochs", "2", "--json", "--out", dir.string()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto v = mini_json::parse(r.out);
+  EXPECT_EQ(v["epochs"].as_number(), 2);                // the command line wins
+  EXPECT_EQ(v["targets"][0].as_number(), 0.5);          // from the file
+  EXPECT_FALSE(v["dual_restarts"].as_bool());           // a switch from the file
+  const std::string config = read_file(dir / "config.ini");
+  for (const char* line : {"epochs = 2", "target-density = 0.5", "batch = 50", "dual-lr = 0.05", "no-dual-restarts = true",
+                           "model = mlp", "primal-lr = 7e-4", "log-every = 50"})
+    EXPECT_NE(config.find(std::string("\n") + line + "\n"), std::string::npos) << line << "\n" << config;
+  EXPECT_EQ(config.find("out ="), std::string::npos) << config;
+  // args.txt holds the expanded configuration, not the --config path.
+  const std::string args = read_file(dir / "args.txt");
+  EXPECT_EQ(args.find("--config"), std::string::npos) << args;
+  EXPECT_NE(args.find("--target-density\n0.5\n"), std::string::npos) << args;
+  // config.ini re-runs the same experiment.
+  const fs::path again = scratch_dir() / "run_config_again";
+  const auto a = run({"train", "--config", (dir / "config.ini").string(), "--json", "--out", again.string()});
+  ASSERT_EQ(a.code, 0) << a.err;
+  EXPECT_EQ(without_seconds(r.out), without_seconds(a.out));
+}
+
+TEST(Train, BadConfigFilesNameTheFileAndLine) {
+  REQUIRE_EXE();
+  struct Case {
+    std::string text;
+    std::string words;
+  };
+  const std::vector<Case> cases = {
+      {"epochs = 1\nthis line has no equals sign\n", "line 2: expected 'name = value'"},
+      {"epochs = 1\n\nfrobnicate = 3\n", "line 3: unknown option 'frobnicate'"},
+      {"[train]\nepochs = 1\n", "line 1: sections are not used"},
+      {"--epochs = 1\n", "without the dashes"},
+      {"epochs = 1\nepochs = 2\n", "line 2: 'epochs' is already set on line 1"},
+      {"resume = somewhere\n", "'resume' cannot be set"},
+      {"epochs = many\n", "--epochs = 'many'"},
+      {"quiet = maybe\n", "maybe"},
+  };
+  const fs::path ini = scratch_dir() / "bad.ini";
+  for (const auto& c : cases) {
+    write_text(ini, c.text);
+    const std::vector<std::string> args = {"train", "--data-dir", tiny_mnist().string(), "--config", ini.string()};
+    const auto r = run(args);
+    EXPECT_EQ(r.code, 2) << c.text << describe(args, r);
+    EXPECT_NE(r.err.find(c.words), std::string::npos) << c.text << describe(args, r);
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << describe(args, r);
+    if (c.words.find("line") != std::string::npos) {
+      EXPECT_NE(r.err.find(ini.string()), std::string::npos) << describe(args, r);
+    }
+  }
+  // Missing file and a folder.
+  auto r = run({"train", "--config", (scratch_dir() / "no_such.ini").string()});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("no_such.ini: cannot read the file"), std::string::npos) << r.err;
+  r = run({"train", "--config", scratch_dir().string()});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("is a folder"), std::string::npos) << r.err;
+  // --resume takes its configuration from the run folder only.
+  r = run({"train", "--resume", scratch_dir().string(), "--config", ini.string()});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("drop --config"), std::string::npos) << r.err;
+}
+
+TEST(Train, UnwritableOutputFolderIsRefused) {
+  REQUIRE_EXE();
+  // Running as root ignores permissions: a folder below a regular file cannot exist at all.
+  const fs::path file = scratch_dir() / "file.txt";
+  write_text(file, "not a folder\n");
+  auto args = base_args(1);
+  args.insert(args.end(), {"--out", (file / "run").string()});
+  const auto r = run(args);
+  EXPECT_EQ(r.code, 2) << describe(args, r);
+  EXPECT_NE(r.err.find("cannot create the folder"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
+TEST(Train, StepsCsvEveryNSteps) {
+  REQUIRE_EXE();
+  const fs::path dir = scratch_dir() / "run_steps";
+  auto args = base_args(2);  // 1200 samples / batch 50 = 24 steps per epoch
+  args.insert(args.end(), {"--log-every", "5", "--dual-lr", "0.05", "--quiet", "--out", dir.string()});
+  ASSERT_EQ(run(args).code, 0);
+  const auto rows = lines_of(read_file(dir / "steps.csv"));
+  ASSERT_EQ(rows.size(), 1u + 9u);  // header, iterations 5, 10, ..., 45
+  EXPECT_EQ(rows[0], "iteration,epoch,batch,loss,objective,max_violation,c_density_model,lambda_density_model");
+  EXPECT_EQ(rows[1].rfind("5,1,5,", 0), 0u) << rows[1];
+  EXPECT_EQ(rows[5].rfind("25,2,1,", 0), 0u) << rows[5];  // first batch of epoch 2
+  EXPECT_EQ(rows[9].rfind("45,2,21,", 0), 0u) << rows[9];
+  // The multiplier column grows from 0 while the density (0.94 at init) is above the target 0.33.
+  const double lambda = std::stod(rows[9].substr(rows[9].rfind(',') + 1));
+  EXPECT_GT(lambda, 0.0);
+  // --log-every 0: no steps.csv.
+  const fs::path none = scratch_dir() / "run_steps_off";
+  args = base_args(1);
+  args.insert(args.end(), {"--log-every", "0", "--quiet", "--out", none.string()});
+  ASSERT_EQ(run(args).code, 0);
+  EXPECT_FALSE(fs::exists(none / "steps.csv"));
+}
+
+TEST(Train, ResumedStepsCsvDropsRowsPastTheCheckpoint) {
+  REQUIRE_EXE();
+  const fs::path full = scratch_dir() / "steps_full";
+  const fs::path cut = scratch_dir() / "steps_cut";
+  auto args = base_args(2);
+  args.insert(args.end(), {"--log-every", "7", "--dual-lr", "0.05", "--quiet"});
+  auto full_args = args;
+  full_args.insert(full_args.end(), {"--out", full.string()});
+  ASSERT_EQ(run(full_args).code, 0);
+  // The same run killed -9 as soon as its first checkpoint exists.
+  auto cut_args = args;
+  cut_args.insert(cut_args.end(), {"--out", cut.string()});
+  std::string command = shell_quote(SADDLE_EXE);
+  for (const auto& a : cut_args) command += " " + shell_quote(a);
+  command += " >/dev/null 2>&1 & pid=$!; ";
+  command += "while [ ! -f " + shell_quote((cut / "checkpoint.bin").string()) + " ] && kill -0 $pid 2>/dev/null; do sleep 0.005; done; ";
+  command += "kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null; true";
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  ASSERT_TRUE(fs::exists(cut / "checkpoint.bin"));
+  if (fs::exists(cut / "summary.json")) GTEST_SKIP() << "the run finished before it was killed";
+  // Rows logged after the checkpoint (24 steps per epoch), the last one cut short by a kill.
+  std::ofstream(cut / "steps.csv", std::ios::app) << "28,2,4,0.1,0.1,0.5,0.5,0.01\n35,2,11,0.1,0.1,0.5,0.5,0.01\n4";
+  const auto r = run({"train", "--resume", cut.string()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(read_file(full / "steps.csv"), read_file(cut / "steps.csv"));
+}
+
+TEST(Train, DivergenceInTheFirstEpochExitsThree) {
+  REQUIRE_EXE();
+  const fs::path dir = scratch_dir() / "run_diverged";
+  auto args = base_args(3);
+  args.insert(args.end(), {"--primal-rule", "sgd", "--primal-lr", "1e6", "--out", dir.string()});
+  const auto r = run(args);
+  EXPECT_EQ(r.code, 3) << describe(args, r);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_EQ(r.err.rfind("saddle: error: training diverged at epoch 1, iteration ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find("NaN"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("last good checkpoint: none (the run diverged in its first epoch)"), std::string::npos) << r.err;
+  const auto summary = mini_json::parse(read_file(dir / "summary.json"));
+  EXPECT_EQ(summary["termination"].as_string(), "numerical_failure");
+  EXPECT_EQ(r.out.find("result ("), std::string::npos) << r.out;  // no result table for a diverged run
+}
+
+TEST(Train, DivergenceAfterACheckpointNamesIt) {
+  REQUIRE_EXE();
+  // Epoch 1 with a sane step size, then resume it with a configuration whose only change is
+  // the step size (not part of the checkpoint's fingerprint): the run diverges in epoch 2.
+  const fs::path dir = scratch_dir() / "run_diverged_later";
+  auto args = base_args(1);
+  args.insert(args.end(), {"--primal-rule", "sgd", "--quiet", "--out", dir.string()});
+  ASSERT_EQ(run(args).code, 0);
+  write_text(dir / "args.txt", "--data-dir\n" + tiny_mnist().string() +
+                                   "\n--batch\n50\n--epochs\n3\n--seed\n4\n--primal-rule\nsgd\n--primal-lr\n1e6\n");
+  const auto r = run({"train", "--resume", dir.string(), "--json"});
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_EQ(r.err.rfind("saddle: error: training diverged at epoch 2, iteration ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find("last good checkpoint: " + (dir / "checkpoint.bin").string() + " (epoch 1)"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(mini_json::parse(r.out)["termination"].as_string(), "numerical_failure");  // --json still prints the summary
+  EXPECT_TRUE(fs::exists(dir / "checkpoint.bin"));
+}
+
+TEST(Train, ProgressLinesBarAndQuiet) {
+  REQUIRE_EXE();
+  auto args = base_args(2);
+  auto r = run(args);  // stdout is a file here: a line per epoch
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.find('\r'), std::string::npos);
+  EXPECT_NE(r.out.find("epoch   1/2  loss "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("epoch   2/2  loss "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\nresult ("), std::string::npos) << r.out;
+
+  args = base_args(2);
+  args.insert(args.end(), {"--progress", "bar"});
+  r = run(args);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("\repoch 2/2 ["), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("24/24  ETA "), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("epoch   1/2  loss "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\x1b[K\n\nresult ("), std::string::npos) << r.out;  // the bar's line is ended
+
+  args = base_args(2);
+  args.push_back("--quiet");
+  r = run(args);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("\nresult (", 0), 0u) << r.out;  // the table only
+  EXPECT_EQ(r.err, "");
+
+  args = base_args(1);
+  args.insert(args.end(), {"--progress", "fancy"});
+  r = run(args);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--progress 'fancy'"), std::string::npos) << r.err;
+}
+
+TEST(Train, DynamicsPlotAndItsScript) {
+  REQUIRE_EXE();
+  const fs::path dir = scratch_dir() / "run_plot";
+  auto args = base_args(2);
+  args.insert(args.end(), {"--layer-densities", "0.5,0.5,0.9", "--quiet", "--out", dir.string()});
+  auto r = run(args);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto dat = lines_of(read_file(dir / "dynamics.dat"));
+  ASSERT_EQ(dat.size(), 3u);  // header and 2 epochs
+  EXPECT_EQ(dat[0].rfind("# epoch density_model density_", 0), 0u) << dat[0];
+  EXPECT_EQ(dat[2].rfind("2 ", 0), 0u) << dat[2];
+  const std::string gp = read_file(dir / "dynamics.gp");
+  EXPECT_NE(gp.find("set output \"dynamics.png\""), std::string::npos);
+  EXPECT_NE(gp.find("0.9 with lines dt 2"), std::string::npos) << gp;  // a layer target
+  const bool have_gnuplot = std::system("command -v gnuplot >/dev/null 2>&1") == 0;
+  if (have_gnuplot) {
+    EXPECT_EQ(r.err, "");
+    const std::string png = read_file(dir / "dynamics.png");
+    ASSERT_GT(png.size(), 1000u);
+    EXPECT_EQ(png.substr(1, 3), "PNG");
+  }
+  // Without gnuplot on PATH: the data and the script are still written, and one note says
+  // how to draw the plot.
+  const fs::path no_plot = scratch_dir() / "run_no_gnuplot";
+  const fs::path empty_bin = scratch_dir() / "empty_bin";
+  fs::create_directories(empty_bin);
+  const std::string saved_path = std::getenv("PATH") ? std::getenv("PATH") : "";
+  ::setenv("PATH", empty_bin.string().c_str(), 1);
+  args = base_args(1);
+  args.insert(args.end(), {"--quiet", "--out", no_plot.string()});
+  r = run(args);
+  ::setenv("PATH", saved_path.c_str(), 1);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err, "saddle: note: gnuplot not found: apt-get install gnuplot-nox, then run: gnuplot " +
+                       (no_plot / "dynamics.gp").string() + "\n");
+  EXPECT_TRUE(fs::exists(no_plot / "dynamics.dat"));
+  EXPECT_TRUE(fs::exists(no_plot / "dynamics.gp"));
+  EXPECT_FALSE(fs::exists(no_plot / "dynamics.png"));
+  if (have_gnuplot) {  // ... and the script draws it from any working directory
+    ASSERT_EQ(std::system(("cd / && gnuplot " + shell_quote((no_plot / "dynamics.gp").string()) + " 2>/dev/null").c_str()), 0);
+    EXPECT_TRUE(fs::exists(no_plot / "dynamics.png"));
+  }
 }

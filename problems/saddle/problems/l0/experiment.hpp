@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "saddle/callbacks.hpp"
 #include "saddle/options.hpp"
 #include "saddle/problems/l0/dataset.hpp"
 #include "saddle/problems/l0/density_problem.hpp"
@@ -49,6 +50,10 @@ struct TrainConfig {
   /// Continue from this checkpoint (written by a run with the same configuration); the
   /// continued run reaches the same final metrics as an uninterrupted one.
   std::string resume_from;
+  /// Extra callbacks (non-owning, may be empty) added to the solver after the epoch
+  /// watcher: they see every step, e.g. a per-step CSV log or a progress display. After a
+  /// resume they see the steps from the checkpoint on. Not part of the checkpoint.
+  std::vector<Callback<float>*> callbacks;
 
   static SolverOptions default_solver_options();
   /// Throws InvalidOption with a message naming the field.
