@@ -409,10 +409,10 @@ void Solver<T>::save_state(std::ostream& out) const {
   s.scheme->save(out);
 }
 
+namespace {
+// The header of a state: magic, version and scalar size checked.
 template <class T>
-Summary<T> Solver<T>::resume(BasicProblem<T>& problem, std::istream& in) {
-  Impl& s = *impl_;
-  s.setup(problem);
+void read_state_header(std::istream& in) {
   if (io::read_scalar<std::uint64_t>(in, "state magic") != kStateMagic)
     throw InputError("not a saddle solver state (bad magic number)");
   const auto version = io::read_scalar<std::uint32_t>(in, "state version");
@@ -423,6 +423,28 @@ Summary<T> Solver<T>::resume(BasicProblem<T>& problem, std::istream& in) {
   if (scalar != sizeof(T))
     throw InputError("solver state holds " + std::to_string(scalar * 8) + "-bit parameters, this solver uses " +
                      std::to_string(sizeof(T) * 8) + "-bit");
+}
+}  // namespace
+
+template <class T>
+Vector<T> Solver<T>::read_parameters(std::istream& in) {
+  read_state_header<T>(in);
+  const auto n = io::read_scalar<std::uint64_t>(in, "parameter count");
+  io::read_scalar<std::uint64_t>(in, "constraint count");
+  for (const char* what : {"evaluation counter", "iteration", "epoch", "batch index", "forward count", "backward count"})
+    io::read_scalar<std::uint64_t>(in, what);
+  io::read_scalar<double>(in, "elapsed seconds");
+  if (n > (std::uint64_t{1} << 34)) throw InputError("solver state: corrupt parameter count");
+  Vector<T> x = Vector<T>::from_shape({static_cast<std::size_t>(n)});
+  io::read_vector(in, x, "parameters");
+  return x;
+}
+
+template <class T>
+Summary<T> Solver<T>::resume(BasicProblem<T>& problem, std::istream& in) {
+  Impl& s = *impl_;
+  s.setup(problem);
+  read_state_header<T>(in);
   const auto n = io::read_scalar<std::uint64_t>(in, "parameter count");
   const auto m = io::read_scalar<std::uint64_t>(in, "constraint count");
   if (n != s.n || m != s.m)

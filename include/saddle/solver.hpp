@@ -121,6 +121,10 @@ class Solver {
   /// options; the run then behaves exactly as the uninterrupted one would have. Throws
   /// InputError naming the mismatch for a truncated or foreign state.
   Summary<T> resume(BasicProblem<T>& problem, std::istream& state);
+  /// Reads only the parameter vector x: [n] from a state written by save_state, leaving
+  /// the stream after it (for tools that load a trained point without its problem).
+  /// Throws InputError for a foreign, other-version, other-precision or truncated state.
+  static Vector<T> read_parameters(std::istream& state);
 
  private:
   struct Impl;

@@ -8,12 +8,10 @@
 #include <limits>
 #include <sstream>
 
-#include <fcntl.h>
-#include <unistd.h>
-#include <zlib.h>
 
 #include <xtensor/xnoalias.hpp>
 
+#include "saddle/problems/l0/checkpoint.hpp"
 #include "saddle/serialize.hpp"
 #include "saddle/solver.hpp"
 
@@ -51,60 +49,6 @@ void TrainConfig::validate() const {
 
 namespace {
 
-constexpr char kCheckpointMagic[8] = {'S', 'A', 'D', 'L', 'C', 'K', 'P', 'T'};
-
-void write_string(std::ostream& out, const std::string& v) {
-  io::write_scalar<std::uint64_t>(out, v.size());
-  out.write(v.data(), static_cast<std::streamsize>(v.size()));
-}
-std::string read_string(std::istream& in, const char* what) {
-  const auto n = io::read_scalar<std::uint64_t>(in, what);
-  if (n > (1u << 20)) throw InputError(std::string("checkpoint corrupt: implausible length of ") + what);
-  std::string v(n, '\0');
-  in.read(v.data(), static_cast<std::streamsize>(n));
-  if (!in) throw InputError(std::string("checkpoint truncated while reading ") + what);
-  return v;
-}
-void write_doubles(std::ostream& out, const std::vector<double>& v) {
-  io::write_scalar<std::uint64_t>(out, v.size());
-  out.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(double)));
-}
-std::vector<double> read_doubles(std::istream& in, const char* what) {
-  const auto n = io::read_scalar<std::uint64_t>(in, what);
-  if (n > (1u << 20)) throw InputError(std::string("checkpoint corrupt: implausible length of ") + what);
-  std::vector<double> v(n);
-  in.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(n * sizeof(double)));
-  if (!in) throw InputError(std::string("checkpoint truncated while reading ") + what);
-  return v;
-}
-
-void write_metrics(std::ostream& out, const EpochMetrics& m) {
-  io::write_scalar<std::uint64_t>(out, m.epoch);
-  for (double v : {m.train_loss, m.train_error, m.test_loss, m.test_error, m.expected_density, m.test_time_density, m.seconds})
-    io::write_scalar<double>(out, v);
-  write_doubles(out, m.layer_densities);
-  write_doubles(out, m.constraint_values);
-  write_doubles(out, m.multipliers);
-  write_string(out, m.pruned_architecture);
-  io::write_scalar<std::uint64_t>(out, m.purged_params);
-  io::write_scalar<std::uint64_t>(out, m.purged_macs);
-}
-
-EpochMetrics read_metrics(std::istream& in) {
-  EpochMetrics m;
-  m.epoch = io::read_scalar<std::uint64_t>(in, "epoch");
-  for (double* v : {&m.train_loss, &m.train_error, &m.test_loss, &m.test_error, &m.expected_density,
-                    &m.test_time_density, &m.seconds})
-    *v = io::read_scalar<double>(in, "epoch metrics");
-  m.layer_densities = read_doubles(in, "layer densities");
-  m.constraint_values = read_doubles(in, "constraint values");
-  m.multipliers = read_doubles(in, "multipliers");
-  m.pruned_architecture = read_string(in, "pruned architecture");
-  m.purged_params = io::read_scalar<std::uint64_t>(in, "purged params");
-  m.purged_macs = io::read_scalar<std::uint64_t>(in, "purged macs");
-  return m;
-}
-
 // What must match between a checkpoint and the run that resumes it.
 std::string fingerprint(const TrainConfig& c, const DensityProblem& p) {
   std::ostringstream s;
@@ -115,64 +59,6 @@ std::string fingerprint(const TrainConfig& c, const DensityProblem& p) {
   s << " penalties=";
   for (double v : c.penalties) s << v << ',';
   return s.str();
-}
-
-// File layout: magic[8] | u32 version | u64 payload bytes | u32 crc32(payload) | payload.
-void write_checkpoint_file(const std::string& path, const std::string& payload) {
-  std::ostringstream head;
-  head.write(kCheckpointMagic, sizeof(kCheckpointMagic));
-  io::write_scalar<std::uint32_t>(head, kCheckpointVersion);
-  io::write_scalar<std::uint64_t>(head, payload.size());
-  const auto crc = static_cast<std::uint32_t>(
-      crc32(0L, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size())));
-  io::write_scalar<std::uint32_t>(head, crc);
-  const std::string data = head.str() + payload;
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) throw InputError("cannot write checkpoint '" + tmp + "': " + std::strerror(errno));
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const auto n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      ::close(fd);
-      throw InputError("cannot write checkpoint '" + tmp + "': " + std::strerror(errno));
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) throw InputError("cannot flush checkpoint '" + tmp + "'");
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    throw InputError("cannot rename checkpoint into '" + path + "': " + std::strerror(errno));
-}
-
-std::string read_checkpoint_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError("cannot open checkpoint '" + path + "'");
-  char magic[8];
-  in.read(magic, sizeof(magic));
-  if (!in || std::memcmp(magic, kCheckpointMagic, sizeof(magic)) != 0)
-    throw InputError("checkpoint '" + path + "': not a saddle checkpoint (bad magic)");
-  std::uint32_t version = 0, crc = 0;
-  std::uint64_t size = 0;
-  try {
-    version = io::read_scalar<std::uint32_t>(in, "version");
-    size = io::read_scalar<std::uint64_t>(in, "size");
-    crc = io::read_scalar<std::uint32_t>(in, "checksum");
-  } catch (const InputError&) {
-    throw InputError("checkpoint '" + path + "': truncated header");
-  }
-  if (version != kCheckpointVersion)
-    throw InputError("checkpoint '" + path + "': format version " + std::to_string(version) +
-                     " is not supported (this build reads version " + std::to_string(kCheckpointVersion) + ")");
-  if (size > (std::uint64_t{1} << 34)) throw InputError("checkpoint '" + path + "': corrupt size field");
-  std::string payload(size, '\0');
-  in.read(payload.data(), static_cast<std::streamsize>(size));
-  if (static_cast<std::uint64_t>(in.gcount()) != size)
-    throw InputError("checkpoint '" + path + "': truncated (" + std::to_string(in.gcount()) + " of " +
-                     std::to_string(size) + " payload bytes)");
-  const auto actual = static_cast<std::uint32_t>(
-      crc32(0L, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size())));
-  if (actual != crc) throw InputError("checkpoint '" + path + "': checksum mismatch (file corrupted)");
-  return payload;
 }
 
 // Watches the solve: training statistics per epoch, EMA, test metrics, user callback.
@@ -195,31 +81,25 @@ class EpochWatcher final : public Callback<float> {
   }
   /// Watcher part of a checkpoint payload (the solver state follows it).
   void save(std::ostream& out) const {
-    write_string(out, fingerprint_);
-    io::write_scalar<double>(out, result_.best_test_error);
-    io::write_scalar<std::uint64_t>(out, result_.best_epoch);
-    io::write_scalar<std::uint64_t>(out, result_.history.size());
-    for (const auto& m : result_.history) write_metrics(out, m);
-    io::write_scalar<std::uint8_t>(out, ema_started_ ? 1 : 0);
-    io::write_scalar<std::uint64_t>(out, ema_.size());
-    out.write(reinterpret_cast<const char*>(ema_.data()), static_cast<std::streamsize>(ema_.size() * sizeof(float)));
+    RunState s;
+    s.fingerprint = fingerprint_;
+    s.best_test_error = result_.best_test_error;
+    s.best_epoch = result_.best_epoch;
+    s.history = result_.history;
+    s.ema_started = ema_started_;
+    s.ema = ema_;
+    write_run_state(out, s);
   }
   void load(std::istream& in, const std::string& path) {
-    const std::string stored = read_string(in, "configuration");
-    if (stored != fingerprint_)
-      throw InputError("checkpoint '" + path + "' belongs to another run: [" + stored + "] vs this run [" + fingerprint_ + "]");
-    result_.best_test_error = io::read_scalar<double>(in, "best error");
-    result_.best_epoch = io::read_scalar<std::uint64_t>(in, "best epoch");
-    const auto epochs = io::read_scalar<std::uint64_t>(in, "history length");
-    if (epochs > (1u << 20)) throw InputError("checkpoint '" + path + "': corrupt history length");
-    result_.history.clear();
-    for (std::uint64_t e = 0; e < epochs; ++e) result_.history.push_back(read_metrics(in));
-    ema_started_ = io::read_scalar<std::uint8_t>(in, "ema flag") != 0;
-    const auto n = io::read_scalar<std::uint64_t>(in, "ema size");
-    if (n > (std::uint64_t{1} << 32)) throw InputError("checkpoint '" + path + "': corrupt EMA size");
-    restored_ema_ = Vector<float>::from_shape({static_cast<std::size_t>(n)});
-    in.read(reinterpret_cast<char*>(restored_ema_.data()), static_cast<std::streamsize>(n * sizeof(float)));
-    if (!in) throw InputError("checkpoint '" + path + "': truncated EMA");
+    RunState s = read_run_state(in, path);
+    if (s.fingerprint != fingerprint_)
+      throw InputError("checkpoint '" + path + "' belongs to another run: [" + s.fingerprint + "] vs this run [" +
+                       fingerprint_ + "]");
+    result_.best_test_error = s.best_test_error;
+    result_.best_epoch = s.best_epoch;
+    result_.history = std::move(s.history);
+    ema_started_ = s.ema_started;
+    restored_ema_ = std::move(s.ema);
     start_ = std::chrono::steady_clock::now() -
              std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(
                  result_.history.empty() ? 0.0 : result_.history.back().seconds));
