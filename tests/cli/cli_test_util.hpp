@@ -14,6 +14,10 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
+#include "saddle/problems/l0/idx.hpp"
+
 namespace cli_test {
 
 namespace fs = std::filesystem;
@@ -85,5 +89,36 @@ inline std::string describe(const std::vector<std::string>& args, const RunResul
   return s + "\n  exit " + std::to_string(r.code) + "\n  stdout: " + r.out.substr(0, 2000) + "\n  stderr: " + r.err;
 }
 
+
+/// Writes a small MNIST-like data set into scratch_dir()/name (the four IDX files) and
+/// returns the folder: 28x28 images whose label is drawn as a bright 4x4 block at a
+/// label-dependent place, plus noise — learnable in a few epochs.
+inline fs::path write_tiny_mnist(const std::string& name, std::size_t n_train, std::size_t n_test,
+                                 std::uint64_t seed) {
+  const fs::path d = scratch_dir() / name;
+  fs::create_directories(d);
+  std::mt19937_64 rng(seed);
+  auto make = [&](std::size_t n, const std::string& images, const std::string& labels) {
+    saddle::l0::IdxImages im;
+    im.count = n;
+    im.rows = im.cols = 28;
+    im.pixels.resize(n * 784);
+    saddle::l0::IdxLabels lb;
+    lb.labels.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const int y = static_cast<int>(rng() % 10);
+      lb.labels[i] = static_cast<std::uint8_t>(y);
+      for (std::size_t p = 0; p < 784; ++p) im.pixels[i * 784 + p] = static_cast<std::uint8_t>(rng() % 40);
+      const std::size_t r0 = 2 + 2 * static_cast<std::size_t>(y), c0 = 4 + static_cast<std::size_t>(y);
+      for (std::size_t r = r0; r < r0 + 4; ++r)
+        for (std::size_t c = c0; c < c0 + 4; ++c) im.pixels[i * 784 + r * 28 + c] = 250;
+    }
+    saddle::l0::write_idx_images((d / images).string(), im);
+    saddle::l0::write_idx_labels((d / labels).string(), lb);
+  };
+  make(n_train, "train-images-idx3-ubyte", "train-labels-idx1-ubyte");
+  make(n_test, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte");
+  return d;
+}
 
 }  // namespace cli_test

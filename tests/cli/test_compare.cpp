@@ -24,35 +24,9 @@ using namespace cli_test;
 
 namespace {
 
-// 28x28 images whose label is drawn as a bright 4x4 block at a label-dependent place, plus
-// noise (the pattern of test_train.cpp, smaller: every run here takes well under a second).
+// Smaller: every run here takes well under a second.
 fs::path tiny_mnist() {
-  static const fs::path dir = [] {
-    const fs::path d = scratch_dir() / "tiny_mnist_compare";
-    fs::create_directories(d);
-    std::mt19937_64 rng(7);
-    auto make = [&](std::size_t n, const std::string& images, const std::string& labels) {
-      saddle::l0::IdxImages im;
-      im.count = n;
-      im.rows = im.cols = 28;
-      im.pixels.resize(n * 784);
-      saddle::l0::IdxLabels lb;
-      lb.labels.resize(n);
-      for (std::size_t i = 0; i < n; ++i) {
-        const int y = static_cast<int>(rng() % 10);
-        lb.labels[i] = static_cast<std::uint8_t>(y);
-        for (std::size_t p = 0; p < 784; ++p) im.pixels[i * 784 + p] = static_cast<std::uint8_t>(rng() % 40);
-        const std::size_t r0 = 2 + 2 * static_cast<std::size_t>(y), c0 = 4 + static_cast<std::size_t>(y);
-        for (std::size_t r = r0; r < r0 + 4; ++r)
-          for (std::size_t c = c0; c < c0 + 4; ++c) im.pixels[i * 784 + r * 28 + c] = 250;
-      }
-      saddle::l0::write_idx_images((d / images).string(), im);
-      saddle::l0::write_idx_labels((d / labels).string(), lb);
-    };
-    make(600, "train-images-idx3-ubyte", "train-labels-idx1-ubyte");
-    make(200, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte");
-    return d;
-  }();
+  static const fs::path dir = write_tiny_mnist("tiny_mnist_compare", 600, 200, 7);
   return dir;
 }
 

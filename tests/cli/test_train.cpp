@@ -19,35 +19,9 @@ using namespace cli_test;
 
 namespace {
 
-// 28x28 images whose label is drawn as a bright 4x4 block at a label-dependent place, plus
-// noise: learnable in a few epochs.
+// Learnable in a few epochs (cli_test_util.hpp).
 fs::path tiny_mnist() {
-  static const fs::path dir = [] {
-    const fs::path d = scratch_dir() / "tiny_mnist";
-    fs::create_directories(d);
-    std::mt19937_64 rng(5);
-    auto make = [&](std::size_t n, const std::string& images, const std::string& labels) {
-      saddle::l0::IdxImages im;
-      im.count = n;
-      im.rows = im.cols = 28;
-      im.pixels.resize(n * 784);
-      saddle::l0::IdxLabels lb;
-      lb.labels.resize(n);
-      for (std::size_t i = 0; i < n; ++i) {
-        const int y = static_cast<int>(rng() % 10);
-        lb.labels[i] = static_cast<std::uint8_t>(y);
-        for (std::size_t p = 0; p < 784; ++p) im.pixels[i * 784 + p] = static_cast<std::uint8_t>(rng() % 40);
-        const std::size_t r0 = 2 + 2 * static_cast<std::size_t>(y), c0 = 4 + static_cast<std::size_t>(y);
-        for (std::size_t r = r0; r < r0 + 4; ++r)
-          for (std::size_t c = c0; c < c0 + 4; ++c) im.pixels[i * 784 + r * 28 + c] = 250;
-      }
-      saddle::l0::write_idx_images((d / images).string(), im);
-      saddle::l0::write_idx_labels((d / labels).string(), lb);
-    };
-    make(1200, "train-images-idx3-ubyte", "train-labels-idx1-ubyte");
-    make(300, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte");
-    return d;
-  }();
+  static const fs::path dir = write_tiny_mnist("tiny_mnist", 1200, 300, 5);
   return dir;
 }
 
@@ -220,6 +194,15 @@ TEST(Train, BadInputGivesOneLineAndExitCodeTwo) {
   const auto t = run({"train", "--data-dir", bad.string(), "--epochs", "1"});
   EXPECT_EQ(t.code, 2);
   EXPECT_NE(t.err.find("truncated"), std::string::npos) << t.err;
+  // A labels file where an images file should be: wrong magic number.
+  fs::copy_file(tiny_mnist() / "train-images-idx3-ubyte", bad / "train-images-idx3-ubyte",
+                fs::copy_options::overwrite_existing);
+  fs::copy_file(tiny_mnist() / "t10k-labels-idx1-ubyte", bad / "t10k-images-idx3-ubyte",
+                fs::copy_options::overwrite_existing);
+  const auto w = run({"train", "--data-dir", bad.string(), "--epochs", "1"});
+  EXPECT_EQ(w.code, 2);
+  EXPECT_NE(w.err.find("bad magic"), std::string::npos) << w.err;
+  EXPECT_EQ(std::count(w.err.begin(), w.err.end(), '\n'), 1) << w.err;
   // --resume of something that is not a run folder.
   const auto u = run({"train", "--resume", (scratch_dir() / "nothing_here").string()});
   EXPECT_EQ(u.code, 2);
