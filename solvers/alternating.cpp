@@ -16,22 +16,20 @@ class AlternatingPrimalDual final : public UpdateScheme<T> {
   double backwards_per_step() const override { return 1; }
   void initialize(std::size_t n, std::size_t m) override {
     grad_ = Vector<T>::from_shape({n});
-    at_ = Vector<T>::from_shape({n});
     eval_.resize(m);
     after_.resize(m);
   }
   StepResult<T> step(StepContext<T>& ctx, Vector<T>& x, Vector<double>& lambda) override {
     ctx.forward(x, eval_);
     ctx.backward(eval_, lambda, grad_);
-    xt::noalias(at_) = x;
     ctx.primal_step(x, grad_);
     ctx.evaluate_constraints(x, after_);  // constraints re-evaluated at the new point
     ctx.dual_step(lambda, after_, true);
-    return {&eval_, &at_};
+    return {&eval_, nullptr};  // evaluated at the start of the step
   }
 
  private:
-  Vector<T> grad_, at_;
+  Vector<T> grad_;
   Evaluation eval_, after_;
 };
 
@@ -43,20 +41,18 @@ class AlternatingDualPrimal final : public UpdateScheme<T> {
   double backwards_per_step() const override { return 1; }
   void initialize(std::size_t n, std::size_t m) override {
     grad_ = Vector<T>::from_shape({n});
-    at_ = Vector<T>::from_shape({n});
     eval_.resize(m);
   }
   StepResult<T> step(StepContext<T>& ctx, Vector<T>& x, Vector<double>& lambda) override {
     ctx.forward(x, eval_);
     ctx.dual_step(lambda, eval_, true);
     ctx.backward(eval_, lambda, grad_);  // weights from the new multipliers
-    xt::noalias(at_) = x;
     ctx.primal_step(x, grad_);
-    return {&eval_, &at_};
+    return {&eval_, nullptr};  // evaluated at the start of the step
   }
 
  private:
-  Vector<T> grad_, at_;
+  Vector<T> grad_;
   Evaluation eval_;
 };
 

@@ -18,7 +18,6 @@ class Extragradient final : public UpdateScheme<T> {
   void initialize(std::size_t n, std::size_t m) override {
     grad_ = Vector<T>::from_shape({n});
     x_half_ = Vector<T>::from_shape({n});
-    at_ = Vector<T>::from_shape({n});
     lambda_half_ = Vector<double>::from_shape({m});
     eval_.resize(m);
     eval_half_.resize(m);
@@ -26,7 +25,6 @@ class Extragradient final : public UpdateScheme<T> {
   StepResult<T> step(StepContext<T>& ctx, Vector<T>& x, Vector<double>& lambda) override {
     ctx.forward(x, eval_);
     ctx.backward(eval_, lambda, grad_);
-    xt::noalias(at_) = x;
     xt::noalias(x_half_) = x;
     xt::noalias(lambda_half_) = lambda;
     ctx.primal_step(x_half_, grad_);
@@ -35,11 +33,11 @@ class Extragradient final : public UpdateScheme<T> {
     ctx.backward(eval_half_, lambda_half_, grad_);
     ctx.primal_step(x, grad_);
     ctx.dual_step(lambda, eval_half_, true);
-    return {&eval_, &at_};
+    return {&eval_, nullptr};  // evaluated at the start of the step
   }
 
  private:
-  Vector<T> grad_, x_half_, at_;
+  Vector<T> grad_, x_half_;
   Vector<double> lambda_half_;
   Evaluation eval_, eval_half_;
 };

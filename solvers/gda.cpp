@@ -14,19 +14,17 @@ class SimultaneousGda final : public UpdateScheme<T> {
   void initialize(std::size_t n, std::size_t m) override {
     grad_ = Vector<T>::from_shape({n});
     eval_.resize(m);
-    at_ = Vector<T>::from_shape({n});
   }
   StepResult<T> step(StepContext<T>& ctx, Vector<T>& x, Vector<double>& lambda) override {
     ctx.forward(x, eval_);
     ctx.backward(eval_, lambda, grad_);  // weights from the old multipliers
-    xt::noalias(at_) = x;
     ctx.primal_step(x, grad_);
     ctx.dual_step(lambda, eval_, true);
-    return {&eval_, &at_};
+    return {&eval_, nullptr};  // evaluated at the start of the step
   }
 
  private:
-  Vector<T> grad_, at_;
+  Vector<T> grad_;
   Evaluation eval_;
 };
 

@@ -266,7 +266,7 @@ struct Solver<T>::Impl final : StepContext<T> {
         info.batches_per_epoch = batches_per_epoch;
         info.evaluation = r.evaluation;
         info.x = &x;
-        info.evaluated_x = r.evaluated_x;
+        info.evaluated_x = r.evaluated_x ? r.evaluated_x : &x_prev;
         info.multipliers = &lambda;
         info.penalties = &form->penalties();
         info.constraints = &specs;

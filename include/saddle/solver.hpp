@@ -54,7 +54,8 @@ class StepContext {
   virtual std::size_t num_constraints() const = 0;
 };
 
-/// Result of one step: the evaluation to report and the point it was made at.
+/// Result of one step: the evaluation to report and the point it was made at
+/// (nullptr = the point at the start of the step, which the driver keeps).
 template <class T>
 struct StepResult {
   const Evaluation* evaluation = nullptr;
