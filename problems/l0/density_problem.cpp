@@ -110,7 +110,10 @@ double DensityProblem::model_density(const Vector<float>& x) const {
 }
 
 double DensityProblem::test_time_density(const Vector<float>& x) const {
-  const auto counts = model_.purged(make_cview<float, 1>(x.data(), {x.size()}), options_.test_gate);
+  return test_time_density(model_.purged(make_cview<float, 1>(x.data(), {x.size()}), options_.test_gate));
+}
+
+double DensityProblem::test_time_density(const PurgedCounts& counts) const {
   double num = 0.0, den = 0.0;
   for (std::size_t l = 0; l < counts.active_gates.size(); ++l) {
     const auto& g = model_.gated_layers()[l];

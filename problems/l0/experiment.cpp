@@ -143,13 +143,13 @@ class EpochWatcher final : public Callback<float> {
     }
     m.layer_densities = problem_.layer_densities(x);
     m.expected_density = problem_.model_density(x);
-    m.test_time_density = problem_.test_time_density(x);
     const auto measures = problem_.group_measures(x);
     // Density groups: measure - target (<= 0 is feasible). Penalized runs: the measure itself.
     const bool penalized = !config_.penalties.empty();
     for (std::size_t k = 0; k < measures.size(); ++k)
       m.constraint_values.push_back(penalized ? measures[k] : measures[k] - problem_.options().groups[k].target);
     const auto purged = problem_.model().purged(make_cview<float, 1>(x.data(), {x.size()}), config_.test_gate);
+    m.test_time_density = problem_.test_time_density(purged);
     m.pruned_architecture = purged.architecture();
     m.purged_params = purged.params;
     m.purged_macs = purged.macs;

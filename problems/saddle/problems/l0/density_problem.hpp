@@ -88,6 +88,8 @@ class DensityProblem final : public BasicProblem<float> {
   double model_density(const Vector<float>& x) const;
   /// Fraction of sparsifiable weights whose test-time gate is > 0.
   double test_time_density(const Vector<float>& x) const;
+  /// The same from purged counts already computed at x (avoids a second purge).
+  double test_time_density(const PurgedCounts& counts) const;
   /// Group measures (density or count) at x: [G].
   std::vector<double> group_measures(const Vector<float>& x) const;
   /// Test-time metrics on a split (deterministic gates), in batches of eval_batch.
