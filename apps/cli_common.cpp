@@ -9,6 +9,7 @@
 #include <ostream>
 #include <sstream>
 
+#include "saddle/solvers.hpp"
 #include "saddle/types.hpp"
 
 namespace saddle::cli {
@@ -207,6 +208,14 @@ std::string rename_fields(const std::string& message, const FieldNames& names) {
     i = j;
   }
   return out;
+}
+
+std::string checked_solver(const std::string& name) {
+  try {
+    return saddle::find_scheme(name).name;
+  } catch (const saddle::InvalidOption& e) {
+    throw UsageError(e.what());
+  }
 }
 
 void validate_with_flags(const SolverOptions& options) {

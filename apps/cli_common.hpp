@@ -89,6 +89,10 @@ const FieldNames& solver_option_flags();
 ///   "primal.lr = -1: must be > 0 and finite" -> "--primal-lr = -1: must be > 0 and finite".
 std::string rename_fields(const std::string& message, const FieldNames& names);
 
+/// `name` if it names a built-in update scheme (saddle::scheme_table()); otherwise throws
+/// UsageError "unknown solver 'x' (choices: gda, ...)".
+std::string checked_solver(const std::string& name);
+
 /// Calls options.validate(); rethrows its InvalidOption as UsageError with the field names
 /// replaced by the flags of `solver_option_flags()`.
 void validate_with_flags(const SolverOptions& options);

@@ -22,6 +22,7 @@
 #include "json.hpp"
 #include "saddle/callbacks.hpp"
 #include "saddle/solver.hpp"
+#include "saddle/solvers.hpp"
 
 namespace saddle::cli {
 namespace {
@@ -41,8 +42,7 @@ po::options_description solve_options() {
       ("problem", po::value<std::string>()->value_name("NAME"),
        "problem to solve (required; --list shows the choices)")
       ("solver", po::value<std::string>()->value_name("NAME"),
-       "update scheme (required): gda | alternating-primal-dual | alternating-dual-primal | "
-       "extragradient | extrapolation-from-the-past")
+       ("update scheme (required): " + saddle::scheme_choices()).c_str())
       ("formulation", po::value<std::string>()->value_name("NAME")->default_value("lagrangian"),
        kFormulationChoices)
       ("list", po::bool_switch(), "list problems (with descriptions and answers), solvers, "
@@ -106,13 +106,6 @@ std::string checked_problem(const std::string& name) {
   const auto& registry = builtin_problems();
   if (!registry.contains(name))
     throw UsageError("unknown problem '" + name + "' (choices: " + join(registry.names()) + ")");
-  return name;
-}
-
-std::string checked_solver(const std::string& name) {
-  const auto names = saddle::scheme_names();
-  if (std::find(names.begin(), names.end(), name) == names.end())
-    throw UsageError("unknown solver '" + name + "' (choices: " + join(names) + ")");
   return name;
 }
 
@@ -348,7 +341,7 @@ void write_report(std::ostream& out, const SolveResult& r) {
 void write_list(std::ostream& out, bool as_json) {
   const auto& registry = builtin_problems();
   const auto problem_names = registry.names();
-  const auto solver_names = saddle::scheme_names();
+  const auto solver_names = saddle::scheme_names();  // for the column width
   const std::vector<std::string> formulations = {"lagrangian", "augmented-lagrangian", "quadratic-penalty",
                                                  "fixed-penalty"};
   const std::vector<std::string> primal_rules = {"sgd", "momentum", "nesterov", "adam"};
@@ -372,12 +365,12 @@ void write_list(std::ostream& out, bool as_json) {
     }
     json.end_array();
     json.key("solvers").begin_array();
-    for (const auto& name : solver_names) {
-      const auto scheme = saddle::make_scheme<double>(name);
+    for (const auto& scheme : saddle::scheme_table()) {
       json.begin_object();
-      json.key("name").value(name);
-      json.key("forwards_per_step").value(scheme->forwards_per_step());
-      json.key("backwards_per_step").value(scheme->backwards_per_step());
+      json.key("name").value(std::string(scheme.name));
+      json.key("description").value(std::string(scheme.summary));
+      json.key("forwards_per_step").value(scheme.forwards_per_step);
+      json.key("backwards_per_step").value(scheme.backwards_per_step);
       json.end_object();
     }
     json.end_array();
@@ -402,10 +395,9 @@ void write_list(std::ostream& out, bool as_json) {
         << "  " << padded("") << "  converges with: " << join(entry.converging_schemes) << '\n';
   }
   out << "solvers (problem forwards / backwards per step):\n";
-  for (const auto& name : solver_names) {
-    const auto scheme = saddle::make_scheme<double>(name);
-    out << "  " << padded(name) << "  " << format_number(scheme->forwards_per_step()) << " / "
-        << format_number(scheme->backwards_per_step()) << '\n';
+  for (const auto& scheme : saddle::scheme_table()) {
+    out << "  " << padded(scheme.name) << "  " << format_number(scheme.forwards_per_step) << " / "
+        << format_number(scheme.backwards_per_step) << "  " << scheme.summary << '\n';
   }
   out << "formulations: " << join(formulations) << '\n'
       << "primal rules: " << join(primal_rules) << '\n'

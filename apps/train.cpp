@@ -35,6 +35,7 @@
 #include "saddle/callbacks.hpp"
 #include "saddle/problems/l0/experiment.hpp"
 #include "saddle/solver.hpp"
+#include "saddle/solvers.hpp"
 
 namespace saddle::cli {
 namespace {
@@ -68,8 +69,8 @@ po::options_description train_options() {
        "parameters with decay BETA in [0, 1) (0 = off; [LZ] uses 0.999)");
   po::options_description how("Solver", 100, 50);
   how.add_options()
-      ("solver", po::value<std::string>()->value_name("NAME")->default_value("gda"), "gda | alternating-primal-dual | "
-       "alternating-dual-primal | extragradient | extrapolation-from-the-past")
+      ("solver", po::value<std::string>()->value_name("NAME")->default_value("gda"),
+       saddle::scheme_choices().c_str())
       ("formulation", po::value<std::string>()->value_name("NAME")->default_value("lagrangian"),
        "lagrangian | augmented-lagrangian | quadratic-penalty")
       ("no-dual-restarts", po::bool_switch(), "keep multipliers when constraints are satisfied [default: restarts on]")
@@ -665,12 +666,7 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
   c.weight_decay = number(vm, "weight-decay");
   c.ema_beta = number(vm, "ema");
 
-  c.solver = vm["solver"].as<std::string>();
-  {
-    const auto schemes = saddle::scheme_names();
-    if (std::find(schemes.begin(), schemes.end(), c.solver) == schemes.end())
-      throw UsageError("unknown solver '" + c.solver + "' (choices: " + join(schemes) + ")");
-  }
+  c.solver = checked_solver(vm["solver"].as<std::string>());
   const std::string formulation = vm["formulation"].as<std::string>();
   auto& so = c.solver_options;
   so.formulation.kind = saddle::parse_formulation(formulation);

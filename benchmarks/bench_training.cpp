@@ -56,6 +56,7 @@
 #include "saddle/problems/l0/experiment.hpp"
 #include "saddle/problems/l0/hard_concrete.hpp"
 #include "saddle/problems/l0/model.hpp"
+#include "saddle/solvers.hpp"
 
 // OpenBLAS's own introspection functions (declared here: <cblas.h> must not be included next
 // to xtensor-blas, see docs design notes rule 5).

@@ -2,7 +2,8 @@
 #include <cstdio>
 #include <vector>
 
-#include <saddle/saddle.hpp>
+#include <saddle/saddle.hpp>   // the core API: problems, options, Solver, Summary
+#include <saddle/solvers.hpp>  // the update schemes and saddle::solve
 
 class Quadratic : public saddle::Problem {
  public:
@@ -40,8 +41,7 @@ int main() {
   options.tolerance = 1e-12;        // stop when x and lambda no longer move
   for (const char* name : {"gda", "extragradient"}) {
     Quadratic problem;
-    saddle::Solver<double> solver(saddle::make_scheme<double>(name), options);
-    const saddle::Summary<double> s = solver.solve(problem);
+    const saddle::Summary<double> s = saddle::solve(problem, options, name);
     std::printf("%s: x = (%.9f, %.9f), lambda = %.9f, %s after %zu steps\n", name, s.x(0), s.x(1),
                 s.multipliers(0), saddle::to_string(s.termination), s.iterations);
   }

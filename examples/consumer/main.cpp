@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <saddle/saddle.hpp>
+#include <saddle/solvers.hpp>
 
 namespace {
 

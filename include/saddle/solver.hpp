@@ -81,19 +81,14 @@ class UpdateScheme {
   virtual void load(std::istream& in) { (void)in; }
 };
 
-/// Names of the built-in schemes: gda, alternating-primal-dual, alternating-dual-primal,
-/// extragradient, extrapolation-from-the-past.
-std::vector<std::string> scheme_names();
-/// Makes a built-in scheme by name; throws InvalidOption listing the valid names.
-/// Defined in the saddle_solvers library.
-template <class T>
-std::unique_ptr<UpdateScheme<T>> make_scheme(const std::string& name);
-
 /// The solve driver.
 ///
 ///     saddle::SolverOptions opt;  opt.primal.lr = 0.05;
 ///     saddle::Solver<double> solver(saddle::make_scheme<double>("extragradient"), opt);
 ///     auto summary = solver.solve(problem);
+///
+/// The built-in schemes, `make_scheme` and the one-call `saddle::solve` are declared in
+/// <saddle/solvers.hpp> (library saddle_solvers).
 template <class T>
 class Solver {
  public:

@@ -53,9 +53,4 @@ void check_size(const char* problem, const char* what, std::size_t size, std::si
                      ", expected " + std::to_string(expected));
 }
 
-std::vector<std::string> all_schemes() {
-  return {"gda", "alternating-primal-dual", "alternating-dual-primal", "extragradient",
-          "extrapolation-from-the-past"};
-}
-
 }  // namespace saddle::problems::detail

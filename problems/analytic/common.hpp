@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "saddle/options.hpp"
+#include "saddle/solvers.hpp"
 #include "saddle/types.hpp"
 
 namespace saddle::problems::detail {
@@ -37,8 +38,5 @@ SolverOptions make_options(const Tuning& tuning, const std::string& scheme,
 
 /// Throws InputError "<problem>: x has size k, expected n" when sizes differ.
 void check_size(const char* problem, const char* what, std::size_t size, std::size_t expected);
-
-/// Every scheme name, in the order of saddle::scheme_names().
-std::vector<std::string> all_schemes();
 
 }  // namespace saddle::problems::detail

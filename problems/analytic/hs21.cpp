@@ -47,7 +47,7 @@ SolverOptions Hs21::defaults(const std::string& scheme, FormulationKind formulat
   return detail::make_options(t, scheme, formulation, {0.0, 0.04, 0.0, 0.0, 0.0});
 }
 
-std::vector<std::string> Hs21::converging_schemes() { return detail::all_schemes(); }
+std::vector<std::string> Hs21::converging_schemes() { return scheme_names(); }
 
 std::vector<ConstraintSpec> Hs21::constraints() const {
   return {{"linear", ConstraintKind::inequality},

@@ -100,7 +100,7 @@ SolverOptions MaxEntropy::defaults(const std::string& scheme, FormulationKind fo
   return detail::make_options(t, scheme, formulation, a.multipliers);
 }
 
-std::vector<std::string> MaxEntropy::converging_schemes() { return detail::all_schemes(); }
+std::vector<std::string> MaxEntropy::converging_schemes() { return scheme_names(); }
 
 std::vector<ConstraintSpec> MaxEntropy::constraints() const {
   std::vector<ConstraintSpec> specs{{"sum=1", ConstraintKind::equality},

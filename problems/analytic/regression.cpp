@@ -205,7 +205,7 @@ SolverOptions NormConstrainedRegression::defaults(const std::string& scheme,
 }
 
 std::vector<std::string> NormConstrainedRegression::converging_schemes() {
-  return detail::all_schemes();
+  return scheme_names();
 }
 
 std::vector<ConstraintSpec> NormConstrainedRegression::constraints() const {

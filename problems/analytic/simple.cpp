@@ -82,7 +82,7 @@ KnownAnswer ActiveInequality::answer() { return ActiveInequality().known_answer(
 SolverOptions ActiveInequality::defaults(const std::string& scheme, FormulationKind formulation) {
   return scalar_defaults(scheme, formulation, 2.0);
 }
-std::vector<std::string> ActiveInequality::converging_schemes() { return detail::all_schemes(); }
+std::vector<std::string> ActiveInequality::converging_schemes() { return scheme_names(); }
 
 std::string InactiveInequality::description() {
   return "min (x-2)^2 s.t. x <= 3; answer x = 2, lambda = 0, f = 0";
@@ -91,7 +91,7 @@ KnownAnswer InactiveInequality::answer() { return InactiveInequality().known_ans
 SolverOptions InactiveInequality::defaults(const std::string& scheme, FormulationKind formulation) {
   return scalar_defaults(scheme, formulation, 0.0);
 }
-std::vector<std::string> InactiveInequality::converging_schemes() { return detail::all_schemes(); }
+std::vector<std::string> InactiveInequality::converging_schemes() { return scheme_names(); }
 
 // ---------------------------------------------------------------------------------------
 // EqualityQp: min 6 x0^2 + 4 x0 x1 + 3 x1^2 s.t. x0 + x1 - 5 = 0.
@@ -124,7 +124,7 @@ SolverOptions EqualityQp::defaults(const std::string& scheme, FormulationKind fo
   return detail::make_options(t, scheme, formulation, {-28.0});
 }
 
-std::vector<std::string> EqualityQp::converging_schemes() { return detail::all_schemes(); }
+std::vector<std::string> EqualityQp::converging_schemes() { return scheme_names(); }
 
 std::vector<ConstraintSpec> EqualityQp::constraints() const {
   return {{"x0+x1=5", ConstraintKind::equality}};

@@ -14,6 +14,7 @@
 #include "saddle/problems/l0/checkpoint.hpp"
 #include "saddle/serialize.hpp"
 #include "saddle/solver.hpp"
+#include "saddle/solvers.hpp"
 
 namespace saddle::l0 {
 

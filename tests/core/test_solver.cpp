@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "saddle/saddle.hpp"
+#include "saddle/solvers.hpp"
 #include "toy_problems.hpp"
 
 using namespace saddle;
@@ -76,8 +77,7 @@ TEST_P(EveryScheme, FloatProblemsRunToo) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Core, EveryScheme,
-                         ::testing::Values("gda", "alternating-primal-dual", "alternating-dual-primal",
-                                           "extragradient", "extrapolation-from-the-past"),
+                         ::testing::ValuesIn(scheme_names()),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (auto& ch : n)

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "analytic_test_util.hpp"
+#include "saddle/solvers.hpp"
 
 namespace saddle::problems {
 namespace {

@@ -10,6 +10,7 @@
 #include "saddle/problems/analytic.hpp"
 #include "saddle/problems/registry.hpp"
 #include "saddle/saddle.hpp"
+#include "saddle/solvers.hpp"
 
 namespace saddle::problems::testing {
 

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "analytic_test_util.hpp"
+#include "saddle/solvers.hpp"
 
 namespace saddle::problems {
 namespace {
