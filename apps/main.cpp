@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <exception>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "world.hpp"
 
 namespace {
 
@@ -33,53 +35,80 @@ void print_usage(std::ostream& out) {
          "documentation: docs/cli.md\n";
 }
 
-int dispatch(const std::vector<std::string>& args) {
+// Subcommands that run on every rank of an MPI launch (apps/world.hpp); the others run on
+// rank 0 only.
+bool distributed(const std::string& name) { return name == "train"; }
+
+// A stream that discards what is written (stdout of ranks other than 0).
+class NullBuffer final : public std::streambuf {
+ protected:
+  int overflow(int c) override { return traits_type::not_eof(c); }
+  std::streamsize xsputn(const char*, std::streamsize n) override { return n; }
+};
+
+int dispatch(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   namespace cli = saddle::cli;
   if (args.empty()) {
-    cli::print_error(std::cerr, "missing subcommand (choices: " + cli::join(cli::command_names()) +
+    cli::print_error(err, "missing subcommand (choices: " + cli::join(cli::command_names()) +
                                     "; see 'saddle --help')");
     return cli::kExitUsage;
   }
   const std::string& first = args[0];
   if (first == "--help" || first == "-h") {
-    print_usage(std::cout);
+    print_usage(out);
     return cli::kExitOk;
   }
   if (first == "--version") {
-    std::cout << "saddle 0.1.0\n";
+    out << "saddle 0.1.0\n";
     return cli::kExitOk;
   }
   // `saddle help` and `saddle help <subcommand>`.
   if (first == "help") {
     if (args.size() == 1) {
-      print_usage(std::cout);
+      print_usage(out);
       return cli::kExitOk;
     }
-    if (const auto* command = cli::find_command(args[1])) return command->run({"--help"}, std::cout, std::cerr);
-    cli::print_error(std::cerr, "unknown subcommand '" + args[1] + "' (choices: " + cli::join(cli::command_names()) + ")");
+    if (const auto* command = cli::find_command(args[1])) return command->run({"--help"}, out, err);
+    cli::print_error(err, "unknown subcommand '" + args[1] + "' (choices: " + cli::join(cli::command_names()) + ")");
     return cli::kExitUsage;
   }
   const auto* command = cli::find_command(first);
   if (command == nullptr) {
     const std::string what = !first.empty() && first[0] == '-' ? "option" : "subcommand";
-    cli::print_error(std::cerr, "unknown " + what + " '" + first + "' (subcommands: " +
+    cli::print_error(err, "unknown " + what + " '" + first + "' (subcommands: " +
                                     cli::join(cli::command_names()) + "; see 'saddle --help')");
     return cli::kExitUsage;
   }
-  return command->run(std::vector<std::string>(args.begin() + 1, args.end()), std::cout, std::cerr);
+  if (!saddle::cli::is_root() && !distributed(first)) return cli::kExitOk;  // rank 0 runs it
+  return command->run(std::vector<std::string>(args.begin() + 1, args.end()), out, err);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  namespace cli = saddle::cli;
+  const std::string world_error = cli::start_world(&argc, &argv);
+  if (!world_error.empty()) {
+    cli::print_error(std::cerr, world_error);
+    return cli::kExitUsage;
+  }
+  // Rank 0 (or the only process) writes as usual; other ranks of an MPI launch discard their
+  // output and keep their error lines for cli::finish.
+  NullBuffer null_buffer;
+  std::ostream null_stream(&null_buffer);
+  std::ostringstream kept_errors;
+  const bool root = cli::is_root();
+  std::ostream& out = root ? std::cout : null_stream;
+  std::ostream& err = root ? std::cerr : kept_errors;
+  int code = cli::kExitError;
   // Subcommands never throw (they use cli::guarded); this is the last line of defence so
   // that no input ends in std::terminate.
   try {
-    return dispatch(std::vector<std::string>(argv + 1, argv + argc));
+    code = dispatch(std::vector<std::string>(argv + 1, argv + argc), out, err);
   } catch (const std::exception& e) {
-    saddle::cli::print_error(std::cerr, std::string("internal error: ") + e.what());
+    cli::print_error(err, std::string("internal error: ") + e.what());
   } catch (...) {
-    saddle::cli::print_error(std::cerr, "internal error: unknown exception");
+    cli::print_error(err, "internal error: unknown exception");
   }
-  return saddle::cli::kExitError;
+  return cli::finish(code, kept_errors.str());
 }

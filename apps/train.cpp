@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "cli_common.hpp"
+#include "world.hpp"
 #include "commands.hpp"
 #include "json.hpp"
 #include "saddle/callbacks.hpp"
@@ -730,6 +731,14 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
       fs::remove(fs::path(out_dir) / stale, ec);
   }
 
+  // Data-parallel run (mpirun -np P saddle train): rank 0 alone writes the run folder and
+  // prints; every rank reads the data (and, with --resume, the checkpoint) itself.
+  if (!is_root()) {
+    out_dir.clear();
+    c.checkpoint_path.clear();
+  }
+  c.communicator = world();
+
   const auto data = saddle::l0::load_dataset(dataset, data_dir, scaling);
   const bool json = vm["json"].as<bool>();
   const bool quiet = vm["quiet"].as<bool>() || json;
@@ -778,9 +787,15 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
     metrics.flush();
     if (!quiet) log << "resumed from " << c.resume_from << " after epoch " << history.size() << "\n";
   };
+  if (!agree_setup(true)) {
+    if (is_root()) throw UsageError("another rank of the MPI launch failed its setup (its error follows)");
+    return kExitUsage;
+  }
   saddle::l0::TrainResult result;
   try {
+    begin_collective();
     result = saddle::l0::train(c, data, on_epoch, on_restore);
+    end_collective();
   } catch (...) {
     steps.finish_bar();  // the error line must not be appended to the bar
     throw;

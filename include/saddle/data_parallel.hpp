@@ -93,6 +93,8 @@ class DataParallelProblem final : public BasicProblem<T> {
 
   /// The rows this rank evaluated in the last forward (relative to the batch).
   const Shard& last_shard() const { return shard_; }
+  /// Its share of the batch rows, last_shard().count / rows, in [0, 1].
+  double last_share() const { return share_; }
   BasicProblem<T>& inner() { return inner_; }
 
  private:

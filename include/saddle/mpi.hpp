@@ -44,6 +44,9 @@ class Communicator final : public saddle::Communicator {
   void allreduce_sum(double* data, std::size_t n) override;
   void allreduce_sum(float* data, std::size_t n) override;
   void barrier() override;
+  /// Ends every process of the job with exit code `code` (MPI_Abort): for a failure on one
+  /// rank while the others wait inside a collective call.
+  [[noreturn]] void abort(int code);
 
  private:
   int rank_ = 0;

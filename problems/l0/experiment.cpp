@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <sstream>
 
 
@@ -65,9 +66,9 @@ std::string fingerprint(const TrainConfig& c, const DensityProblem& p) {
 // Watches the solve: training statistics per epoch, EMA, test metrics, user callback.
 class EpochWatcher final : public Callback<float> {
  public:
-  EpochWatcher(const TrainConfig& config, DensityProblem& problem, const Dataset& data, TrainResult& result,
-               const std::function<bool(const EpochMetrics&)>& on_epoch)
-      : config_(config), problem_(problem), data_(data), result_(result), on_epoch_(on_epoch),
+  EpochWatcher(const TrainConfig& config, DensityProblem& problem, const DataParallelProblem<float>* parallel,
+               const Dataset& data, TrainResult& result, const std::function<bool(const EpochMetrics&)>& on_epoch)
+      : config_(config), problem_(problem), parallel_(parallel), data_(data), result_(result), on_epoch_(on_epoch),
         start_(std::chrono::steady_clock::now()) {}
 
   void on_begin(BasicProblem<float>& p, const SolverOptions&) override {
@@ -107,7 +108,8 @@ class EpochWatcher final : public Callback<float> {
   }
   bool on_step(const StepInfo<float>& info) override {
     loss_sum_ += info.evaluation->loss;
-    error_sum_ += problem_.last_batch_error();
+    // Data parallel: this rank's share of the batch error; summed over the ranks per epoch.
+    error_sum_ += parallel_ ? parallel_->last_share() * problem_.last_batch_error() : problem_.last_batch_error();
     ++steps_;
     if (config_.ema_beta > 0.0) {
       // [LZ] update_ema: avg <- beta avg + (1 - beta) p after each step, avg starting at
@@ -126,6 +128,7 @@ class EpochWatcher final : public Callback<float> {
     EpochMetrics m;
     m.epoch = info.epoch + 1;
     m.train_loss = steps_ ? loss_sum_ / static_cast<double>(steps_) : 0.0;
+    if (config_.communicator != nullptr) config_.communicator->allreduce_sum(&error_sum_, 1);
     m.train_error = steps_ ? error_sum_ / static_cast<double>(steps_) : 0.0;
     loss_sum_ = error_sum_ = 0.0;
     steps_ = 0;
@@ -158,7 +161,8 @@ class EpochWatcher final : public Callback<float> {
     m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     result_.history.push_back(m);
     const bool go = on_epoch_ ? on_epoch_(m) : true;
-    if (!config_.checkpoint_path.empty() && solver_) {
+    const bool root = config_.communicator == nullptr || config_.communicator->rank() == 0;
+    if (!config_.checkpoint_path.empty() && solver_ && root) {
       std::ostringstream payload;
       save(payload);
       solver_->save_state(payload);
@@ -171,6 +175,7 @@ class EpochWatcher final : public Callback<float> {
  private:
   const TrainConfig& config_;
   DensityProblem& problem_;
+  const DataParallelProblem<float>* parallel_;  // null: one process
   const Dataset& data_;
   TrainResult& result_;
   const std::function<bool(const EpochMetrics&)>& on_epoch_;
@@ -230,8 +235,14 @@ TrainResult train(const TrainConfig& config, const Dataset& data,
   result.dense_params = problem.model().dense_params();
   result.dense_macs = problem.model().dense_macs();
 
+  // Data parallel: the solver sees the wrapper, the watcher the rank's own problem.
+  std::unique_ptr<DataParallelProblem<float>> parallel;
+  if (config.communicator != nullptr && config.communicator->size() > 1)
+    parallel = std::make_unique<DataParallelProblem<float>>(problem, *config.communicator);
+  BasicProblem<float>& solved = parallel ? static_cast<BasicProblem<float>&>(*parallel) : problem;
+
   Solver<float> solver(make_scheme<float>(config.solver), so);
-  EpochWatcher watcher(config, problem, data, result, on_epoch);
+  EpochWatcher watcher(config, problem, parallel.get(), data, result, on_epoch);
   watcher.set_solver(&solver, fingerprint(config, problem));
   solver.add_callback(&watcher);
   for (Callback<float>* callback : config.callbacks)
@@ -240,9 +251,9 @@ TrainResult train(const TrainConfig& config, const Dataset& data,
     std::istringstream payload(read_checkpoint_file(config.resume_from));
     watcher.load(payload, config.resume_from);
     if (on_restore) on_restore(result.history);
-    result.summary = solver.resume(problem, payload);
+    result.summary = solver.resume(solved, payload);
   } else {
-    result.summary = solver.solve(problem);
+    result.summary = solver.solve(solved);
   }
   if (!result.history.empty()) result.final_metrics = result.history.back();
   return result;

@@ -68,4 +68,9 @@ void Communicator::allreduce_sum(double* data, std::size_t n) { allreduce(data, 
 void Communicator::allreduce_sum(float* data, std::size_t n) { allreduce(data, n, MPI_FLOAT); }
 void Communicator::barrier() { check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
 
+void Communicator::abort(int code) {
+  MPI_Abort(MPI_COMM_WORLD, code);
+  std::_Exit(code);  // MPI_Abort does not return; in case it does
+}
+
 }  // namespace saddle::mpi

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "saddle/callbacks.hpp"
+#include "saddle/data_parallel.hpp"
 #include "saddle/options.hpp"
 #include "saddle/problems/l0/dataset.hpp"
 #include "saddle/problems/l0/density_problem.hpp"
@@ -54,6 +55,11 @@ struct TrainConfig {
   /// watcher: they see every step, e.g. a per-step CSV log or a progress display. After a
   /// resume they see the steps from the checkpoint on. Not part of the checkpoint.
   std::vector<Callback<float>*> callbacks;
+  /// Data-parallel training (non-owning; nullptr or size 1 = one process): every rank runs
+  /// train() with the same configuration, evaluates its share of each minibatch
+  /// (DataParallelProblem: gradients and constraint values summed over the ranks, same step
+  /// on every rank, same model). Rank 0 alone writes checkpoint_path.
+  Communicator* communicator = nullptr;
 
   static SolverOptions default_solver_options();
   /// Throws InvalidOption with a message naming the field.
