@@ -216,22 +216,31 @@ void DensityProblem::backward(const Vector<double>& weights, Vector<float>& grad
 }
 
 EvalMetrics DensityProblem::evaluate(const Vector<float>& x, const DataSplit& split) {
+  return evaluate(x, split, 0, split.size());
+}
+
+EvalMetrics DensityProblem::evaluate(const Vector<float>& x, const DataSplit& split, std::size_t first,
+                                     std::size_t count) {
+  if (first > split.size() || count > split.size() - first)
+    throw InputError("evaluate: rows [" + std::to_string(first) + ", " + std::to_string(first + count) +
+                     ") outside a split of " + std::to_string(split.size()) + " rows");
   EvalMetrics m;
   const auto params = make_cview<float, 1>(x.data(), {x.size()});
-  const std::size_t n = split.size();
   const std::size_t f = model_.in_features();
   double loss = 0.0;
   std::size_t correct = 0;
-  for (std::size_t begin = 0; begin < n; begin += options_.eval_batch) {
-    const std::size_t b = std::min(options_.eval_batch, n - begin);
+  for (std::size_t done = 0; done < count; done += options_.eval_batch) {
+    const std::size_t begin = first + done;
+    const std::size_t b = std::min(options_.eval_batch, count - done);
     const auto r = model_.forward_eval(params, make_cview<float, 2>(split.x.data() + begin * f, {b, f}),
                                        make_cview<std::int32_t, 1>(split.y.data() + begin, {b}), options_.test_gate);
     loss += r.loss * static_cast<double>(b);
     correct += r.correct;
   }
-  m.count = n;
-  m.loss = n ? loss / static_cast<double>(n) : 0.0;
-  m.error = n ? 1.0 - static_cast<double>(correct) / static_cast<double>(n) : 0.0;
+  m.count = count;
+  m.correct = correct;
+  m.loss = count ? loss / static_cast<double>(count) : 0.0;
+  m.error = count ? 1.0 - static_cast<double>(correct) / static_cast<double>(count) : 0.0;
   return m;
 }
 

@@ -135,7 +135,7 @@ class EpochWatcher final : public Callback<float> {
     const Vector<float>& x = config_.ema_beta > 0.0 ? ema_ : *info.x;
     const bool last = m.epoch == config_.epochs;
     if (last || m.epoch % config_.eval_every == 0) {
-      const auto test = problem_.evaluate(x, data_.test);
+      const auto test = evaluate_test(x);
       m.test_loss = test.loss;
       m.test_error = test.error;
       if (test.error < result_.best_test_error || result_.best_epoch == 0) {
@@ -173,6 +173,23 @@ class EpochWatcher final : public Callback<float> {
   const Vector<float>& ema() const { return ema_; }
 
  private:
+  // Test metrics; data parallel: each rank evaluates its share of the test rows and the loss
+  // sums and correct counts are added over the ranks.
+  EvalMetrics evaluate_test(const Vector<float>& x) {
+    Communicator* comm = config_.communicator;
+    if (comm == nullptr || comm->size() < 2) return problem_.evaluate(x, data_.test);
+    const Shard share = shard_of(data_.test.size(), comm->rank(), comm->size());
+    const EvalMetrics mine = problem_.evaluate(x, data_.test, share.offset, share.count);
+    double sums[2] = {mine.loss * static_cast<double>(mine.count), static_cast<double>(mine.correct)};
+    comm->allreduce_sum(sums, 2);
+    EvalMetrics all;
+    all.count = data_.test.size();
+    all.correct = static_cast<std::size_t>(sums[1]);
+    all.loss = all.count ? sums[0] / static_cast<double>(all.count) : 0.0;
+    all.error = all.count ? 1.0 - sums[1] / static_cast<double>(all.count) : 0.0;
+    return all;
+  }
+
   const TrainConfig& config_;
   DensityProblem& problem_;
   const DataParallelProblem<float>* parallel_;  // null: one process

@@ -62,6 +62,7 @@ struct EvalMetrics {
   double loss = 0.0;   ///< mean cross-entropy
   double error = 0.0;  ///< fraction misclassified, in [0, 1]
   std::size_t count = 0;
+  std::size_t correct = 0;  ///< rows classified correctly
 };
 
 /// The stochastic problem over the training split of `data` (kept by reference).
@@ -94,6 +95,9 @@ class DensityProblem final : public BasicProblem<float> {
   std::vector<double> group_measures(const Vector<float>& x) const;
   /// Test-time metrics on a split (deterministic gates), in batches of eval_batch.
   EvalMetrics evaluate(const Vector<float>& x, const DataSplit& split);
+  /// The same on rows [first, first + count) of the split (data-parallel evaluation: each
+  /// rank takes a share). Throws InputError for rows outside the split.
+  EvalMetrics evaluate(const Vector<float>& x, const DataSplit& split, std::size_t first, std::size_t count);
   /// Training accuracy of the last forward (correct / rows).
   double last_batch_error() const { return last_error_; }
 
