@@ -10,6 +10,7 @@
 ///     saddle::solve(parallel, options, "gda");       // same model on every rank
 
 #include <cstddef>
+#include <string>
 
 #include "saddle/data_parallel.hpp"
 
@@ -44,6 +45,14 @@ class Communicator final : public saddle::Communicator {
   void allreduce_sum(double* data, std::size_t n) override;
   void allreduce_sum(float* data, std::size_t n) override;
   void barrier() override;
+  /// Point-to-point messages (work assignment, results sent to rank 0). Blocking send of
+  /// `bytes` (< 2 GiB) to rank `dest` with message tag `tag` (>= 0).
+  void send(int dest, int tag, const std::string& bytes);
+  /// Blocking receive of the next message with `tag` from rank `source` (-1: any rank);
+  /// `from` (may be null) receives the sender's rank.
+  std::string receive(int source, int tag, int* from = nullptr);
+  /// The rank of a message with `tag` waiting to be received, or -1 (never blocks).
+  int poll(int tag);
   /// Ends every process of the job with exit code `code` (MPI_Abort): for a failure on one
   /// rank while the others wait inside a collective call.
   [[noreturn]] void abort(int code);

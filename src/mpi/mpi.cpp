@@ -68,6 +68,31 @@ void Communicator::allreduce_sum(double* data, std::size_t n) { allreduce(data, 
 void Communicator::allreduce_sum(float* data, std::size_t n) { allreduce(data, n, MPI_FLOAT); }
 void Communicator::barrier() { check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
 
+void Communicator::send(int dest, int tag, const std::string& bytes) {
+  if (bytes.size() > static_cast<std::size_t>(INT_MAX))
+    throw InputError("MPI: message of " + std::to_string(bytes.size()) + " bytes is too large (at most 2 GiB)");
+  check(MPI_Send(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, dest, tag, MPI_COMM_WORLD), "MPI_Send");
+}
+
+std::string Communicator::receive(int source, int tag, int* from) {
+  MPI_Status status;
+  check(MPI_Probe(source < 0 ? MPI_ANY_SOURCE : source, tag, MPI_COMM_WORLD, &status), "MPI_Probe");
+  int count = 0;
+  check(MPI_Get_count(&status, MPI_BYTE, &count), "MPI_Get_count");
+  std::string bytes(static_cast<std::size_t>(count), '\0');
+  check(MPI_Recv(bytes.data(), count, MPI_BYTE, status.MPI_SOURCE, tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
+        "MPI_Recv");
+  if (from != nullptr) *from = status.MPI_SOURCE;
+  return bytes;
+}
+
+int Communicator::poll(int tag) {
+  int flag = 0;
+  MPI_Status status;
+  check(MPI_Iprobe(MPI_ANY_SOURCE, tag, MPI_COMM_WORLD, &flag, &status), "MPI_Iprobe");
+  return flag ? status.MPI_SOURCE : -1;
+}
+
 void Communicator::abort(int code) {
   MPI_Abort(MPI_COMM_WORLD, code);
   std::_Exit(code);  // MPI_Abort does not return; in case it does
