@@ -10,6 +10,7 @@
 
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "saddle/version.hpp"
 
 namespace {
 
@@ -46,7 +47,7 @@ int dispatch(const std::vector<std::string>& args) {
     return cli::kExitOk;
   }
   if (first == "--version") {
-    std::cout << "saddle 0.1.0\n";
+    std::cout << "saddle " << saddle::kVersion << "\n";
     return cli::kExitOk;
   }
   // `saddle help` and `saddle help <subcommand>`.
