@@ -450,7 +450,7 @@ int compare_problem_body(const std::vector<std::string>& args, std::ostream& out
   ex::run_jobs(jobs, shared.jobs, shared.quiet ? nullptr : &err);
 
   const int code = ex::combined_exit_code(jobs);
-  if (code == kExitUsage) {
+  if (std::all_of(jobs.begin(), jobs.end(), [](const ex::Job& j) { return j.exit_code == kExitUsage; })) {
     // Every run was refused: the shared settings are at fault. Report solve's message.
     const auto o = read_problem_outcome(jobs.front());
     throw UsageError(o.status.rfind("exit 2: ", 0) == 0 ? o.status.substr(8) : "every run failed: " + o.status);
