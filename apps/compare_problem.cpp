@@ -40,7 +40,7 @@ constexpr double kViolationFloor = 1e-16;
 // Flags copied verbatim to every child `saddle solve` when given (solve validates them).
 const std::vector<const char*>& solve_passthrough_flags() {
   static const std::vector<const char*> flags = {
-      "iterations", "epochs",  "batch",   "tolerance",      "feasibility-tolerance", "primal-rule",
+      "problem-args", "iterations", "epochs",  "batch",   "tolerance",      "feasibility-tolerance", "primal-rule",
       "primal-lr",  "momentum", "beta1",  "beta2",          "dual-rule",             "dual-lr",
       "kp",         "nu",       "penalty", "penalty-growth", "growth-factor",         "growth-increment",
       "growth-tolerance", "max-penalty", "multipliers", "log-every"};
@@ -52,6 +52,7 @@ po::options_description problem_compare_options() {
   own.add_options()
       ("problem", po::value<std::string>()->value_name("NAME"), "problem to compare on (built-in, or from --plugin)")
       ("plugin", po::value<std::string>()->value_name("FILE"), "shared library with more problems (docs/plugins.md)")
+      ("problem-args", po::value<std::string>()->value_name("K=V,.."), "settings for the problem's factory")
       ("variants", po::value<std::string>()->value_name("A,B,..")->default_value("all"),
        "solver variants: SCHEME[+restarts][+FORMULATION] (see below)");
   po::options_description solver("Solver settings (passed to every `saddle solve` run) [default: the problem's]",
@@ -344,15 +345,15 @@ std::string seed_note(BasicProblem<T>& problem, const std::vector<std::uint64_t>
          "run (the intervals only measure timing)";
 }
 
-std::string problem_seed_note(const ProblemCatalog& catalog, const PluginProblem& entry,
+std::string problem_seed_note(const ProblemCatalog& catalog, const PluginProblem& entry, const ProblemArgs& args,
                               const std::vector<std::uint64_t>& seeds) {
   try {
     if (entry.is_float()) {
-      auto p = entry.make_float();
+      auto p = entry.make_float(args);
       if (!p) throw InputError("its factory returned null");
       return seed_note(*p, seeds);
     }
-    auto p = entry.make_double();
+    auto p = entry.make_double(args);
     if (!p) throw InputError("its factory returned null");
     return seed_note(*p, seeds);
   } catch (const std::bad_alloc&) {
@@ -422,7 +423,10 @@ int compare_problem_body(const std::vector<std::string>& args, std::ostream& out
     chosen.push_back(std::move(v));
   }
 
-  const std::string note = problem_seed_note(catalog, entry, shared.seeds);
+  const ProblemArgs problem_args = given(vm, "problem-args")
+                                       ? parse_problem_args("--problem-args", vm["problem-args"].as<std::string>())
+                                       : ProblemArgs{};
+  const std::string note = problem_seed_note(catalog, entry, problem_args, shared.seeds);
   ex::prepare_out_dir(shared.out_dir, shared.overwrite);
   ex::write_text((fs::path(shared.out_dir) / "command.txt").string(), "saddle compare " + join_args(args) + "\n");
 
@@ -555,9 +559,9 @@ int compare_problem_body(const std::vector<std::string>& args, std::ostream& out
     // The number of constraints decides the multiplier axis label.
     try {
       if (entry.is_float())
-        constraints = entry.make_float()->constraints().size();
+        constraints = entry.make_float(problem_args)->constraints().size();
       else
-        constraints = entry.make_double()->constraints().size();
+        constraints = entry.make_double(problem_args)->constraints().size();
     } catch (const std::exception&) {
       constraints = 0;
     }

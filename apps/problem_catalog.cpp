@@ -6,6 +6,24 @@
 
 namespace saddle::cli {
 
+ProblemArgs parse_problem_args(const std::string& flag, const std::string& text) {
+  ProblemArgs args;
+  std::size_t begin = 0;
+  for (;;) {
+    const std::size_t comma = text.find(',', begin);
+    const std::string item = text.substr(begin, comma == std::string::npos ? std::string::npos : comma - begin);
+    const std::size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw UsageError(flag + " = '" + text + "': expected key=value pairs separated by commas");
+    const std::string key = item.substr(0, eq);
+    if (!args.emplace(key, item.substr(eq + 1)).second)
+      throw UsageError(flag + " = '" + text + "': key '" + key + "' given twice");
+    if (comma == std::string::npos) break;
+    begin = comma + 1;
+  }
+  return args;
+}
+
 ProblemCatalog::ProblemCatalog(const std::string& plugin_path) : plugin_path_(plugin_path) {
   // Built-in problems go through the same entry type as plugin ones.
   const auto& registry = builtin_problems();
@@ -14,7 +32,11 @@ ProblemCatalog::ProblemCatalog(const std::string& plugin_path) : plugin_path_(pl
     PluginProblem p;
     p.name = e.name;
     p.description = e.description;
-    p.make_double = e.make;
+    p.make_double = [make = e.make, name = e.name](const ProblemArgs& args) {
+      if (!args.empty())
+        throw InputError("problem '" + name + "' takes no --problem-args (got '" + args.begin()->first + "')");
+      return make();
+    };
     p.defaults = e.defaults;
     p.answer = e.answer();
     p.converging_schemes = e.converging_schemes;

@@ -11,6 +11,10 @@
 
 namespace saddle::cli {
 
+/// Parses "key=value,key=value" (keys unique and non-empty; values may be empty) for
+/// --problem-args. Throws UsageError naming `flag`.
+ProblemArgs parse_problem_args(const std::string& flag, const std::string& text);
+
 class ProblemCatalog {
  public:
   /// The built-in problems, plus those of the plugin at `plugin_path` unless it is empty.

@@ -48,6 +48,8 @@ po::options_description solve_options() {
        "problem to solve (required; --list shows the choices)")
       ("plugin", po::value<std::string>()->value_name("FILE"),
        "load more problems from a shared library (docs/plugins.md)")
+      ("problem-args", po::value<std::string>()->value_name("K=V,..."),
+       "settings for the problem's factory, e.g. data=/path,size=100 (plugin problems that read them)")
       ("solver", po::value<std::string>()->value_name("NAME"),
        "update scheme (required): gda | alternating-primal-dual | alternating-dual-primal | "
        "extragradient | extrapolation-from-the-past")
@@ -404,9 +406,9 @@ ProblemFacts problem_facts(const ProblemCatalog& catalog, const PluginProblem& e
     });
   };
   if (entry.is_float())
-    read(call_problem(catalog, entry.name, "its factory", [&] { return entry.make_float(); }));
+    read(call_problem(catalog, entry.name, "its factory", [&] { return entry.make_float(ProblemArgs{}); }));
   else
-    read(call_problem(catalog, entry.name, "its factory", [&] { return entry.make_double(); }));
+    read(call_problem(catalog, entry.name, "its factory", [&] { return entry.make_double(ProblemArgs{}); }));
   return f;
 }
 
@@ -547,6 +549,7 @@ void write_file(const std::string& path, const std::string& text) {
 /// Everything solve_main has read from the command line.
 struct SolveRequest {
   std::string problem_name, solver_name;
+  ProblemArgs problem_args;
   SolverOptions options;
   bool as_json = false;
   std::size_t progress_every = 0, log_every = 1;
@@ -560,9 +563,9 @@ int solve_typed(const ProblemCatalog& catalog, const PluginProblem& entry, const
   const std::string& name = request.problem_name;
   std::unique_ptr<BasicProblem<T>> problem = call_problem(catalog, name, "its factory", [&] {
     if constexpr (std::is_same_v<T, float>)
-      return entry.make_float();
+      return entry.make_float(request.problem_args);
     else
-      return entry.make_double();
+      return entry.make_double(request.problem_args);
   });
   if (!problem) throw InputError(catalog.describe(name) + ": its factory returned null");
   const auto specs = call_problem(catalog, name, "constraints()", [&] { return problem->constraints(); });
@@ -637,7 +640,9 @@ int solve_main(const std::vector<std::string>& args, std::ostream& out, std::ost
   request.as_json = vm["json"].as<bool>();
 
   if (vm["help"].as<bool>()) {
-    write_help(out, options, vm);
+    std::ostringstream text;  // a bad --plugin fails before anything is printed
+    write_help(text, options, vm);
+    out << text.str();
     return kExitOk;
   }
   const ProblemCatalog catalog(string_or(vm, "plugin", ""));  // loads --plugin: InputError on failure
@@ -661,6 +666,8 @@ int solve_main(const std::vector<std::string>& args, std::ostream& out, std::ost
   request.log_path = string_or(vm, "log", "");
   request.out_dir = string_or(vm, "out", "");
   request.multipliers_given = given(vm, "multipliers");
+  if (given(vm, "problem-args"))
+    request.problem_args = parse_problem_args("--problem-args", vm["problem-args"].as<std::string>());
 
   request.options = entry_defaults(catalog, entry, request.solver_name, formulation);
   request.options.formulation.kind = formulation;

@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -101,15 +102,20 @@ struct KnownAnswer {
   std::string note;                 ///< how the answer was derived
 };
 
+/// Settings for a problem's factory, given on the command line as
+/// `--problem-args key=value,key=value` (e.g. a data folder). A factory reads the keys it
+/// knows and throws InputError naming any other key.
+using ProblemArgs = std::map<std::string, std::string>;
+
 /// One problem offered by a plugin (the command line also wraps the built-in problems in
 /// this type). Exactly one of `make_double`, `make_float` is set.
 struct PluginProblem {
   std::string name;         ///< command-line name: letters, digits, '-', '_', '.'; unique
   std::string description;  ///< one line, e.g. the formula and the answer
   /// Factory of a double-precision problem (saddle::Problem).
-  std::function<std::unique_ptr<BasicProblem<double>>()> make_double;
+  std::function<std::unique_ptr<BasicProblem<double>>(const ProblemArgs& args)> make_double;
   /// Factory of a single-precision problem (saddle::ProblemF).
-  std::function<std::unique_ptr<BasicProblem<float>>()> make_float;
+  std::function<std::unique_ptr<BasicProblem<float>>(const ProblemArgs& args)> make_float;
   /// Default options for a scheme name and formulation (step sizes, limits, tolerance);
   /// empty = SolverOptions{} for every scheme. Command-line flags override single fields.
   std::function<SolverOptions(const std::string& scheme, FormulationKind formulation)> defaults;
@@ -144,20 +150,31 @@ struct PluginProblem {
   bool is_float() const { return static_cast<bool>(make_float); }
 };
 
-/// A PluginProblem whose factory constructs `P(args...)`; P derives from saddle::Problem
-/// (double) or saddle::ProblemF (float), which selects the factory.
+/// A PluginProblem whose factory constructs `P(problem_args, args...)` when P has such a
+/// constructor (it then reads --problem-args), else `P(args...)` (and refuses any
+/// --problem-args with an InputError). P derives from saddle::Problem (double) or
+/// saddle::ProblemF (float), which selects the factory.
 template <class P, class... Args>
 PluginProblem plugin_problem(std::string name, std::string description, Args... args) {
+  using T = std::conditional_t<std::is_base_of_v<BasicProblem<float>, P>, float, double>;
+  static_assert(std::is_base_of_v<BasicProblem<T>, P>,
+                "plugin_problem<P>: P must derive from saddle::Problem or saddle::ProblemF");
+  auto make = [name, args...](const ProblemArgs& problem_args) -> std::unique_ptr<BasicProblem<T>> {
+    if constexpr (std::is_constructible_v<P, const ProblemArgs&, Args...>) {
+      return std::make_unique<P>(problem_args, args...);
+    } else {
+      if (!problem_args.empty())
+        throw InputError("problem '" + name + "' takes no --problem-args (got '" + problem_args.begin()->first + "')");
+      return std::make_unique<P>(args...);
+    }
+  };
   PluginProblem p;
   p.name = std::move(name);
   p.description = std::move(description);
-  if constexpr (std::is_base_of_v<BasicProblem<float>, P>) {
-    p.make_float = [args...]() -> std::unique_ptr<BasicProblem<float>> { return std::make_unique<P>(args...); };
-  } else {
-    static_assert(std::is_base_of_v<BasicProblem<double>, P>,
-                  "plugin_problem<P>: P must derive from saddle::Problem or saddle::ProblemF");
-    p.make_double = [args...]() -> std::unique_ptr<BasicProblem<double>> { return std::make_unique<P>(args...); };
-  }
+  if constexpr (std::is_same_v<T, float>)
+    p.make_float = std::move(make);
+  else
+    p.make_double = std::move(make);
   return p;
 }
 

@@ -166,6 +166,17 @@ TEST(CompareProblem, SeedMovesTheInitialPointOfADeterministicPluginProblem) {
   EXPECT_NE(r.out.find("the seed changes the initial point only"), std::string::npos) << r.out;
   const auto rows = read_table(out / "compare.csv");
   EXPECT_LT(number(rows.at("extrapolation-from-the-past"), "x_error_mean"), 1e-8);
+
+  // --problem-args reach the parent's check and every child: a fixed start ignores the seed.
+  const fs::path fixed = scratch_dir() / "cmp-plugin-qp-fixed";
+  std::vector<std::string> with_args = args;
+  with_args.insert(with_args.end(), {"--problem-args", "x0=1"});
+  const RunResult f = compare(with_args, fixed);
+  ASSERT_EQ(f.code, 0) << describe(with_args, f);
+  EXPECT_NE(f.out.find("initial point does not depend on the seed"), std::string::npos) << f.out;
+  const auto summary = mini_json::parse(read_file(fixed / "extrapolation-from-the-past" / "seed-1" / "summary.json"));
+  EXPECT_EQ(number(read_table(fixed / "compare.csv").at("extrapolation-from-the-past"), "iterations_ci95"), 0.0);
+  EXPECT_LT(summary["known_answer"]["x_error"].as_number(), 1e-8);
 }
 
 TEST(CompareProblem, FailedVariantIsReportedAndTheOthersFinish) {

@@ -182,6 +182,36 @@ TEST(Plugin, OutWritesSummaryAndTrajectory) {
   EXPECT_EQ(rows, 25u);
 }
 
+TEST(Plugin, ProblemArgsReachTheFactory) {
+  REQUIRE_EXE();
+  // x0 after one GDA step with the plugin's primal lr 0.05 from x = (s, 0), lambda = 0:
+  // grad = (12 s, 4 s), so x0 = s - 0.05 * 12 s = 0.4 s.
+  auto first_step_x0 = [](const std::vector<std::string>& extra) {
+    std::vector<std::string> args = {"solve", "--plugin", good(), "--problem", "plugin-qp", "--solver", "gda",
+                                     "--iterations", "1", "--tolerance", "0", "--json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const RunResult r = run(args);
+    EXPECT_EQ(r.code, 0) << describe(args, r);
+    return parse_json(args, r)["x"][0].as_number();
+  };
+  EXPECT_EQ(first_step_x0({}), 0.0);  // seed 0: x0 = 0 mod 3
+  EXPECT_NEAR(first_step_x0({"--problem-args", "x0=1"}), 0.4, 1e-15);
+  EXPECT_NEAR(first_step_x0({"--problem-args", "x0=-2.5"}), -1.0, 1e-15);
+  // Keys the factory does not know, malformed lists, and built-in problems (no arguments).
+  expect_one_line_error({"solve", "--plugin", good(), "--problem", "plugin-qp", "--solver", "gda", "--problem-args", "y=1"},
+                        {"problem 'plugin-qp' of plugin", "unknown --problem-args key 'y' (choices: x0)"});
+  expect_one_line_error({"solve", "--plugin", good(), "--problem", "plugin-qp", "--solver", "gda", "--problem-args", "x0"},
+                        {"--problem-args = 'x0': expected key=value pairs"});
+  expect_one_line_error(
+      {"solve", "--plugin", good(), "--problem", "plugin-qp", "--solver", "gda", "--problem-args", "x0=1,x0=2"},
+      {"key 'x0' given twice"});
+  expect_one_line_error({"solve", "--problem", "hs21", "--solver", "gda", "--problem-args", "a=1"},
+                        {"problem 'hs21'", "takes no --problem-args (got 'a')"});
+  expect_one_line_error(
+      {"solve", "--plugin", good(), "--problem", "plugin-float-centroid", "--solver", "gda", "--problem-args", "a=1"},
+      {"problem 'plugin-float-centroid'", "takes no --problem-args"});
+}
+
 // --- bad plugins: one line, exit 2 ---
 
 TEST(Plugin, MissingFile) {

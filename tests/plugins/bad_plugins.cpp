@@ -87,12 +87,12 @@ SADDLE_PLUGIN(registry) { (void)registry; }
 // A loadable plugin whose problems fail when used.
 SADDLE_PLUGIN(registry) {
   saddle::PluginProblem factory_throws = faulty("factory-throws", Faulty::Fault::none);
-  factory_throws.make_double = []() -> std::unique_ptr<saddle::Problem> {
+  factory_throws.make_double = [](const saddle::ProblemArgs&) -> std::unique_ptr<saddle::Problem> {
     throw std::runtime_error("simulated failure in the factory");
   };
   registry.add(std::move(factory_throws));
   saddle::PluginProblem factory_null = faulty("factory-null", Faulty::Fault::none);
-  factory_null.make_double = []() -> std::unique_ptr<saddle::Problem> { return nullptr; };
+  factory_null.make_double = [](const saddle::ProblemArgs&) -> std::unique_ptr<saddle::Problem> { return nullptr; };
   registry.add(std::move(factory_null));
   registry.add(faulty("forward-throws", Faulty::Fault::forward_throws));
   registry.add(faulty("forward-nan", Faulty::Fault::forward_nan));

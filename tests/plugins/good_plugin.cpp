@@ -1,6 +1,7 @@
 // A plugin with one problem of each kind the loader supports, for tests/cli/test_plugin.cpp:
 //   plugin-qp              double, deterministic: min 6x0^2 + 4x0x1 + 3x1^2 s.t. x0 + x1 = 5,
 //                          x* = (1, 4), lambda* = -28, f* = 70 (12x0 + 4x1 + lambda = 0);
+//                          --problem-args x0=V starts at x = (V, 0) instead of (seed mod 3, 0);
 //   plugin-float-qp        the same problem in float;
 //   plugin-float-centroid  float, stochastic (64 samples): min mean_i |x - p_i|^2
 //                          s.t. x0 + x1 <= 1, with mean_i p_i = (2, 3): x* = (0, 1) (the
@@ -8,6 +9,7 @@
 //                          (2 (x* - mean) + lambda (1, 1) = 0), f* = 8 + mean_i |p_i - mean|^2.
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <numeric>
 #include <vector>
 
@@ -18,13 +20,22 @@ namespace {
 template <class T>
 class Qp : public saddle::BasicProblem<T> {
  public:
+  explicit Qp(const saddle::ProblemArgs& args) {
+    for (const auto& [key, value] : args) {
+      if (key != "x0") throw saddle::InputError("unknown --problem-args key '" + key + "' (choices: x0)");
+      char* end = nullptr;
+      start_ = std::strtod(value.c_str(), &end);
+      if (value.empty() || *end != '\0') throw saddle::InputError("--problem-args x0 = '" + value + "': expected a number");
+      has_start_ = true;
+    }
+  }
   std::size_t num_parameters() const override { return 2; }
   std::vector<saddle::ConstraintSpec> constraints() const override {
     return {{"x0+x1=5", saddle::ConstraintKind::equality}};
   }
   void initial_point(saddle::Vector<T>& x, std::uint64_t seed) const override {
     // The seed moves the start, so that compare's seeds differ.
-    x(0) = static_cast<T>(seed % 3);
+    x(0) = static_cast<T>(has_start_ ? start_ : static_cast<double>(seed % 3));
     x(1) = 0;
   }
   void forward(const saddle::Vector<T>& x, const saddle::Batch&, saddle::Evaluation& eval) override {
@@ -40,6 +51,8 @@ class Qp : public saddle::BasicProblem<T> {
 
  private:
   double x0_ = 0.0, x1_ = 0.0;
+  double start_ = 0.0;
+  bool has_start_ = false;
 };
 
 // p_i = (2, 3) + d_i with d_i = (a_i, -a_i / 2), a_i = +-0.5, +-0.25 in a fixed pattern
