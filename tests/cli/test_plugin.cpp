@@ -83,6 +83,18 @@ TEST(Plugin, AbiStampComparison) {
   EXPECT_NE(mismatch([](saddle_plugin_abi& a) { a.string_type = "Ss"; }).find("std::string"), std::string::npos);
 }
 
+TEST(Plugin, DocsShowTheExamplePluginVerbatim) {
+#ifdef SADDLE_SOURCE_DIR
+  const std::string doc = read_file(fs::path(SADDLE_SOURCE_DIR) / "docs" / "plugins.md");
+  const std::string code = read_file(fs::path(SADDLE_SOURCE_DIR) / "examples" / "plugin" / "disk_plugin.cpp");
+  ASSERT_FALSE(code.empty());
+  EXPECT_NE(doc.find("```cpp\n" + code + "```\n"), std::string::npos)
+      << "docs/plugins.md must show examples/plugin/disk_plugin.cpp verbatim";
+#else
+  GTEST_SKIP() << "SADDLE_SOURCE_DIR not defined";
+#endif
+}
+
 TEST(Plugin, DoubleProblemReachesItsAnswer) {
   REQUIRE_EXE();
   const std::vector<std::string> args = {"solve", "--plugin", good(), "--problem", "plugin-qp", "--solver", "gda", "--json"};
@@ -100,6 +112,23 @@ TEST(Plugin, DoubleProblemReachesItsAnswer) {
   // The plugin's defaults were applied (primal lr 0.05, dual lr 0.5).
   EXPECT_EQ(v["options"]["primal"]["lr"].as_number(), 0.05);
   EXPECT_EQ(v["options"]["dual"]["lr"].as_number(), 0.5);
+}
+
+TEST(Plugin, ExamplePluginConvergesWithItsListedSchemes) {
+  REQUIRE_EXE();
+  for (const char* solver : {"gda", "extragradient", "extrapolation-from-the-past"}) {
+    SCOPED_TRACE(solver);
+    const std::vector<std::string> args = {"solve", "--plugin", plugin_path("disk_plugin"), "--problem",
+                                           "disk-projection", "--solver", solver, "--json"};
+    const RunResult r = run(args);
+    ASSERT_EQ(r.code, 0) << describe(args, r);
+    const auto v = parse_json(args, r);
+    EXPECT_EQ(v["termination"].as_string(), "converged");
+    EXPECT_TRUE(v["known_answer"]["expected_to_converge"].as_bool());
+    // float, tolerance 1e-6: x* = (6, 4)/sqrt(13), lambda* = sqrt(13)/2 - 1 to ~1e-5.
+    EXPECT_LT(v["known_answer"]["x_error"].as_number(), 1e-4);
+    EXPECT_LT(v["known_answer"]["multiplier_error"].as_number(), 1e-4);
+  }
 }
 
 TEST(Plugin, FloatProblemReachesItsAnswer) {
