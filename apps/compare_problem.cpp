@@ -39,47 +39,72 @@ constexpr double kViolationFloor = 1e-16;
 
 // Flags copied verbatim to every child `saddle solve` when given (solve validates them).
 const std::vector<const char*>& solve_passthrough_flags() {
-  static const std::vector<const char*> flags = {
-      "problem-args", "iterations", "epochs",  "batch",   "tolerance",      "feasibility-tolerance", "primal-rule",
-      "primal-lr",  "momentum", "beta1",  "beta2",          "dual-rule",             "dual-lr",
-      "kp",         "nu",       "penalty", "penalty-growth", "growth-factor",         "growth-increment",
-      "growth-tolerance", "max-penalty", "multipliers", "log-every"};
+  static const std::vector<const char*> flags = {"problem-args",
+                                                 "iterations",
+                                                 "epochs",
+                                                 "batch",
+                                                 "tolerance",
+                                                 "feasibility-tolerance",
+                                                 "primal-rule",
+                                                 "primal-lr",
+                                                 "momentum",
+                                                 "beta1",
+                                                 "beta2",
+                                                 "dual-rule",
+                                                 "dual-lr",
+                                                 "kp",
+                                                 "nu",
+                                                 "penalty",
+                                                 "penalty-growth",
+                                                 "growth-factor",
+                                                 "growth-increment",
+                                                 "growth-tolerance",
+                                                 "max-penalty",
+                                                 "multipliers",
+                                                 "log-every"};
   return flags;
 }
 
 po::options_description problem_compare_options() {
   po::options_description own("Problem and variants", 100, 50);
-  own.add_options()
-      ("problem", po::value<std::string>()->value_name("NAME"), "problem to compare on (built-in, or from --plugin)")
-      ("plugin", po::value<std::string>()->value_name("FILE"), "shared library with more problems (docs/plugins.md)")
-      ("problem-args", po::value<std::string>()->value_name("K=V,.."), "settings for the problem's factory")
-      ("variants", po::value<std::string>()->value_name("A,B,..")->default_value("all"),
-       "solver variants: SCHEME[+restarts][+FORMULATION] (see below)");
-  po::options_description solver("Solver settings (passed to every `saddle solve` run) [default: the problem's]",
-                                 100, 50);
-  solver.add_options()
-      ("iterations", po::value<std::string>()->value_name("N"), "step limit")
-      ("epochs", po::value<std::string>()->value_name("N"), "epoch limit (stochastic problems)")
-      ("batch", po::value<std::string>()->value_name("N"), "minibatch size (stochastic problems)")
-      ("tolerance", po::value<std::string>()->value_name("X"), "convergence tolerance (0 = run to the limit)")
-      ("feasibility-tolerance", po::value<std::string>()->value_name("X"), "largest violation accepted for convergence")
-      ("primal-rule", po::value<std::string>()->value_name("NAME"), "sgd | momentum | nesterov | adam")
-      ("primal-lr", po::value<std::string>()->value_name("X"), "primal step size")
-      ("momentum", po::value<std::string>()->value_name("X"), "momentum coefficient")
-      ("beta1", po::value<std::string>()->value_name("X"), "Adam first-moment decay")
-      ("beta2", po::value<std::string>()->value_name("X"), "Adam second-moment decay")
-      ("dual-rule", po::value<std::string>()->value_name("NAME"), "gradient-ascent | nupi")
-      ("dual-lr", po::value<std::string>()->value_name("X"), "dual step size")
-      ("kp", po::value<std::string>()->value_name("X"), "nuPI proportional gain")
-      ("nu", po::value<std::string>()->value_name("X"), "nuPI EMA coefficient")
-      ("penalty", po::value<std::string>()->value_name("X"), "penalty coefficient rho")
-      ("penalty-growth", po::value<std::string>()->value_name("NAME"), "none | multiplicative | additive")
-      ("growth-factor", po::value<std::string>()->value_name("X"), "multiplicative growth factor")
-      ("growth-increment", po::value<std::string>()->value_name("X"), "additive growth increment")
-      ("growth-tolerance", po::value<std::string>()->value_name("X"), "grow rho where the violation exceeds X")
-      ("max-penalty", po::value<std::string>()->value_name("X"), "cap on rho")
-      ("multipliers", po::value<std::string>()->value_name("A,B,.."), "initial multipliers")
-      ("log-every", po::value<std::string>()->value_name("N"), "trajectory row every N steps [default: 1]");
+  own.add_options()("problem", po::value<std::string>()->value_name("NAME"),
+                    "problem to compare on (built-in, or from --plugin)")(
+      "plugin", po::value<std::string>()->value_name("FILE"),
+      "shared library with more problems (docs/plugins.md)")(
+      "problem-args", po::value<std::string>()->value_name("K=V,.."),
+      "settings for the problem's factory")(
+      "variants", po::value<std::string>()->value_name("A,B,..")->default_value("all"),
+      "solver variants: SCHEME[+restarts][+FORMULATION] (see below)");
+  po::options_description solver(
+      "Solver settings (passed to every `saddle solve` run) [default: the problem's]", 100, 50);
+  solver.add_options()("iterations", po::value<std::string>()->value_name("N"), "step limit")(
+      "epochs", po::value<std::string>()->value_name("N"), "epoch limit (stochastic problems)")(
+      "batch", po::value<std::string>()->value_name("N"), "minibatch size (stochastic problems)")(
+      "tolerance", po::value<std::string>()->value_name("X"),
+      "convergence tolerance (0 = run to the limit)")("feasibility-tolerance",
+                                                      po::value<std::string>()->value_name("X"),
+                                                      "largest violation accepted for convergence")(
+      "primal-rule", po::value<std::string>()->value_name("NAME"),
+      "sgd | momentum | nesterov | adam")("primal-lr", po::value<std::string>()->value_name("X"),
+                                          "primal step size")(
+      "momentum", po::value<std::string>()->value_name("X"), "momentum coefficient")(
+      "beta1", po::value<std::string>()->value_name("X"), "Adam first-moment decay")(
+      "beta2", po::value<std::string>()->value_name("X"), "Adam second-moment decay")(
+      "dual-rule", po::value<std::string>()->value_name("NAME"), "gradient-ascent | nupi")(
+      "dual-lr", po::value<std::string>()->value_name("X"), "dual step size")(
+      "kp", po::value<std::string>()->value_name("X"), "nuPI proportional gain")(
+      "nu", po::value<std::string>()->value_name("X"), "nuPI EMA coefficient")(
+      "penalty", po::value<std::string>()->value_name("X"), "penalty coefficient rho")(
+      "penalty-growth", po::value<std::string>()->value_name("NAME"),
+      "none | multiplicative | additive")(
+      "growth-factor", po::value<std::string>()->value_name("X"), "multiplicative growth factor")(
+      "growth-increment", po::value<std::string>()->value_name("X"), "additive growth increment")(
+      "growth-tolerance", po::value<std::string>()->value_name("X"),
+      "grow rho where the violation exceeds X")(
+      "max-penalty", po::value<std::string>()->value_name("X"), "cap on rho")(
+      "multipliers", po::value<std::string>()->value_name("A,B,.."), "initial multipliers")(
+      "log-every", po::value<std::string>()->value_name("N"),
+      "trajectory row every N steps [default: 1]");
   po::options_description all("saddle compare --problem options", 100, 50);
   all.add(own).add(solver).add(ex::run_options());
   return all;
@@ -100,12 +125,14 @@ struct ProblemVariant {
 };
 
 const std::vector<std::string>& formulation_names() {
-  static const std::vector<std::string> names = {"lagrangian", "augmented-lagrangian", "quadratic-penalty",
-                                                 "fixed-penalty"};
+  static const std::vector<std::string> names = {"lagrangian", "augmented-lagrangian",
+                                                 "quadratic-penalty", "fixed-penalty"};
   return names;
 }
 
-bool contains(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
 
 std::string vocabulary() {
   return "SCHEME[+restarts][+FORMULATION] with SCHEME in " + join(saddle::scheme_names(), ", ") +
@@ -134,7 +161,8 @@ ProblemVariant parse_variant(const std::string& name) {
       v.formulation = p;
       formulation_set = true;
     } else {
-      throw UsageError("variant '" + name + "': unknown or repeated part '" + p + "' (" + vocabulary() + ")");
+      throw UsageError("variant '" + name + "': unknown or repeated part '" + p + "' (" +
+                       vocabulary() + ")");
     }
   }
   if (v.scheme.empty()) v.scheme = "gda";
@@ -160,8 +188,9 @@ struct ProblemRunOutcome {
   bool ok = false;
   std::string status;
   std::string termination;
-  double loss = kNaN, objective = kNaN, max_violation = kNaN, x_error = kNaN, multiplier_error = kNaN,
-         loss_error = kNaN, iterations = kNaN, forwards_per_step = kNaN, backwards_per_step = kNaN, seconds = kNaN;
+  double loss = kNaN, objective = kNaN, max_violation = kNaN, x_error = kNaN,
+         multiplier_error = kNaN, loss_error = kNaN, iterations = kNaN, forwards_per_step = kNaN,
+         backwards_per_step = kNaN, seconds = kNaN;
   std::vector<TrajectoryPoint> trajectory;
 };
 
@@ -199,7 +228,8 @@ std::vector<TrajectoryPoint> read_trajectory(const fs::path& path) {
     // Constraint names may contain commas only if the problem says so; values are numbers:
     // split on commas and read from the ends (lambdas are the last columns).
     std::istringstream l(line);
-    for (std::string cell; std::getline(l, cell, ',');) row.push_back(std::strtod(cell.c_str(), nullptr));
+    for (std::string cell; std::getline(l, cell, ',');)
+      row.push_back(std::strtod(cell.c_str(), nullptr));
     if (row.size() != columns.size()) continue;
     TrajectoryPoint p;
     p.iteration = row[it_col];
@@ -237,7 +267,8 @@ ProblemRunOutcome read_problem_outcome(const ex::Job& job) {
     }
     const jr::Value s = jr::parse(read_all(dir / "summary.json"));
     o.termination = s["termination"].as_string();
-    if (job.exit_code == kExitNumericalFailure) o.status = "numerical failure: " + s["message"].as_string();
+    if (job.exit_code == kExitNumericalFailure)
+      o.status = "numerical failure: " + s["message"].as_string();
     o.loss = s["full_loss"].as_number_or_nan();
     o.objective = s["objective"].as_number_or_nan();
     o.max_violation = s["max_violation"].as_number_or_nan();
@@ -262,8 +293,8 @@ ProblemRunOutcome read_problem_outcome(const ex::Job& job) {
 
 struct VariantStats {
   std::size_t runs = 0, ok = 0;
-  ex::MeanCi loss, objective, max_violation, x_error, multiplier_error, loss_error, iterations, forwards_per_step,
-      backwards_per_step, seconds;
+  ex::MeanCi loss, objective, max_violation, x_error, multiplier_error, loss_error, iterations,
+      forwards_per_step, backwards_per_step, seconds;
   std::string terminations;  // "converged 3", "converged 2, iteration_limit 1"
   std::string status;
 };
@@ -303,7 +334,8 @@ VariantStats aggregate(const std::vector<ProblemRunOutcome>& outcomes) {
   g.forwards_per_step = ex::mean_ci(fwd);
   g.backwards_per_step = ex::mean_ci(bwd);
   g.seconds = ex::mean_ci(sec);
-  for (const auto& [t, n] : terminations) g.terminations += (g.terminations.empty() ? "" : ", ") + t + " " + std::to_string(n);
+  for (const auto& [t, n] : terminations)
+    g.terminations += (g.terminations.empty() ? "" : ", ") + t + " " + std::to_string(n);
   if (g.terminations.empty()) g.terminations = "-";
   g.status = failed == 0 ? std::string("ok") : std::to_string(failed) + " failed: " + first_failure;
   return g;
@@ -328,11 +360,18 @@ std::string join_args(const std::vector<std::string>& args) {
   return s;
 }
 
+// What the compare needs to know of the problem before the runs.
+struct ProblemFacts {
+  std::string seed_note;        // what the seeds change
+  std::size_t constraints = 0;  // decides the multiplier axis of the plot
+};
+
 // What the seeds change, found by asking the problem for the initial points.
 template <class T>
 std::string seed_note(BasicProblem<T>& problem, const std::vector<std::uint64_t>& seeds) {
   if (problem.num_samples() > 0)
-    return "stochastic problem: the seed sets the initial point (if the problem uses it), the sample order and "
+    return "stochastic problem: the seed sets the initial point (if the problem uses it), the "
+           "sample order and "
            "the per-evaluation noise";
   Vector<T> first = xt::zeros<T>({problem.num_parameters()}), x = first;
   bool differ = false;
@@ -341,21 +380,21 @@ std::string seed_note(BasicProblem<T>& problem, const std::vector<std::uint64_t>
     if (k > 0 && x != first) differ = true;
   }
   if (differ) return "deterministic problem: the seed changes the initial point only";
-  return "deterministic problem whose initial point does not depend on the seed: every seed repeats the same "
+  return "deterministic problem whose initial point does not depend on the seed: every seed "
+         "repeats the same "
          "run (the intervals only measure timing)";
 }
 
-std::string problem_seed_note(const ProblemCatalog& catalog, const PluginProblem& entry, const ProblemArgs& args,
-                              const std::vector<std::uint64_t>& seeds) {
+// Builds the problem once in this process (a failing factory is an error before any run).
+ProblemFacts problem_facts(const ProblemCatalog& catalog, const PluginProblem& entry,
+                           const ProblemArgs& args, const std::vector<std::uint64_t>& seeds) {
+  auto facts = [&](auto problem) {
+    if (!problem) throw InputError("its factory returned null");
+    return ProblemFacts{seed_note(*problem, seeds), problem->constraints().size()};
+  };
   try {
-    if (entry.is_float()) {
-      auto p = entry.make_float(args);
-      if (!p) throw InputError("its factory returned null");
-      return seed_note(*p, seeds);
-    }
-    auto p = entry.make_double(args);
-    if (!p) throw InputError("its factory returned null");
-    return seed_note(*p, seeds);
+    if (entry.is_float()) return facts(entry.make_float(args));
+    return facts(entry.make_double(args));
   } catch (const std::bad_alloc&) {
     throw;
   } catch (const std::exception& e) {
@@ -371,17 +410,24 @@ bool is_problem_compare(const std::vector<std::string>& args) {
   return false;
 }
 
-int compare_problem_body(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+int compare_problem_body(const std::vector<std::string>& args, std::ostream& out,
+                         std::ostream& err) {
   const auto options = problem_compare_options();
   const auto vm = parse_arguments(args, options);
   if (vm["help"].as<bool>()) {
-    out << "usage: saddle compare --problem NAME [--plugin FILE] --out DIR [--variants A,B,..] [options]\n\n"
-           "Runs solver variants on one problem (built-in or from a plugin) over several seeds; each run is a\n"
-           "child `saddle solve ... --seed S --out DIR/<variant>/seed-S`. Tabulates mean ± 95% CI of the final\n"
-           "loss, max violation, distance to the known answer, iterations, forwards/backwards per step and wall\n"
-           "time (DIR/compare.md, DIR/compare.csv), and plots the violation and multiplier trajectories\n"
+    out << "usage: saddle compare --problem NAME [--plugin FILE] --out DIR [--variants A,B,..] "
+           "[options]\n\n"
+           "Runs solver variants on one problem (built-in or from a plugin) over several seeds; "
+           "each run is a\n"
+           "child `saddle solve ... --seed S --out DIR/<variant>/seed-S`. Tabulates mean ± 95% CI "
+           "of the final\n"
+           "loss, max violation, distance to the known answer, iterations, forwards/backwards per "
+           "step and wall\n"
+           "time (DIR/compare.md, DIR/compare.csv), and plots the violation and multiplier "
+           "trajectories\n"
            "(DIR/compare.png, with gnuplot).\n\n"
-        << options << "\nvariants: " << vocabulary() << "\n  all = " << join(all_variant_names()) << "\n";
+        << options << "\nvariants: " << vocabulary() << "\n  all = " << join(all_variant_names())
+        << "\n";
     return kExitOk;
   }
   if (!given(vm, "problem")) throw UsageError("--problem NAME is required");
@@ -423,12 +469,15 @@ int compare_problem_body(const std::vector<std::string>& args, std::ostream& out
     chosen.push_back(std::move(v));
   }
 
-  const ProblemArgs problem_args = given(vm, "problem-args")
-                                       ? parse_problem_args("--problem-args", vm["problem-args"].as<std::string>())
-                                       : ProblemArgs{};
-  const std::string note = problem_seed_note(catalog, entry, problem_args, shared.seeds);
+  const ProblemArgs problem_args =
+      given(vm, "problem-args")
+          ? parse_problem_args("--problem-args", vm["problem-args"].as<std::string>())
+          : ProblemArgs{};
+  const ProblemFacts facts = problem_facts(catalog, entry, problem_args, shared.seeds);
+  const std::string& note = facts.seed_note;
   ex::prepare_out_dir(shared.out_dir, shared.overwrite);
-  ex::write_text((fs::path(shared.out_dir) / "command.txt").string(), "saddle compare " + join_args(args) + "\n");
+  ex::write_text((fs::path(shared.out_dir) / "command.txt").string(),
+                 "saddle compare " + join_args(args) + "\n");
 
   std::vector<std::string> base = {"solve", "--problem", problem_name};
   if (!plugin.empty()) base.insert(base.end(), {"--plugin", plugin});
@@ -449,15 +498,18 @@ int compare_problem_body(const std::vector<std::string>& args, std::ostream& out
       jobs.push_back(std::move(job));
     }
   if (!shared.quiet)
-    err << "saddle compare: " << chosen.size() << " variants x " << shared.seeds.size() << " seeds = " << jobs.size()
-        << " runs of " << problem_name << ", " << shared.jobs << " at a time, in " << shared.out_dir << "\n";
+    err << "saddle compare: " << chosen.size() << " variants x " << shared.seeds.size()
+        << " seeds = " << jobs.size() << " runs of " << problem_name << ", " << shared.jobs
+        << " at a time, in " << shared.out_dir << "\n";
   ex::run_jobs(jobs, shared.jobs, shared.quiet ? nullptr : &err);
 
   const int code = ex::combined_exit_code(jobs);
-  if (std::all_of(jobs.begin(), jobs.end(), [](const ex::Job& j) { return j.exit_code == kExitUsage; })) {
+  if (std::all_of(jobs.begin(), jobs.end(),
+                  [](const ex::Job& j) { return j.exit_code == kExitUsage; })) {
     // Every run was refused: the shared settings are at fault. Report solve's message.
     const auto o = read_problem_outcome(jobs.front());
-    throw UsageError(o.status.rfind("exit 2: ", 0) == 0 ? o.status.substr(8) : "every run failed: " + o.status);
+    throw UsageError(o.status.rfind("exit 2: ", 0) == 0 ? o.status.substr(8)
+                                                        : "every run failed: " + o.status);
   }
 
   std::vector<VariantStats> stats;
@@ -473,14 +525,16 @@ int compare_problem_body(const std::vector<std::string>& args, std::ostream& out
   table.header = {"variant", "runs", "loss", "max violation"};
   if (known_x) table.header.push_back("|x - x*|");
   if (known_lambda) table.header.push_back("|lambda - lambda*|");
-  for (const char* h : {"iterations", "fwd/step", "bwd/step", "wall s", "termination", "status"}) table.header.push_back(h);
+  for (const char* h : {"iterations", "fwd/step", "bwd/step", "wall s", "termination", "status"})
+    table.header.push_back(h);
   table.numeric.assign(table.header.size(), true);
   table.numeric[0] = false;
   table.numeric[table.header.size() - 1] = table.numeric[table.header.size() - 2] = false;
   ex::Table csv;
   csv.header = {"variant", "solve_flags", "runs", "ok_runs"};
-  for (const char* m : {"loss", "objective", "max_violation", "x_error", "multiplier_error", "loss_error", "iterations",
-                        "forwards_per_step", "backwards_per_step", "wall_seconds"}) {
+  for (const char* m :
+       {"loss", "objective", "max_violation", "x_error", "multiplier_error", "loss_error",
+        "iterations", "forwards_per_step", "backwards_per_step", "wall_seconds"}) {
     csv.header.push_back(std::string(m) + "_mean");
     csv.header.push_back(std::string(m) + "_ci95");
   }
@@ -489,7 +543,8 @@ int compare_problem_body(const std::vector<std::string>& args, std::ostream& out
   auto no_ci = [](const ex::MeanCi& s) { return ex::MeanCi{s.mean, kNaN, s.n}; };
   for (std::size_t k = 0; k < chosen.size(); ++k) {
     const auto& g = stats[k];
-    std::vector<std::string> row = {chosen[k].name, std::to_string(g.ok) + "/" + std::to_string(g.runs),
+    std::vector<std::string> row = {chosen[k].name,
+                                    std::to_string(g.ok) + "/" + std::to_string(g.runs),
                                     format_sci(g.loss, 8), format_sci(g.max_violation, 3)};
     if (known_x) row.push_back(format_sci(g.x_error, 3));
     if (known_lambda) row.push_back(format_sci(g.multiplier_error, 3));
@@ -500,10 +555,11 @@ int compare_problem_body(const std::vector<std::string>& args, std::ostream& out
     row.push_back(g.terminations);
     row.push_back(g.status);
     table.rows.push_back(row);
-    std::vector<std::string> c = {chosen[k].name, join_args(chosen[k].flags()), std::to_string(g.runs),
-                                  std::to_string(g.ok)};
-    for (const auto* m : {&g.loss, &g.objective, &g.max_violation, &g.x_error, &g.multiplier_error, &g.loss_error,
-                          &g.iterations, &g.forwards_per_step, &g.backwards_per_step, &g.seconds}) {
+    std::vector<std::string> c = {chosen[k].name, join_args(chosen[k].flags()),
+                                  std::to_string(g.runs), std::to_string(g.ok)};
+    for (const auto* m :
+         {&g.loss, &g.objective, &g.max_violation, &g.x_error, &g.multiplier_error, &g.loss_error,
+          &g.iterations, &g.forwards_per_step, &g.backwards_per_step, &g.seconds}) {
       c.push_back(ex::csv_number(m->mean));
       c.push_back(ex::csv_number(m->ci95));
     }
@@ -513,29 +569,34 @@ int compare_problem_body(const std::vector<std::string>& args, std::ostream& out
   }
 
   std::string seeds_text;
-  for (const auto s : shared.seeds) seeds_text += (seeds_text.empty() ? "" : ",") + std::to_string(s);
+  for (const auto s : shared.seeds)
+    seeds_text += (seeds_text.empty() ? "" : ",") + std::to_string(s);
   const std::string heading =
       "problem: " + problem_name + " - " + entry.description +
       (plugin.empty() ? std::string() : " (plugin " + plugin + ")") + "\n" +
       "precision: " + (entry.is_float() ? "float" : "double") + "; seeds " + seeds_text +
-      (solve_args.empty() ? std::string() : "; solve flags: " + join_args(solve_args)) + "\n" + "seeds: " + note;
+      (solve_args.empty() ? std::string() : "; solve flags: " + join_args(solve_args)) + "\n" +
+      "seeds: " + note;
   const std::string legend =
-      "mean ± 95% CI half-width (Student t, n-1 degrees of freedom) over the runs that finished; loss = final loss "
-      "(on all samples for stochastic problems); max violation = largest violation at the final point; |x - x*|, "
+      "mean ± 95% CI half-width (Student t, n-1 degrees of freedom) over the runs that finished; "
+      "loss = final loss "
+      "(on all samples for stochastic problems); max violation = largest violation at the final "
+      "point; |x - x*|, "
       "|lambda - lambda*| = max-norm distances to the known answer; wall s = solve time of one run";
   const fs::path dir(shared.out_dir);
   std::string md_heading = heading;
-  for (std::size_t p = md_heading.find('\n'); p != std::string::npos; p = md_heading.find('\n', p + 3))
+  for (std::size_t p = md_heading.find('\n'); p != std::string::npos;
+       p = md_heading.find('\n', p + 3))
     md_heading.replace(p, 1, "  \n");
-  ex::write_text((dir / "compare.md").string(),
-                 "# saddle compare\n\n" + md_heading + "\n\n" + ex::render_markdown(table) + "\n" + legend + ".\n");
+  ex::write_text((dir / "compare.md").string(), "# saddle compare\n\n" + md_heading + "\n\n" +
+                                                    ex::render_markdown(table) + "\n" + legend +
+                                                    ".\n");
   ex::write_text((dir / "compare.csv").string(), ex::render_csv(csv));
   out << heading << "\n\n" << ex::render_terminal(table) << "\n(" << legend << ")\n";
 
   // Trajectories: one data file per variant (one block per seed) and a two-panel plot.
   fs::create_directories(dir / "plot");
   std::string violation_plot, multiplier_plot;
-  std::size_t constraints = 0;
   for (std::size_t k = 0; k < chosen.size(); ++k) {
     std::string dat = "# iteration  max_violation  multiplier (one block per seed)\n";
     bool any = false;
@@ -543,7 +604,8 @@ int compare_problem_body(const std::vector<std::string>& args, std::ostream& out
       if (!o.ok || o.trajectory.empty()) continue;
       any = true;
       for (const auto& p : o.trajectory)
-        dat += ex::dat_number(p.iteration) + " " + ex::dat_number(std::max(p.violation, kViolationFloor)) + " " +
+        dat += ex::dat_number(p.iteration) + " " +
+               ex::dat_number(std::max(p.violation, kViolationFloor)) + " " +
                ex::dat_number(p.multiplier) + "\n";
       dat += "\n\n";
     }
@@ -552,19 +614,10 @@ int compare_problem_body(const std::vector<std::string>& args, std::ostream& out
     ex::write_text((dir / file).string(), dat);
     const std::string style =
         " with lines lw 2 lc " + std::to_string(k + 1) + " title '" + chosen[k].name + "'";
-    violation_plot += (violation_plot.empty() ? "" : ", \\\n     ") + ("'" + file + "' using 1:2" + style);
-    multiplier_plot += (multiplier_plot.empty() ? "" : ", \\\n     ") + ("'" + file + "' using 1:3" + style);
-  }
-  {
-    // The number of constraints decides the multiplier axis label.
-    try {
-      if (entry.is_float())
-        constraints = entry.make_float(problem_args)->constraints().size();
-      else
-        constraints = entry.make_double(problem_args)->constraints().size();
-    } catch (const std::exception&) {
-      constraints = 0;
-    }
+    violation_plot +=
+        (violation_plot.empty() ? "" : ", \\\n     ") + ("'" + file + "' using 1:2" + style);
+    multiplier_plot +=
+        (multiplier_plot.empty() ? "" : ", \\\n     ") + ("'" + file + "' using 1:3" + style);
   }
   if (violation_plot.empty()) {
     err << "saddle compare: no run finished, no plot\n";
@@ -573,23 +626,32 @@ int compare_problem_body(const std::vector<std::string>& args, std::ostream& out
         "# gnuplot script written by saddle compare; run: gnuplot compare.gp (in this folder)\n"
         "set terminal pngcairo size 1100,900 font ',11' noenhanced\n"
         "set output 'compare.png'\n"
-        "set multiplot layout 2,1 title 'saddle compare: " + problem_name + " (seeds " + seeds_text + ")'\n"
+        "set multiplot layout 2,1 title 'saddle compare: " +
+        problem_name + " (seeds " + seeds_text +
+        ")'\n"
         "set grid\nset key outside right top\nset xlabel 'iteration'\n"
         "set lmargin at screen 0.1\nset rmargin at screen 0.74\n"
         "set logscale y\nset format y '%.0e'\n"
         "set ylabel 'max violation (floored at 1e-16)'\n"
-        "plot " + violation_plot + "\n"
+        "plot " +
+        violation_plot +
+        "\n"
         "unset logscale y\nset format y '%g'\nunset key\n"
-        "set ylabel '" + std::string(constraints == 1 ? "multiplier" : "max_i |multiplier_i|") + "'\n"
-        "plot " + multiplier_plot + "\n"
+        "set ylabel '" +
+        std::string(facts.constraints == 1 ? "multiplier" : "max_i |multiplier_i|") +
+        "'\n"
+        "plot " +
+        multiplier_plot +
+        "\n"
         "unset multiplot\n";
     ex::write_text((dir / "compare.gp").string(), gp);
-    const std::string gnuplot_note =
-        ex::run_gnuplot((dir / "compare.gp").string(), (dir / "compare.png").string(), shared.out_dir);
+    const std::string gnuplot_note = ex::run_gnuplot(
+        (dir / "compare.gp").string(), (dir / "compare.png").string(), shared.out_dir);
     if (!gnuplot_note.empty()) err << "saddle compare: " << gnuplot_note << "\n";
   }
   out << "\nwritten: " << (dir / "compare.md").string() << ", " << (dir / "compare.csv").string()
-      << (fs::exists(dir / "compare.png") ? ", " + (dir / "compare.png").string() : std::string()) << "\n";
+      << (fs::exists(dir / "compare.png") ? ", " + (dir / "compare.png").string() : std::string())
+      << "\n";
   return code;
 }
 

@@ -14,6 +14,7 @@ bool is_problem_compare(const std::vector<std::string>& args);
 
 /// The body of `saddle compare --problem ...`; returns the exit code, throws UsageError,
 /// InputError (caught by `guarded`).
-int compare_problem_body(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int compare_problem_body(const std::vector<std::string>& args, std::ostream& out,
+                         std::ostream& err);
 
 }  // namespace saddle::cli

@@ -11,7 +11,8 @@ ProblemArgs parse_problem_args(const std::string& flag, const std::string& text)
   std::size_t begin = 0;
   for (;;) {
     const std::size_t comma = text.find(',', begin);
-    const std::string item = text.substr(begin, comma == std::string::npos ? std::string::npos : comma - begin);
+    const std::string item =
+        text.substr(begin, comma == std::string::npos ? std::string::npos : comma - begin);
     const std::size_t eq = item.find('=');
     if (eq == std::string::npos || eq == 0)
       throw UsageError(flag + " = '" + text + "': expected key=value pairs separated by commas");
@@ -34,7 +35,8 @@ ProblemCatalog::ProblemCatalog(const std::string& plugin_path) : plugin_path_(pl
     p.description = e.description;
     p.make_double = [make = e.make, name = e.name](const ProblemArgs& args) {
       if (!args.empty())
-        throw InputError("problem '" + name + "' takes no --problem-args (got '" + args.begin()->first + "')");
+        throw InputError("problem '" + name + "' takes no --problem-args (got '" +
+                         args.begin()->first + "')");
       return make();
     };
     p.defaults = e.defaults;
@@ -47,13 +49,15 @@ ProblemCatalog::ProblemCatalog(const std::string& plugin_path) : plugin_path_(pl
   LoadedPlugin plugin = load_plugin(plugin_path);  // throws InputError
   for (auto& p : plugin.problems) {
     if (contains(p.name))
-      throw InputError("plugin " + plugin_path + ": problem '" + p.name + "' is already a built-in problem");
+      throw InputError("plugin " + plugin_path + ": problem '" + p.name +
+                       "' is already a built-in problem");
     entries_.push_back(std::move(p));
   }
 }
 
 bool ProblemCatalog::contains(const std::string& name) const {
-  return std::any_of(entries_.begin(), entries_.end(), [&](const PluginProblem& p) { return p.name == name; });
+  return std::any_of(entries_.begin(), entries_.end(),
+                     [&](const PluginProblem& p) { return p.name == name; });
 }
 
 const PluginProblem& ProblemCatalog::get(const std::string& name) const {
@@ -76,7 +80,8 @@ bool ProblemCatalog::from_plugin(const std::string& name) const {
 }
 
 std::string ProblemCatalog::describe(const std::string& name) const {
-  return "problem '" + name + "'" + (from_plugin(name) ? " of plugin " + plugin_path_ : std::string());
+  return "problem '" + name + "'" +
+         (from_plugin(name) ? " of plugin " + plugin_path_ : std::string());
 }
 
 }  // namespace saddle::cli

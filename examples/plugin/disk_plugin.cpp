@@ -20,7 +20,8 @@ class DiskProjection : public saddle::ProblemF {
     x(0) = 0.0f;
     x(1) = 0.0f;
   }
-  void forward(const saddle::Vector<float>& x, const saddle::Batch& /*batch*/, saddle::Evaluation& eval) override {
+  void forward(const saddle::Vector<float>& x, const saddle::Batch& /*batch*/,
+               saddle::Evaluation& eval) override {
     x0_ = x(0);
     x1_ = x(1);
     eval.loss = (x0_ - 3.0) * (x0_ - 3.0) + (x1_ - 2.0) * (x1_ - 2.0);
@@ -46,12 +47,13 @@ SADDLE_PLUGIN(registry) {
   defaults.max_iterations = 20000;
   defaults.tolerance = 1e-6;
   defaults.feasibility_tolerance = 1e-5;
-  registry.add(saddle::plugin_problem<DiskProjection>("disk-projection",
-                                                      "min |x - (3, 2)|^2 s.t. |x|^2 <= 4 (float)")
-                   .with_defaults(defaults)
-                   .with_answer({{6.0 / norm_c, 4.0 / norm_c},
-                                 {norm_c / 2.0 - 1.0},
-                                 (norm_c - 2.0) * (norm_c - 2.0),
-                                 "x* = 2 c / |c|, lambda* = |c| / 2 - 1"})
-                   .with_converging_schemes({"gda", "extragradient", "extrapolation-from-the-past"}));
+  registry.add(
+      saddle::plugin_problem<DiskProjection>("disk-projection",
+                                             "min |x - (3, 2)|^2 s.t. |x|^2 <= 4 (float)")
+          .with_defaults(defaults)
+          .with_answer({{6.0 / norm_c, 4.0 / norm_c},
+                        {norm_c / 2.0 - 1.0},
+                        (norm_c - 2.0) * (norm_c - 2.0),
+                        "x* = 2 c / |c|, lambda* = |c| / 2 - 1"})
+          .with_converging_schemes({"gda", "extragradient", "extrapolation-from-the-past"}));
 }

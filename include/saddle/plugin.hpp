@@ -12,7 +12,7 @@
 /// class Quadratic : public saddle::Problem { ... };     // or saddle::ProblemF (float)
 ///
 /// SADDLE_PLUGIN(registry) {
-///   registry.add(saddle::plugin_problem<Quadratic>("my-qp", "min 6x0^2 + 4x0x1 + 3x1^2 s.t. x0 + x1 = 5")
+///   registry.add(saddle::plugin_problem<Quadratic>("my-qp", "min 6x0^2 + 4x0x1 + 3x1^2 ...")
 ///                    .with_answer({{1.0, 4.0}, {-28.0}, 70.0, "by hand"}));
 /// }
 /// ```
@@ -79,17 +79,13 @@ struct saddle_plugin_abi {
 /// The ABI stamp of the translation unit that expands it (an initializer for
 /// saddle_plugin_abi). Expanded inside the plugin by SADDLE_PLUGIN and inside the host by
 /// saddle::host_plugin_abi(), so each side describes how it was itself compiled.
-#define SADDLE_PLUGIN_ABI_HERE                                                                     \
-  {SADDLE_PLUGIN_ABI_VERSION,                                                                      \
-   static_cast<std::uint32_t>(sizeof(saddle_plugin_abi)),                                          \
-   ::saddle::kVersion,                                                                             \
-   SADDLE_PLUGIN_GXX_ABI_,                                                                         \
-   SADDLE_PLUGIN_CXX11_ABI_,                                                                       \
-   SADDLE_PLUGIN_XSIMD_,                                                                           \
-   typeid(::saddle::Vector<float>).name(),                                                         \
-   typeid(::saddle::Vector<double>).name(),                                                        \
-   typeid(::std::string).name(),                                                                   \
-   __VERSION__}
+#define SADDLE_PLUGIN_ABI_HERE                                                             \
+  {                                                                                        \
+    SADDLE_PLUGIN_ABI_VERSION, static_cast<std::uint32_t>(sizeof(saddle_plugin_abi)),      \
+        ::saddle::kVersion, SADDLE_PLUGIN_GXX_ABI_, SADDLE_PLUGIN_CXX11_ABI_,              \
+        SADDLE_PLUGIN_XSIMD_, typeid(::saddle::Vector<float>).name(),                      \
+        typeid(::saddle::Vector<double>).name(), typeid(::std::string).name(), __VERSION__ \
+  }
 
 namespace saddle {
 
@@ -164,7 +160,8 @@ PluginProblem plugin_problem(std::string name, std::string description, Args... 
       return std::make_unique<P>(problem_args, args...);
     } else {
       if (!problem_args.empty())
-        throw InputError("problem '" + name + "' takes no --problem-args (got '" + problem_args.begin()->first + "')");
+        throw InputError("problem '" + name + "' takes no --problem-args (got '" +
+                         problem_args.begin()->first + "')");
       return std::make_unique<P>(args...);
     }
   };
@@ -191,8 +188,8 @@ class PluginRegistry {
 /// A loaded plugin. The library stays loaded until the process ends (the problems' code
 /// lives in it).
 struct LoadedPlugin {
-  std::string path;                    ///< as given
-  std::vector<PluginProblem> problems; ///< in registration order
+  std::string path;                     ///< as given
+  std::vector<PluginProblem> problems;  ///< in registration order
 };
 
 /// The host's own ABI stamp.
@@ -219,14 +216,15 @@ LoadedPlugin load_plugin(const std::string& path);
 ///   SADDLE_PLUGIN(registry) { registry.add(saddle::plugin_problem<MyProblem>("name", "text")); }
 /// It exports two C functions: saddle_plugin_abi_v1 (the ABI stamp, read first) and
 /// saddle_plugin_register_v1 (runs the block with the host's registry).
-#define SADDLE_PLUGIN(registry)                                                                    \
-  static void saddle_plugin_register_body_(::saddle::PluginRegistry& registry);                    \
-  extern "C" __attribute__((visibility("default"))) const saddle_plugin_abi* saddle_plugin_abi_v1() { \
-    static const saddle_plugin_abi stamp = SADDLE_PLUGIN_ABI_HERE;                                 \
-    return &stamp;                                                                                 \
-  }                                                                                                \
-  extern "C" __attribute__((visibility("default"))) void saddle_plugin_register_v1(               \
-      ::saddle::PluginRegistry& registry) {                                                        \
-    saddle_plugin_register_body_(registry);                                                        \
-  }                                                                                                \
+#define SADDLE_PLUGIN(registry)                                                     \
+  static void saddle_plugin_register_body_(::saddle::PluginRegistry& registry);     \
+  extern "C" __attribute__((visibility("default"))) const saddle_plugin_abi*        \
+  saddle_plugin_abi_v1() {                                                          \
+    static const saddle_plugin_abi stamp = SADDLE_PLUGIN_ABI_HERE;                  \
+    return &stamp;                                                                  \
+  }                                                                                 \
+  extern "C" __attribute__((visibility("default"))) void saddle_plugin_register_v1( \
+      ::saddle::PluginRegistry& registry) {                                         \
+    saddle_plugin_register_body_(registry);                                         \
+  }                                                                                 \
   static void saddle_plugin_register_body_(::saddle::PluginRegistry& registry)

@@ -85,8 +85,9 @@ RunResult compare(const std::vector<std::string>& extra, const fs::path& out) {
 TEST(CompareProblem, BuiltinProblemTableMatchesTheAnswerAndTheCosts) {
   REQUIRE_EXE();
   const fs::path out = scratch_dir() / "cmp-equality-qp";
-  const std::vector<std::string> args = {"--problem", "equality-qp", "--variants", "gda,extragradient,gda+restarts",
-                                         "--seeds", "1,2", "--jobs", "2"};
+  const std::vector<std::string> args = {
+      "--problem", "equality-qp", "--variants", "gda,extragradient,gda+restarts",
+      "--seeds",   "1,2",         "--jobs",     "2"};
   const RunResult r = compare(args, out);
   ASSERT_EQ(r.code, 0) << describe(args, r);
   // equality-qp ignores the seed: the output says so.
@@ -110,7 +111,8 @@ TEST(CompareProblem, BuiltinProblemTableMatchesTheAnswerAndTheCosts) {
   EXPECT_EQ(number(rows.at("gda"), "forwards_per_step_mean"), 1.0);
   EXPECT_EQ(number(rows.at("extragradient"), "forwards_per_step_mean"), 2.0);
   EXPECT_EQ(number(rows.at("extragradient"), "backwards_per_step_mean"), 2.0);
-  EXPECT_EQ(rows.at("gda+restarts").at("solve_flags"), "--solver gda --formulation lagrangian --dual-restarts");
+  EXPECT_EQ(rows.at("gda+restarts").at("solve_flags"),
+            "--solver gda --formulation lagrangian --dual-restarts");
   // GDA on equality-qp converges in 184 steps (docs/getting-started.md).
   EXPECT_EQ(number(rows.at("gda"), "iterations_mean"), 184.0);
 
@@ -120,7 +122,8 @@ TEST(CompareProblem, BuiltinProblemTableMatchesTheAnswerAndTheCosts) {
   EXPECT_TRUE(fs::exists(out / "gda" / "seed-1" / "trajectory.csv"));
   const std::string dat = read_file(out / "plot" / "gda.dat");
   std::size_t blocks = 0;
-  for (std::size_t p = dat.find("\n\n\n"); p != std::string::npos; p = dat.find("\n\n\n", p + 3)) ++blocks;
+  for (std::size_t p = dat.find("\n\n\n"); p != std::string::npos; p = dat.find("\n\n\n", p + 3))
+    ++blocks;
   EXPECT_EQ(blocks, 2u) << dat.substr(0, 200);
   EXPECT_TRUE(fs::exists(out / "compare.md"));
   EXPECT_TRUE(fs::exists(out / "compare.gp"));
@@ -134,9 +137,13 @@ TEST(CompareProblem, BuiltinProblemTableMatchesTheAnswerAndTheCosts) {
 TEST(CompareProblem, StochasticFloatPluginProblem) {
   REQUIRE_EXE();
   const fs::path out = scratch_dir() / "cmp-centroid";
-  const std::vector<std::string> args = {"--plugin", plugin_path("good_plugin"), "--problem", "plugin-float-centroid",
-                                         "--variants", "gda,augmented-lagrangian", "--seeds", "1,2,3",
-                                         "--epochs", "40", "--batch", "16", "--jobs", "2"};
+  const std::vector<std::string> args = {"--plugin",   plugin_path("good_plugin"),
+                                         "--problem",  "plugin-float-centroid",
+                                         "--variants", "gda,augmented-lagrangian",
+                                         "--seeds",    "1,2,3",
+                                         "--epochs",   "40",
+                                         "--batch",    "16",
+                                         "--jobs",     "2"};
   const RunResult r = compare(args, out);
   ASSERT_EQ(r.code, 0) << describe(args, r);
   EXPECT_NE(r.out.find("precision: float"), std::string::npos) << r.out;
@@ -153,14 +160,16 @@ TEST(CompareProblem, StochasticFloatPluginProblem) {
     EXPECT_LT(number(row, "x_error_mean"), 0.05);
     EXPECT_GT(number(row, "x_error_ci95"), 0.0);
   }
-  EXPECT_EQ(rows.at("augmented-lagrangian").at("solve_flags"), "--solver gda --formulation augmented-lagrangian");
+  EXPECT_EQ(rows.at("augmented-lagrangian").at("solve_flags"),
+            "--solver gda --formulation augmented-lagrangian");
 }
 
 TEST(CompareProblem, SeedMovesTheInitialPointOfADeterministicPluginProblem) {
   REQUIRE_EXE();
   const fs::path out = scratch_dir() / "cmp-plugin-qp";
-  const std::vector<std::string> args = {"--plugin", plugin_path("good_plugin"), "--problem", "plugin-qp",
-                                         "--variants", "extrapolation-from-the-past", "--seeds", "1,2"};
+  const std::vector<std::string> args = {
+      "--plugin",   plugin_path("good_plugin"),    "--problem", "plugin-qp",
+      "--variants", "extrapolation-from-the-past", "--seeds",   "1,2"};
   const RunResult r = compare(args, out);
   ASSERT_EQ(r.code, 0) << describe(args, r);
   EXPECT_NE(r.out.find("the seed changes the initial point only"), std::string::npos) << r.out;
@@ -174,8 +183,11 @@ TEST(CompareProblem, SeedMovesTheInitialPointOfADeterministicPluginProblem) {
   const RunResult f = compare(with_args, fixed);
   ASSERT_EQ(f.code, 0) << describe(with_args, f);
   EXPECT_NE(f.out.find("initial point does not depend on the seed"), std::string::npos) << f.out;
-  const auto summary = mini_json::parse(read_file(fixed / "extrapolation-from-the-past" / "seed-1" / "summary.json"));
-  EXPECT_EQ(number(read_table(fixed / "compare.csv").at("extrapolation-from-the-past"), "iterations_ci95"), 0.0);
+  const auto summary = mini_json::parse(
+      read_file(fixed / "extrapolation-from-the-past" / "seed-1" / "summary.json"));
+  EXPECT_EQ(number(read_table(fixed / "compare.csv").at("extrapolation-from-the-past"),
+                   "iterations_ci95"),
+            0.0);
   EXPECT_LT(summary["known_answer"]["x_error"].as_number(), 1e-8);
 }
 
@@ -184,8 +196,9 @@ TEST(CompareProblem, FailedVariantIsReportedAndTheOthersFinish) {
   // fixed-penalty needs --multipliers, which plugin-qp's defaults do not give: solve refuses
   // those runs (exit 2) while gda finishes.
   const fs::path out = scratch_dir() / "cmp-partial";
-  const std::vector<std::string> args = {"--plugin", plugin_path("good_plugin"), "--problem", "plugin-qp",
-                                         "--variants", "gda,fixed-penalty", "--seeds", "1,2"};
+  const std::vector<std::string> args = {
+      "--plugin",   plugin_path("good_plugin"), "--problem", "plugin-qp",
+      "--variants", "gda,fixed-penalty",        "--seeds",   "1,2"};
   const RunResult r = compare(args, out);
   EXPECT_EQ(r.code, 2) << describe(args, r);
   const auto rows = read_table(out / "compare.csv");
@@ -202,21 +215,26 @@ TEST(CompareProblem, FailedVariantIsReportedAndTheOthersFinish) {
 TEST(CompareProblem, NumericalFailuresExitThree) {
   REQUIRE_EXE();
   const fs::path out = scratch_dir() / "cmp-nan";
-  const std::vector<std::string> args = {"--plugin", plugin_path("bad_problems_plugin"), "--problem", "forward-nan",
-                                         "--variants", "gda,extragradient", "--seeds", "1"};
+  const std::vector<std::string> args = {"--plugin",   plugin_path("bad_problems_plugin"),
+                                         "--problem",  "forward-nan",
+                                         "--variants", "gda,extragradient",
+                                         "--seeds",    "1"};
   const RunResult r = compare(args, out);
   EXPECT_EQ(r.code, 3) << describe(args, r);
   const auto rows = read_table(out / "compare.csv");
   for (const char* v : {"gda", "extragradient"})
-    EXPECT_EQ(rows.at(v).at("status").rfind("1 failed: numerical failure: ", 0), 0u) << rows.at(v).at("status");
+    EXPECT_EQ(rows.at(v).at("status").rfind("1 failed: numerical failure: ", 0), 0u)
+        << rows.at(v).at("status");
 }
 
 TEST(CompareProblem, ThrowingForwardIsReportedWithItsMessage) {
   REQUIRE_EXE();
   // Every run is refused: compare reports solve's message as its own error line.
   const fs::path out = scratch_dir() / "cmp-throw";
-  const std::vector<std::string> args = {"--plugin", plugin_path("bad_problems_plugin"), "--problem",
-                                         "forward-throws", "--variants", "gda", "--seeds", "1"};
+  const std::vector<std::string> args = {"--plugin",   plugin_path("bad_problems_plugin"),
+                                         "--problem",  "forward-throws",
+                                         "--variants", "gda",
+                                         "--seeds",    "1"};
   const RunResult r = compare(args, out);
   EXPECT_EQ(r.code, 2) << describe(args, r);
   EXPECT_NE(r.err.find("saddle: error: problem 'forward-throws'"), std::string::npos) << r.err;
@@ -232,10 +250,17 @@ TEST(CompareProblem, BadInputBeforeAnyRun) {
   const std::vector<Case> cases = {
       {{"--problem", "equality-qp", "--variants", "gda+nope"}, "unknown or repeated part 'nope'"},
       {{"--problem", "equality-qp", "--variants", "gda,gda+lagrangian"}, "twice"},
-      {{"--problem", "equality-qp", "--variants", "restarts+gda"}, "unknown or repeated part 'gda'"},
+      {{"--problem", "equality-qp", "--variants", "restarts+gda"},
+       "unknown or repeated part 'gda'"},
       {{"--problem", "hs22"}, "unknown problem 'hs22' (choices: "},
       {{"--problem", "x", "--plugin", plugin_path("bad_abi_plugin")}, "plugin ABI 999"},
       {{"--problem", "equality-qp", "--model", "mlp"}, "--model"},
+      {{"--problem", "factory-null", "--plugin", plugin_path("bad_problems_plugin")},
+       "its factory returned null"},
+      {{"--problem", "factory-throws", "--plugin", plugin_path("bad_problems_plugin")},
+       "simulated failure in the factory"},
+      {{"--problem", "plugin-qp", "--plugin", plugin_path("good_plugin"), "--problem-args", "y=1"},
+       "unknown --problem-args key 'y'"},
       {{"--problem", "equality-qp", "--jobs", "0"}, "--jobs = 0"},
   };
   for (const auto& c : cases) {

@@ -43,14 +43,16 @@ mini_json::Value parse_json(const std::vector<std::string>& args, const RunResul
 
 /// Runs `saddle <args>` and expects exit 2, empty stdout and exactly one error line that
 /// contains every piece of `expected`.
-void expect_one_line_error(const std::vector<std::string>& args, const std::vector<std::string>& expected) {
+void expect_one_line_error(const std::vector<std::string>& args,
+                           const std::vector<std::string>& expected) {
   const RunResult r = run(args);
   EXPECT_EQ(r.code, 2) << describe(args, r);
   EXPECT_TRUE(r.out.empty()) << describe(args, r);
   EXPECT_EQ(r.err.rfind("saddle: error: ", 0), 0u) << describe(args, r);
   ASSERT_FALSE(r.err.empty());
   EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "more than one line\n" << describe(args, r);
-  for (const auto& piece : expected) EXPECT_NE(r.err.find(piece), std::string::npos) << piece << "\n" << describe(args, r);
+  for (const auto& piece : expected)
+    EXPECT_NE(r.err.find(piece), std::string::npos) << piece << "\n" << describe(args, r);
 }
 
 TEST(Plugin, VersionHeaderMatchesTheProject) {
@@ -72,21 +74,30 @@ TEST(Plugin, AbiStampComparison) {
     change(other);
     return saddle::plugin_abi_mismatch(other);
   };
-  EXPECT_NE(mismatch([](saddle_plugin_abi& a) { a.abi = 2; }).find("plugin ABI 2"), std::string::npos);
-  EXPECT_NE(mismatch([](saddle_plugin_abi& a) { a.saddle_version = "9.9.9"; }).find("saddle 9.9.9"), std::string::npos);
-  EXPECT_NE(mismatch([](saddle_plugin_abi& a) { a.gxx_abi += 1; }).find("C++ ABI"), std::string::npos);
-  EXPECT_NE(mismatch([](saddle_plugin_abi& a) { a.cxx11_string_abi ^= 1u; }).find("_GLIBCXX_USE_CXX11_ABI"),
+  EXPECT_NE(mismatch([](saddle_plugin_abi& a) { a.abi = 2; }).find("plugin ABI 2"),
             std::string::npos);
-  EXPECT_NE(mismatch([](saddle_plugin_abi& a) { a.xsimd ^= 1u; }).find("XTENSOR_USE_XSIMD"), std::string::npos);
-  EXPECT_NE(mismatch([](saddle_plugin_abi& a) { a.vector_double_type = "other"; }).find("Vector<T>"),
+  EXPECT_NE(mismatch([](saddle_plugin_abi& a) { a.saddle_version = "9.9.9"; }).find("saddle 9.9.9"),
             std::string::npos);
-  EXPECT_NE(mismatch([](saddle_plugin_abi& a) { a.string_type = "Ss"; }).find("std::string"), std::string::npos);
+  EXPECT_NE(mismatch([](saddle_plugin_abi& a) { a.gxx_abi += 1; }).find("C++ ABI"),
+            std::string::npos);
+  EXPECT_NE(mismatch([](saddle_plugin_abi& a) {
+              a.cxx11_string_abi ^= 1u;
+            }).find("_GLIBCXX_USE_CXX11_ABI"),
+            std::string::npos);
+  EXPECT_NE(mismatch([](saddle_plugin_abi& a) { a.xsimd ^= 1u; }).find("XTENSOR_USE_XSIMD"),
+            std::string::npos);
+  EXPECT_NE(
+      mismatch([](saddle_plugin_abi& a) { a.vector_double_type = "other"; }).find("Vector<T>"),
+      std::string::npos);
+  EXPECT_NE(mismatch([](saddle_plugin_abi& a) { a.string_type = "Ss"; }).find("std::string"),
+            std::string::npos);
 }
 
 TEST(Plugin, DocsShowTheExamplePluginVerbatim) {
 #ifdef SADDLE_SOURCE_DIR
   const std::string doc = read_file(fs::path(SADDLE_SOURCE_DIR) / "docs" / "plugins.md");
-  const std::string code = read_file(fs::path(SADDLE_SOURCE_DIR) / "examples" / "plugin" / "disk_plugin.cpp");
+  const std::string code =
+      read_file(fs::path(SADDLE_SOURCE_DIR) / "examples" / "plugin" / "disk_plugin.cpp");
   ASSERT_FALSE(code.empty());
   EXPECT_NE(doc.find("```cpp\n" + code + "```\n"), std::string::npos)
       << "docs/plugins.md must show examples/plugin/disk_plugin.cpp verbatim";
@@ -97,7 +108,8 @@ TEST(Plugin, DocsShowTheExamplePluginVerbatim) {
 
 TEST(Plugin, DoubleProblemReachesItsAnswer) {
   REQUIRE_EXE();
-  const std::vector<std::string> args = {"solve", "--plugin", good(), "--problem", "plugin-qp", "--solver", "gda", "--json"};
+  const std::vector<std::string> args = {"solve",     "--plugin", good(), "--problem",
+                                         "plugin-qp", "--solver", "gda",  "--json"};
   const RunResult r = run(args);
   ASSERT_EQ(r.code, 0) << describe(args, r);
   const auto v = parse_json(args, r);
@@ -118,8 +130,9 @@ TEST(Plugin, ExamplePluginConvergesWithItsListedSchemes) {
   REQUIRE_EXE();
   for (const char* solver : {"gda", "extragradient", "extrapolation-from-the-past"}) {
     SCOPED_TRACE(solver);
-    const std::vector<std::string> args = {"solve", "--plugin", plugin_path("disk_plugin"), "--problem",
-                                           "disk-projection", "--solver", solver, "--json"};
+    const std::vector<std::string> args = {
+        "solve", "--plugin", plugin_path("disk_plugin"), "--problem", "disk-projection", "--solver",
+        solver,  "--json"};
     const RunResult r = run(args);
     ASSERT_EQ(r.code, 0) << describe(args, r);
     const auto v = parse_json(args, r);
@@ -135,8 +148,8 @@ TEST(Plugin, FloatProblemReachesItsAnswer) {
   REQUIRE_EXE();
   for (const char* solver : {"gda", "extragradient"}) {
     SCOPED_TRACE(solver);
-    const std::vector<std::string> args = {"solve", "--plugin", good(), "--problem", "plugin-float-qp", "--solver",
-                                           solver, "--json"};
+    const std::vector<std::string> args = {"solve",           "--plugin", good(), "--problem",
+                                           "plugin-float-qp", "--solver", solver, "--json"};
     const RunResult r = run(args);
     ASSERT_EQ(r.code, 0) << describe(args, r);
     const auto v = parse_json(args, r);
@@ -150,8 +163,10 @@ TEST(Plugin, FloatProblemReachesItsAnswer) {
 
 TEST(Plugin, StochasticFloatProblemWithEpochsAndBatches) {
   REQUIRE_EXE();
-  const std::vector<std::string> args = {"solve", "--plugin", good(), "--problem", "plugin-float-centroid",
-                                         "--solver", "gda", "--epochs", "60", "--batch", "8", "--json"};
+  const std::vector<std::string> args = {
+      "solve",    "--plugin", good(),     "--problem", "plugin-float-centroid",
+      "--solver", "gda",      "--epochs", "60",        "--batch",
+      "8",        "--json"};
   const RunResult r = run(args);
   ASSERT_EQ(r.code, 0) << describe(args, r);
   const auto v = parse_json(args, r);
@@ -193,9 +208,10 @@ TEST(Plugin, ListShowsPluginProblems) {
 TEST(Plugin, OutWritesSummaryAndTrajectory) {
   REQUIRE_EXE();
   const fs::path dir = scratch_dir() / "plugin-run";
-  const std::vector<std::string> args = {"solve", "--plugin", good(), "--problem", "plugin-qp", "--solver",
-                                         "extragradient", "--iterations", "25", "--tolerance", "0", "--out",
-                                         dir.string(), "--json"};
+  const std::vector<std::string> args = {
+      "solve",    "--plugin",      good(),         "--problem", "plugin-qp",
+      "--solver", "extragradient", "--iterations", "25",        "--tolerance",
+      "0",        "--out",         dir.string(),   "--json"};
   const RunResult r = run(args);
   ASSERT_EQ(r.code, 0) << describe(args, r);
   const auto from_stdout = parse_json(args, r);
@@ -216,8 +232,9 @@ TEST(Plugin, ProblemArgsReachTheFactory) {
   // x0 after one GDA step with the plugin's primal lr 0.05 from x = (s, 0), lambda = 0:
   // grad = (12 s, 4 s), so x0 = s - 0.05 * 12 s = 0.4 s.
   auto first_step_x0 = [](const std::vector<std::string>& extra) {
-    std::vector<std::string> args = {"solve", "--plugin", good(), "--problem", "plugin-qp", "--solver", "gda",
-                                     "--iterations", "1", "--tolerance", "0", "--json"};
+    std::vector<std::string> args = {"solve",     "--plugin",    good(), "--problem",
+                                     "plugin-qp", "--solver",    "gda",  "--iterations",
+                                     "1",         "--tolerance", "0",    "--json"};
     args.insert(args.end(), extra.begin(), extra.end());
     const RunResult r = run(args);
     EXPECT_EQ(r.code, 0) << describe(args, r);
@@ -227,18 +244,21 @@ TEST(Plugin, ProblemArgsReachTheFactory) {
   EXPECT_NEAR(first_step_x0({"--problem-args", "x0=1"}), 0.4, 1e-15);
   EXPECT_NEAR(first_step_x0({"--problem-args", "x0=-2.5"}), -1.0, 1e-15);
   // Keys the factory does not know, malformed lists, and built-in problems (no arguments).
-  expect_one_line_error({"solve", "--plugin", good(), "--problem", "plugin-qp", "--solver", "gda", "--problem-args", "y=1"},
-                        {"problem 'plugin-qp' of plugin", "unknown --problem-args key 'y' (choices: x0)"});
-  expect_one_line_error({"solve", "--plugin", good(), "--problem", "plugin-qp", "--solver", "gda", "--problem-args", "x0"},
-                        {"--problem-args = 'x0': expected key=value pairs"});
   expect_one_line_error(
-      {"solve", "--plugin", good(), "--problem", "plugin-qp", "--solver", "gda", "--problem-args", "x0=1,x0=2"},
-      {"key 'x0' given twice"});
+      {"solve", "--plugin", good(), "--problem", "plugin-qp", "--solver", "gda", "--problem-args",
+       "y=1"},
+      {"problem 'plugin-qp' of plugin", "unknown --problem-args key 'y' (choices: x0)"});
+  expect_one_line_error({"solve", "--plugin", good(), "--problem", "plugin-qp", "--solver", "gda",
+                         "--problem-args", "x0"},
+                        {"--problem-args = 'x0': expected key=value pairs"});
+  expect_one_line_error({"solve", "--plugin", good(), "--problem", "plugin-qp", "--solver", "gda",
+                         "--problem-args", "x0=1,x0=2"},
+                        {"key 'x0' given twice"});
   expect_one_line_error({"solve", "--problem", "hs21", "--solver", "gda", "--problem-args", "a=1"},
                         {"problem 'hs21'", "takes no --problem-args (got 'a')"});
-  expect_one_line_error(
-      {"solve", "--plugin", good(), "--problem", "plugin-float-centroid", "--solver", "gda", "--problem-args", "a=1"},
-      {"problem 'plugin-float-centroid'", "takes no --problem-args"});
+  expect_one_line_error({"solve", "--plugin", good(), "--problem", "plugin-float-centroid",
+                         "--solver", "gda", "--problem-args", "a=1"},
+                        {"problem 'plugin-float-centroid'", "takes no --problem-args"});
 }
 
 // --- bad plugins: one line, exit 2 ---
@@ -257,41 +277,52 @@ TEST(Plugin, NotASharedLibrary) {
   expect_one_line_error({"solve", "--plugin", text.string(), "--problem", "x", "--solver", "gda"},
                         {"not a shared library"});
   const fs::path truncated = scratch_dir() / "truncated.so";
-  std::ofstream(truncated, std::ios::binary) << "\x7f" "ELF" "garbage";
-  expect_one_line_error({"solve", "--plugin", truncated.string(), "--problem", "x", "--solver", "gda"},
-                        {"cannot be loaded"});
-  expect_one_line_error({"solve", "--plugin", scratch_dir().string(), "--problem", "x", "--solver", "gda"},
-                        {"is a folder"});
+  std::ofstream(truncated, std::ios::binary) << "\x7f"
+                                                "ELF"
+                                                "garbage";
+  expect_one_line_error(
+      {"solve", "--plugin", truncated.string(), "--problem", "x", "--solver", "gda"},
+      {"cannot be loaded"});
+  expect_one_line_error(
+      {"solve", "--plugin", scratch_dir().string(), "--problem", "x", "--solver", "gda"},
+      {"is a folder"});
 }
 
 TEST(Plugin, NoRegistrationSymbol) {
   REQUIRE_EXE();
-  expect_one_line_error({"solve", "--plugin", plugin_path("bad_no_symbol_plugin"), "--problem", "x", "--solver", "gda"},
+  expect_one_line_error({"solve", "--plugin", plugin_path("bad_no_symbol_plugin"), "--problem", "x",
+                         "--solver", "gda"},
                         {"not a saddle plugin", "saddle_plugin_abi_v1", "SADDLE_PLUGIN"});
 }
 
 TEST(Plugin, OtherAbiVersionOrBuild) {
   REQUIRE_EXE();
-  expect_one_line_error({"solve", "--plugin", plugin_path("bad_abi_plugin"), "--problem", "x", "--solver", "gda"},
-                        {"incompatible", "plugin ABI 999, this saddle has 1"});
-  expect_one_line_error({"solve", "--plugin", plugin_path("bad_version_plugin"), "--problem", "x", "--solver", "gda"},
-                        {"incompatible", "built for saddle 0.0.1", std::string("this is saddle ") + saddle::kVersion});
-  expect_one_line_error({"solve", "--plugin", plugin_path("bad_xsimd_plugin"), "--problem", "x", "--solver", "gda"},
-                        {"incompatible", "XTENSOR_USE_XSIMD"});
+  expect_one_line_error(
+      {"solve", "--plugin", plugin_path("bad_abi_plugin"), "--problem", "x", "--solver", "gda"},
+      {"incompatible", "plugin ABI 999, this saddle has 1"});
+  expect_one_line_error(
+      {"solve", "--plugin", plugin_path("bad_version_plugin"), "--problem", "x", "--solver", "gda"},
+      {"incompatible", "built for saddle 0.0.1",
+       std::string("this is saddle ") + saddle::kVersion});
+  expect_one_line_error(
+      {"solve", "--plugin", plugin_path("bad_xsimd_plugin"), "--problem", "x", "--solver", "gda"},
+      {"incompatible", "XTENSOR_USE_XSIMD"});
 }
 
 TEST(Plugin, BadRegistrations) {
   REQUIRE_EXE();
-  expect_one_line_error({"solve", "--plugin", plugin_path("bad_duplicate_plugin"), "--problem", "twice", "--solver", "gda"},
+  expect_one_line_error({"solve", "--plugin", plugin_path("bad_duplicate_plugin"), "--problem",
+                         "twice", "--solver", "gda"},
                         {"registration failed", "problem 'twice' is registered twice"});
+  expect_one_line_error({"solve", "--plugin", plugin_path("bad_builtin_name_plugin"), "--problem",
+                         "hs21", "--solver", "gda"},
+                        {"problem 'hs21' is already a built-in problem"});
+  expect_one_line_error({"solve", "--plugin", plugin_path("bad_register_throws_plugin"),
+                         "--problem", "x", "--solver", "gda"},
+                        {"registration failed: cannot find my data file"});
   expect_one_line_error(
-      {"solve", "--plugin", plugin_path("bad_builtin_name_plugin"), "--problem", "hs21", "--solver", "gda"},
-      {"problem 'hs21' is already a built-in problem"});
-  expect_one_line_error(
-      {"solve", "--plugin", plugin_path("bad_register_throws_plugin"), "--problem", "x", "--solver", "gda"},
-      {"registration failed: cannot find my data file"});
-  expect_one_line_error({"solve", "--plugin", plugin_path("bad_empty_plugin"), "--problem", "x", "--solver", "gda"},
-                        {"registers no problem"});
+      {"solve", "--plugin", plugin_path("bad_empty_plugin"), "--problem", "x", "--solver", "gda"},
+      {"registers no problem"});
 }
 
 TEST(Plugin, UnknownProblemListsTheChoices) {
@@ -304,7 +335,8 @@ TEST(Plugin, FailingFactory) {
   REQUIRE_EXE();
   const std::string p = plugin_path("bad_problems_plugin");
   expect_one_line_error({"solve", "--plugin", p, "--problem", "factory-throws", "--solver", "gda"},
-                        {"problem 'factory-throws' of plugin " + p, "its factory threw: simulated failure in the factory"});
+                        {"problem 'factory-throws' of plugin " + p,
+                         "its factory threw: simulated failure in the factory"});
   expect_one_line_error({"solve", "--plugin", p, "--problem", "factory-null", "--solver", "gda"},
                         {"problem 'factory-null'", "returned null"});
   // --list instantiates every problem: the first failing one (in name order) is named.
@@ -315,14 +347,17 @@ TEST(Plugin, FailingFactory) {
 TEST(Plugin, ThrowingForward) {
   REQUIRE_EXE();
   const std::string p = plugin_path("bad_problems_plugin");
-  expect_one_line_error({"solve", "--plugin", p, "--problem", "forward-throws", "--solver", "gda", "--json"},
-                        {"problem 'forward-throws' of plugin " + p, "threw: simulated failure in forward"});
+  expect_one_line_error(
+      {"solve", "--plugin", p, "--problem", "forward-throws", "--solver", "gda", "--json"},
+      {"problem 'forward-throws' of plugin " + p, "threw: simulated failure in forward"});
 }
 
 TEST(Plugin, NanForwardIsANumericalFailure) {
   REQUIRE_EXE();
-  const std::vector<std::string> args = {"solve", "--plugin", plugin_path("bad_problems_plugin"), "--problem",
-                                         "forward-nan", "--solver", "gda", "--json"};
+  const std::vector<std::string> args = {
+      "solve",     "--plugin",    plugin_path("bad_problems_plugin"),
+      "--problem", "forward-nan", "--solver",
+      "gda",       "--json"};
   const RunResult r = run(args);
   EXPECT_EQ(r.code, 3) << describe(args, r);
   const auto v = parse_json(args, r);

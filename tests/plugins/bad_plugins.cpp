@@ -17,16 +17,23 @@ class Faulty : public saddle::Problem {
   enum class Fault { none, forward_throws, forward_nan };
   explicit Faulty(Fault fault) : fault_(fault) {}
   std::size_t num_parameters() const override { return 1; }
-  std::vector<saddle::ConstraintSpec> constraints() const override { return {{"x<=1", saddle::ConstraintKind::inequality}}; }
+  std::vector<saddle::ConstraintSpec> constraints() const override {
+    return {{"x<=1", saddle::ConstraintKind::inequality}};
+  }
   void initial_point(saddle::Vector<double>& x, std::uint64_t) const override { x(0) = 0.0; }
-  void forward(const saddle::Vector<double>& x, const saddle::Batch&, saddle::Evaluation& eval) override {
+  void forward(const saddle::Vector<double>& x, const saddle::Batch&,
+               saddle::Evaluation& eval) override {
     ++calls_;
-    if (fault_ == Fault::forward_throws && calls_ == 3) throw std::runtime_error("simulated failure in forward");
+    if (fault_ == Fault::forward_throws && calls_ == 3)
+      throw std::runtime_error("simulated failure in forward");
     x_ = x(0);
-    eval.loss = fault_ == Fault::forward_nan && calls_ >= 5 ? std::nan("") : (x_ - 2.0) * (x_ - 2.0);
+    eval.loss =
+        fault_ == Fault::forward_nan && calls_ >= 5 ? std::nan("") : (x_ - 2.0) * (x_ - 2.0);
     eval.constraints(0) = x_ - 1.0;
   }
-  void backward(const saddle::Vector<double>& w, saddle::Vector<double>& grad) override { grad(0) = 2.0 * (x_ - 2.0) + w(0); }
+  void backward(const saddle::Vector<double>& w, saddle::Vector<double>& grad) override {
+    grad(0) = 2.0 * (x_ - 2.0) + w(0);
+  }
 
  private:
   Fault fault_;
@@ -56,7 +63,8 @@ extern "C" __attribute__((visibility("default"))) const saddle_plugin_abi* saddl
 #endif
   return &stamp;
 }
-extern "C" __attribute__((visibility("default"))) void saddle_plugin_register_v1(saddle::PluginRegistry& registry) {
+extern "C" __attribute__((visibility("default"))) void saddle_plugin_register_v1(
+    saddle::PluginRegistry& registry) {
   registry.add(faulty("never-registered", Faulty::Fault::none));
 }
 
@@ -92,7 +100,9 @@ SADDLE_PLUGIN(registry) {
   };
   registry.add(std::move(factory_throws));
   saddle::PluginProblem factory_null = faulty("factory-null", Faulty::Fault::none);
-  factory_null.make_double = [](const saddle::ProblemArgs&) -> std::unique_ptr<saddle::Problem> { return nullptr; };
+  factory_null.make_double = [](const saddle::ProblemArgs&) -> std::unique_ptr<saddle::Problem> {
+    return nullptr;
+  };
   registry.add(std::move(factory_null));
   registry.add(faulty("forward-throws", Faulty::Fault::forward_throws));
   registry.add(faulty("forward-nan", Faulty::Fault::forward_nan));

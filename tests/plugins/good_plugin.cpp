@@ -22,10 +22,12 @@ class Qp : public saddle::BasicProblem<T> {
  public:
   explicit Qp(const saddle::ProblemArgs& args) {
     for (const auto& [key, value] : args) {
-      if (key != "x0") throw saddle::InputError("unknown --problem-args key '" + key + "' (choices: x0)");
+      if (key != "x0")
+        throw saddle::InputError("unknown --problem-args key '" + key + "' (choices: x0)");
       char* end = nullptr;
       start_ = std::strtod(value.c_str(), &end);
-      if (value.empty() || *end != '\0') throw saddle::InputError("--problem-args x0 = '" + value + "': expected a number");
+      if (value.empty() || *end != '\0')
+        throw saddle::InputError("--problem-args x0 = '" + value + "': expected a number");
       has_start_ = true;
     }
   }
@@ -38,7 +40,8 @@ class Qp : public saddle::BasicProblem<T> {
     x(0) = static_cast<T>(has_start_ ? start_ : static_cast<double>(seed % 3));
     x(1) = 0;
   }
-  void forward(const saddle::Vector<T>& x, const saddle::Batch&, saddle::Evaluation& eval) override {
+  void forward(const saddle::Vector<T>& x, const saddle::Batch&,
+               saddle::Evaluation& eval) override {
     x0_ = x(0);
     x1_ = x(1);
     eval.loss = 6.0 * x0_ * x0_ + 4.0 * x0_ * x1_ + 3.0 * x1_ * x1_;
@@ -89,7 +92,8 @@ class Centroid : public saddle::ProblemF {
       std::swap(order_[i], order_[z % (i + 1)]);
     }
   }
-  void forward(const saddle::Vector<float>& x, const saddle::Batch& batch, saddle::Evaluation& eval) override {
+  void forward(const saddle::Vector<float>& x, const saddle::Batch& batch,
+               saddle::Evaluation& eval) override {
     begin_ = batch.begin;
     size_ = batch.size == 0 ? kSamples : batch.size;
     x0_ = x(0);
@@ -133,12 +137,15 @@ saddle::SolverOptions qp_defaults(double tolerance) {
 }  // namespace
 
 SADDLE_PLUGIN(registry) {
-  const saddle::KnownAnswer qp_answer{{1.0, 4.0}, {-28.0}, 70.0, "12 x0 + 4 x1 + lambda = 0 at x = (1, 4)"};
-  registry.add(saddle::plugin_problem<Qp<double>>("plugin-qp", "min 6x0^2 + 4x0x1 + 3x1^2 s.t. x0 + x1 = 5 (double)")
+  const saddle::KnownAnswer qp_answer{
+      {1.0, 4.0}, {-28.0}, 70.0, "12 x0 + 4 x1 + lambda = 0 at x = (1, 4)"};
+  registry.add(saddle::plugin_problem<Qp<double>>(
+                   "plugin-qp", "min 6x0^2 + 4x0x1 + 3x1^2 s.t. x0 + x1 = 5 (double)")
                    .with_defaults(qp_defaults(1e-12))
                    .with_answer(qp_answer)
                    .with_converging_schemes({"gda", "extragradient"}));
-  registry.add(saddle::plugin_problem<Qp<float>>("plugin-float-qp", "min 6x0^2 + 4x0x1 + 3x1^2 s.t. x0 + x1 = 5 (float)")
+  registry.add(saddle::plugin_problem<Qp<float>>(
+                   "plugin-float-qp", "min 6x0^2 + 4x0x1 + 3x1^2 s.t. x0 + x1 = 5 (float)")
                    .with_defaults(qp_defaults(1e-6))
                    .with_answer(qp_answer));
   saddle::SolverOptions centroid;
@@ -148,8 +155,10 @@ SADDLE_PLUGIN(registry) {
   centroid.max_epochs = 100;
   centroid.batch_size = 16;
   // mean_i |p_i - mean|^2 = mean of a_i^2 (1 + 1/4) = (0.25 + 0.0625) / 2 * 1.25 = 0.1953125.
-  registry.add(saddle::plugin_problem<Centroid>("plugin-float-centroid",
-                                                "min mean_i |x - p_i|^2 s.t. x0 + x1 <= 1, 64 samples (float)")
-                   .with_defaults(centroid)
-                   .with_answer({{0.0, 1.0}, {4.0}, 8.1953125, "projection of the mean (2, 3) onto x0 + x1 <= 1"}));
+  registry.add(
+      saddle::plugin_problem<Centroid>(
+          "plugin-float-centroid", "min mean_i |x - p_i|^2 s.t. x0 + x1 <= 1, 64 samples (float)")
+          .with_defaults(centroid)
+          .with_answer(
+              {{0.0, 1.0}, {4.0}, 8.1953125, "projection of the mean (2, 3) onto x0 + x1 <= 1"}));
 }
