@@ -11,6 +11,7 @@
 #include "cli_test_util.hpp"
 #include "mini_json.hpp"
 #include "saddle/plugin.hpp"
+#include "saddle/solver.hpp"
 #include "saddle/version.hpp"
 
 namespace {
@@ -104,6 +105,33 @@ TEST(Plugin, DocsShowTheExamplePluginVerbatim) {
 #else
   GTEST_SKIP() << "SADDLE_SOURCE_DIR not defined";
 #endif
+}
+
+TEST(Plugin, LoadPluginFromCpp) {
+  // The library API behind --plugin: load, then solve a float problem in this process.
+  const saddle::LoadedPlugin plugin = saddle::load_plugin(good());
+  ASSERT_EQ(plugin.problems.size(), 3u);
+  EXPECT_EQ(plugin.problems[0].name, "plugin-qp");
+  EXPECT_FALSE(plugin.problems[0].is_float());
+  const saddle::PluginProblem& qp = plugin.problems[1];
+  ASSERT_EQ(qp.name, "plugin-float-qp");
+  ASSERT_TRUE(qp.is_float());
+  auto problem = qp.make_float(saddle::ProblemArgs{});
+  ASSERT_NE(problem, nullptr);
+  saddle::Solver<float> solver(saddle::make_scheme<float>("extragradient"),
+                               qp.defaults("extragradient", saddle::FormulationKind::lagrangian));
+  const saddle::Summary<float> s = solver.solve(*problem);
+  EXPECT_EQ(s.termination, saddle::Termination::converged) << s.message;
+  EXPECT_NEAR(s.x(0), 1.0f, 1e-4f);
+  EXPECT_NEAR(s.x(1), 4.0f, 1e-4f);
+  EXPECT_NEAR(s.multipliers(0), -28.0, 1e-2);
+  // Every failure is an InputError naming the file.
+  try {
+    saddle::load_plugin(plugin_path("bad_abi_plugin"));
+    ADD_FAILURE() << "no exception";
+  } catch (const saddle::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("plugin ABI 999"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Plugin, DoubleProblemReachesItsAnswer) {
