@@ -37,78 +37,54 @@ constexpr std::size_t kMaxPlotPoints = 2000;
 // Violations are plotted on a log axis, floored here (a feasible point has violation 0).
 constexpr double kViolationFloor = 1e-16;
 
+// clang-format off
 // Flags copied verbatim to every child `saddle solve` when given (solve validates them).
 const std::vector<const char*>& solve_passthrough_flags() {
-  static const std::vector<const char*> flags = {"problem-args",
-                                                 "iterations",
-                                                 "epochs",
-                                                 "batch",
-                                                 "tolerance",
-                                                 "feasibility-tolerance",
-                                                 "primal-rule",
-                                                 "primal-lr",
-                                                 "momentum",
-                                                 "beta1",
-                                                 "beta2",
-                                                 "dual-rule",
-                                                 "dual-lr",
-                                                 "kp",
-                                                 "nu",
-                                                 "penalty",
-                                                 "penalty-growth",
-                                                 "growth-factor",
-                                                 "growth-increment",
-                                                 "growth-tolerance",
-                                                 "max-penalty",
-                                                 "multipliers",
-                                                 "log-every"};
+  static const std::vector<const char*> flags = {
+      "problem-args", "iterations", "epochs", "batch", "tolerance", "feasibility-tolerance", "primal-rule",
+      "primal-lr", "momentum", "beta1", "beta2", "dual-rule", "dual-lr", "kp", "nu", "penalty", "penalty-growth",
+      "growth-factor", "growth-increment", "growth-tolerance", "max-penalty", "multipliers", "log-every"};
   return flags;
 }
 
 po::options_description problem_compare_options() {
   po::options_description own("Problem and variants", 100, 50);
-  own.add_options()("problem", po::value<std::string>()->value_name("NAME"),
-                    "problem to compare on (built-in, or from --plugin)")(
-      "plugin", po::value<std::string>()->value_name("FILE"),
-      "shared library with more problems (docs/plugins.md)")(
-      "problem-args", po::value<std::string>()->value_name("K=V,.."),
-      "settings for the problem's factory")(
-      "variants", po::value<std::string>()->value_name("A,B,..")->default_value("all"),
-      "solver variants: SCHEME[+restarts][+FORMULATION] (see below)");
-  po::options_description solver(
-      "Solver settings (passed to every `saddle solve` run) [default: the problem's]", 100, 50);
-  solver.add_options()("iterations", po::value<std::string>()->value_name("N"), "step limit")(
-      "epochs", po::value<std::string>()->value_name("N"), "epoch limit (stochastic problems)")(
-      "batch", po::value<std::string>()->value_name("N"), "minibatch size (stochastic problems)")(
-      "tolerance", po::value<std::string>()->value_name("X"),
-      "convergence tolerance (0 = run to the limit)")("feasibility-tolerance",
-                                                      po::value<std::string>()->value_name("X"),
-                                                      "largest violation accepted for convergence")(
-      "primal-rule", po::value<std::string>()->value_name("NAME"),
-      "sgd | momentum | nesterov | adam")("primal-lr", po::value<std::string>()->value_name("X"),
-                                          "primal step size")(
-      "momentum", po::value<std::string>()->value_name("X"), "momentum coefficient")(
-      "beta1", po::value<std::string>()->value_name("X"), "Adam first-moment decay")(
-      "beta2", po::value<std::string>()->value_name("X"), "Adam second-moment decay")(
-      "dual-rule", po::value<std::string>()->value_name("NAME"), "gradient-ascent | nupi")(
-      "dual-lr", po::value<std::string>()->value_name("X"), "dual step size")(
-      "kp", po::value<std::string>()->value_name("X"), "nuPI proportional gain")(
-      "nu", po::value<std::string>()->value_name("X"), "nuPI EMA coefficient")(
-      "penalty", po::value<std::string>()->value_name("X"), "penalty coefficient rho")(
-      "penalty-growth", po::value<std::string>()->value_name("NAME"),
-      "none | multiplicative | additive")(
-      "growth-factor", po::value<std::string>()->value_name("X"), "multiplicative growth factor")(
-      "growth-increment", po::value<std::string>()->value_name("X"), "additive growth increment")(
-      "growth-tolerance", po::value<std::string>()->value_name("X"),
-      "grow rho where the violation exceeds X")(
-      "max-penalty", po::value<std::string>()->value_name("X"), "cap on rho")(
-      "multipliers", po::value<std::string>()->value_name("A,B,.."), "initial multipliers")(
-      "log-every", po::value<std::string>()->value_name("N"),
-      "trajectory row every N steps [default: 1]");
+  own.add_options()
+      ("problem", po::value<std::string>()->value_name("NAME"), "problem to compare on (built-in, or from --plugin)")
+      ("plugin", po::value<std::string>()->value_name("FILE"), "shared library with more problems (docs/plugins.md)")
+      ("problem-args", po::value<std::string>()->value_name("K=V,.."), "settings for the problem's factory")
+      ("variants", po::value<std::string>()->value_name("A,B,..")->default_value("all"),
+       "solver variants: SCHEME[+restarts][+FORMULATION] (see below)");
+  po::options_description solver("Solver settings (passed to every `saddle solve` run) [default: the problem's]",
+                                 100, 50);
+  solver.add_options()
+      ("iterations", po::value<std::string>()->value_name("N"), "step limit")
+      ("epochs", po::value<std::string>()->value_name("N"), "epoch limit (stochastic problems)")
+      ("batch", po::value<std::string>()->value_name("N"), "minibatch size (stochastic problems)")
+      ("tolerance", po::value<std::string>()->value_name("X"), "convergence tolerance (0 = run to the limit)")
+      ("feasibility-tolerance", po::value<std::string>()->value_name("X"), "largest violation accepted for convergence")
+      ("primal-rule", po::value<std::string>()->value_name("NAME"), "sgd | momentum | nesterov | adam")
+      ("primal-lr", po::value<std::string>()->value_name("X"), "primal step size")
+      ("momentum", po::value<std::string>()->value_name("X"), "momentum coefficient")
+      ("beta1", po::value<std::string>()->value_name("X"), "Adam first-moment decay")
+      ("beta2", po::value<std::string>()->value_name("X"), "Adam second-moment decay")
+      ("dual-rule", po::value<std::string>()->value_name("NAME"), "gradient-ascent | nupi")
+      ("dual-lr", po::value<std::string>()->value_name("X"), "dual step size")
+      ("kp", po::value<std::string>()->value_name("X"), "nuPI proportional gain")
+      ("nu", po::value<std::string>()->value_name("X"), "nuPI EMA coefficient")
+      ("penalty", po::value<std::string>()->value_name("X"), "penalty coefficient rho")
+      ("penalty-growth", po::value<std::string>()->value_name("NAME"), "none | multiplicative | additive")
+      ("growth-factor", po::value<std::string>()->value_name("X"), "multiplicative growth factor")
+      ("growth-increment", po::value<std::string>()->value_name("X"), "additive growth increment")
+      ("growth-tolerance", po::value<std::string>()->value_name("X"), "grow rho where the violation exceeds X")
+      ("max-penalty", po::value<std::string>()->value_name("X"), "cap on rho")
+      ("multipliers", po::value<std::string>()->value_name("A,B,.."), "initial multipliers")
+      ("log-every", po::value<std::string>()->value_name("N"), "trajectory row every N steps [default: 1]");
   po::options_description all("saddle compare --problem options", 100, 50);
   all.add(own).add(solver).add(ex::run_options());
   return all;
 }
+// clang-format on
 
 // --- variants ---
 
