@@ -382,7 +382,8 @@ ProblemFacts problem_facts(const ProblemCatalog& catalog, const PluginProblem& e
 
 bool is_problem_compare(const std::vector<std::string>& args) {
   for (const auto& a : args)
-    if (a == "--problem" || a.rfind("--problem=", 0) == 0) return true;
+    for (const char* flag : {"--problem", "--plugin"})
+      if (a == flag || a.rfind(std::string(flag) + "=", 0) == 0) return true;
   return false;
 }
 
@@ -406,7 +407,10 @@ int compare_problem_body(const std::vector<std::string>& args, std::ostream& out
         << "\n";
     return kExitOk;
   }
-  if (!given(vm, "problem")) throw UsageError("--problem NAME is required");
+  if (!given(vm, "problem"))
+    throw UsageError(
+        "--problem NAME is required with --plugin (the problems of the plugin are listed by "
+        "'saddle solve --plugin FILE --list')");
   const std::string plugin = string_or(vm, "plugin", "");
   const ProblemCatalog catalog(plugin);  // bad plugins: InputError, exit 2, before any run
   const std::string problem_name = vm["problem"].as<std::string>();

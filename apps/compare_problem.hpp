@@ -9,7 +9,7 @@
 
 namespace saddle::cli {
 
-/// True when `args` ask for the problem comparison (they contain --problem).
+/// True when `args` ask for the problem comparison (they contain --problem or --plugin).
 bool is_problem_compare(const std::vector<std::string>& args);
 
 /// The body of `saddle compare --problem ...`; returns the exit code, throws UsageError,

@@ -255,6 +255,7 @@ TEST(CompareProblem, BadInputBeforeAnyRun) {
       {{"--problem", "hs22"}, "unknown problem 'hs22' (choices: "},
       {{"--problem", "x", "--plugin", plugin_path("bad_abi_plugin")}, "plugin ABI 999"},
       {{"--problem", "equality-qp", "--model", "mlp"}, "--model"},
+      {{"--plugin", plugin_path("good_plugin")}, "--problem NAME is required with --plugin"},
       {{"--problem", "factory-null", "--plugin", plugin_path("bad_problems_plugin")},
        "its factory returned null"},
       {{"--problem", "factory-throws", "--plugin", plugin_path("bad_problems_plugin")},
