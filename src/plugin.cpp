@@ -83,6 +83,11 @@ std::string plugin_abi_mismatch(const saddle_plugin_abi& plugin) {
            text_or_null(plugin.vector_double_type) + ") than in this saddle (" +
            text_or_null(host.vector_double_type) +
            "): compile it with saddle::core's settings (-march, XTENSOR_USE_XSIMD)";
+  if (plugin.layout != host.layout)
+    return "the layouts of saddle's types (SolverOptions, PluginProblem, ...) differ from this "
+           "saddle's "
+           "although both say version " +
+           text_or_null(host.saddle_version) + " (rebuild the plugin against the installed saddle)";
   if (!same_text(plugin.string_type, host.string_type))
     return "std::string is another C++ type in the plugin (" + text_or_null(plugin.string_type) +
            ", this saddle: " + text_or_null(host.string_type) + ")";

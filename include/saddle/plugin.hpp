@@ -57,6 +57,7 @@ struct saddle_plugin_abi {
   const char* vector_double_type;  ///< typeid(saddle::Vector<double>).name()
   const char* string_type;         ///< typeid(std::string).name()
   const char* compiler;            ///< __VERSION__ (for messages only)
+  std::uint64_t layout;  ///< saddle::plugin_layout_fingerprint(): sizes of the shared types
 };
 }
 
@@ -79,12 +80,13 @@ struct saddle_plugin_abi {
 /// The ABI stamp of the translation unit that expands it (an initializer for
 /// saddle_plugin_abi). Expanded inside the plugin by SADDLE_PLUGIN and inside the host by
 /// saddle::host_plugin_abi(), so each side describes how it was itself compiled.
-#define SADDLE_PLUGIN_ABI_HERE                                                             \
-  {                                                                                        \
-    SADDLE_PLUGIN_ABI_VERSION, static_cast<std::uint32_t>(sizeof(saddle_plugin_abi)),      \
-        ::saddle::kVersion, SADDLE_PLUGIN_GXX_ABI_, SADDLE_PLUGIN_CXX11_ABI_,              \
-        SADDLE_PLUGIN_XSIMD_, typeid(::saddle::Vector<float>).name(),                      \
-        typeid(::saddle::Vector<double>).name(), typeid(::std::string).name(), __VERSION__ \
+#define SADDLE_PLUGIN_ABI_HERE                                                              \
+  {                                                                                         \
+    SADDLE_PLUGIN_ABI_VERSION, static_cast<std::uint32_t>(sizeof(saddle_plugin_abi)),       \
+        ::saddle::kVersion, SADDLE_PLUGIN_GXX_ABI_, SADDLE_PLUGIN_CXX11_ABI_,               \
+        SADDLE_PLUGIN_XSIMD_, typeid(::saddle::Vector<float>).name(),                       \
+        typeid(::saddle::Vector<double>).name(), typeid(::std::string).name(), __VERSION__, \
+        std::integral_constant<std::uint64_t, ::saddle::plugin_layout_fingerprint()>::value \
   }
 
 namespace saddle {
@@ -191,6 +193,24 @@ struct LoadedPlugin {
   std::string path;                     ///< as given
   std::vector<PluginProblem> problems;  ///< in registration order
 };
+
+/// A fingerprint of the sizes and alignments of the types that cross the plugin boundary
+/// (SolverOptions, PluginProblem, KnownAnswer, Evaluation, Batch, ConstraintSpec, the
+/// vectors). SADDLE_PLUGIN_ABI_HERE evaluates it at compile time in the translation unit
+/// that expands it: it catches two builds of the same saddle version whose structs differ
+/// (a field added between releases).
+constexpr std::uint64_t plugin_layout_fingerprint() {
+  const std::uint64_t sizes[] = {
+      sizeof(SolverOptions),  alignof(SolverOptions), sizeof(PluginProblem),  sizeof(KnownAnswer),
+      sizeof(Evaluation),     sizeof(Batch),          sizeof(ConstraintSpec), sizeof(Vector<float>),
+      sizeof(Vector<double>), alignof(Vector<float>), alignof(Vector<double>)};
+  std::uint64_t h = 1469598103934665603ULL;  // FNV-1a over the values
+  for (const std::uint64_t v : sizes) {
+    h ^= v;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
 
 /// The host's own ABI stamp.
 const saddle_plugin_abi& host_plugin_abi();

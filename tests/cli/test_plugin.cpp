@@ -90,6 +90,9 @@ TEST(Plugin, AbiStampComparison) {
   EXPECT_NE(
       mismatch([](saddle_plugin_abi& a) { a.vector_double_type = "other"; }).find("Vector<T>"),
       std::string::npos);
+  EXPECT_NE(mismatch([](saddle_plugin_abi& a) { a.layout ^= 1u; }).find("layouts"),
+            std::string::npos);
+  EXPECT_EQ(host.layout, saddle::plugin_layout_fingerprint());
   EXPECT_NE(mismatch([](saddle_plugin_abi& a) { a.string_type = "Ss"; }).find("std::string"),
             std::string::npos);
 }
