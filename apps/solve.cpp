@@ -371,11 +371,13 @@ void write_report(std::ostream& out, const SolveResult<T>& r) {
       << "expected to converge with " << r.solver_name << ": " << (r.expected_to_converge ? "yes" : "no") << '\n';
 }
 
-/// Problem facts for --list: read from a fresh instance (a factory that throws is an error
-/// naming the problem).
+/// Problem facts for --list, read from an instance built without --problem-args. A problem
+/// that cannot be built so (a plugin problem that needs a data folder, a failing factory)
+/// is listed with `error` set instead of its sizes.
 struct ProblemFacts {
   std::size_t parameters = 0, constraints = 0;
   bool stochastic = false;
+  std::string error;  ///< "" when the facts are known
 };
 
 /// Calls `body`, turning any exception of a problem's code into InputError naming it.
@@ -394,7 +396,7 @@ auto call_problem(const ProblemCatalog& catalog, const std::string& name, const 
   }
 }
 
-ProblemFacts problem_facts(const ProblemCatalog& catalog, const PluginProblem& entry) {
+ProblemFacts problem_facts(const ProblemCatalog& catalog, const PluginProblem& entry) try {
   ProblemFacts f;
   auto read = [&](auto problem) {
     if (!problem) throw InputError(catalog.describe(entry.name) + ": its factory returned null");
@@ -409,6 +411,10 @@ ProblemFacts problem_facts(const ProblemCatalog& catalog, const PluginProblem& e
     read(call_problem(catalog, entry.name, "its factory", [&] { return entry.make_float(ProblemArgs{}); }));
   else
     read(call_problem(catalog, entry.name, "its factory", [&] { return entry.make_double(ProblemArgs{}); }));
+  return f;
+} catch (const InputError& e) {
+  ProblemFacts f;
+  f.error = e.what();
   return f;
 }
 
@@ -437,9 +443,26 @@ void write_list(std::ostream& out, bool as_json, const ProblemCatalog& catalog) 
       else
         json.null();
       json.key("precision").value(entry.is_float() ? "float" : "double");
-      json.key("parameters").value(facts.parameters);
-      json.key("constraints").value(facts.constraints);
-      json.key("stochastic").value(facts.stochastic);
+      auto count = [&](std::size_t v) {
+        if (facts.error.empty())
+          json.value(v);
+        else
+          json.null();
+      };
+      json.key("parameters");
+      count(facts.parameters);
+      json.key("constraints");
+      count(facts.constraints);
+      json.key("stochastic");
+      if (facts.error.empty())
+        json.value(facts.stochastic);
+      else
+        json.null();
+      json.key("error");
+      if (facts.error.empty())
+        json.null();
+      else
+        json.value(facts.error);
       json.key("converging_schemes").string_array(entry.converging_schemes);
       json.end_object();
     }
@@ -473,9 +496,15 @@ void write_list(std::ostream& out, bool as_json, const ProblemCatalog& catalog) 
   for (const auto& name : problem_names) {
     const auto& entry = catalog.get(name);
     out << "  " << padded(name) << "  " << entry.description << '\n';
-    if (catalog.from_plugin(name))
-      out << "  " << padded("") << "  plugin " << catalog.plugin_path() << ", "
-          << (entry.is_float() ? "float" : "double") << '\n';
+    if (catalog.from_plugin(name)) {
+      const ProblemFacts facts = problem_facts(catalog, entry);
+      out << "  " << padded("") << "  plugin " << catalog.plugin_path() << ", " << (entry.is_float() ? "float" : "double");
+      if (facts.error.empty())
+        out << ", " << facts.parameters << " parameters, " << facts.constraints << " constraints"
+            << (facts.stochastic ? ", stochastic" : "") << '\n';
+      else
+        out << "; cannot be built without --problem-args: " << facts.error << '\n';
+    }
     out << "  " << padded("") << "  converges with: "
         << (entry.converging_schemes.empty() ? std::string("(not stated)") : join(entry.converging_schemes)) << '\n';
   }

@@ -3,6 +3,7 @@
 // reach their known answers; every kind of bad plugin or failing problem gives one error
 // line and exit 2 (3 for a NaN), never a crash.
 #include <cmath>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -370,9 +371,25 @@ TEST(Plugin, FailingFactory) {
                          "its factory threw: simulated failure in the factory"});
   expect_one_line_error({"solve", "--plugin", p, "--problem", "factory-null", "--solver", "gda"},
                         {"problem 'factory-null'", "returned null"});
-  // --list instantiates every problem: the first failing one (in name order) is named.
-  expect_one_line_error({"solve", "--plugin", p, "--list", "--json"},
-                        {"problem 'factory-null' of plugin " + p, "its factory returned null"});
+  // --list still lists them, with the reason instead of their sizes (a plugin problem may
+  // need --problem-args to be built).
+  const std::vector<std::string> args = {"solve", "--plugin", p, "--list", "--json"};
+  const RunResult r = run(args);
+  ASSERT_EQ(r.code, 0) << describe(args, r);
+  const auto v = parse_json(args, r);
+  std::map<std::string, const mini_json::Value*> by_name;
+  for (const auto& problem : v["problems"].array) by_name[problem["name"].as_string()] = &problem;
+  ASSERT_EQ(by_name.count("factory-throws"), 1u);
+  EXPECT_TRUE((*by_name["factory-throws"])["parameters"].is_null());
+  EXPECT_NE((*by_name["factory-throws"])["error"].as_string().find("its factory threw: simulated failure"),
+            std::string::npos);
+  EXPECT_NE((*by_name["factory-null"])["error"].as_string().find("returned null"), std::string::npos);
+  EXPECT_EQ((*by_name["forward-nan"])["parameters"].as_number(), 1.0);
+  EXPECT_TRUE((*by_name["forward-nan"])["error"].is_null());
+  const RunResult text = run({"solve", "--plugin", p, "--list"});
+  EXPECT_EQ(text.code, 0);
+  EXPECT_NE(text.out.find("cannot be built without --problem-args: problem 'factory-throws'"), std::string::npos)
+      << text.out;
 }
 
 TEST(Plugin, ThrowingForward) {
