@@ -178,43 +178,34 @@ std::string read_all(const fs::path& path) {
 }
 
 // trajectory.csv: iteration, epoch, loss, objective, max_violation, c_<name>..., lambda_<name>...
+// (the CsvLogger layout), with m = `constraints` values in each of the last two groups. The
+// columns are found by position, so a constraint name with a comma in the header does no harm.
 // Multiplier plotted: lambda itself for one constraint, max_i |lambda_i| for several.
-std::vector<TrajectoryPoint> read_trajectory(const fs::path& path) {
+std::vector<TrajectoryPoint> read_trajectory(const fs::path& path, std::size_t constraints) {
   std::vector<TrajectoryPoint> points;
   std::ifstream in(path);
   std::string header;
-  if (!std::getline(in, header)) return points;
-  std::vector<std::string> columns;
-  {
-    std::istringstream h(header);
-    for (std::string c; std::getline(h, c, ',');) columns.push_back(c);
-  }
-  std::size_t it_col = columns.size(), viol_col = columns.size();
-  std::vector<std::size_t> lambda_cols;
-  for (std::size_t c = 0; c < columns.size(); ++c) {
-    if (columns[c] == "iteration") it_col = c;
-    if (columns[c] == "max_violation") viol_col = c;
-    if (columns[c].rfind("lambda_", 0) == 0) lambda_cols.push_back(c);
-  }
-  if (it_col == columns.size() || viol_col == columns.size()) return points;
+  if (!std::getline(in, header) ||
+      header.rfind("iteration,epoch,loss,objective,max_violation", 0) != 0)
+    return points;
+  const std::size_t columns = 5 + 2 * constraints;
   std::vector<double> row;
   for (std::string line; std::getline(in, line);) {
     if (line.empty()) continue;
     row.clear();
-    // Constraint names may contain commas only if the problem says so; values are numbers:
-    // split on commas and read from the ends (lambdas are the last columns).
     std::istringstream l(line);
     for (std::string cell; std::getline(l, cell, ',');)
       row.push_back(std::strtod(cell.c_str(), nullptr));
-    if (row.size() != columns.size()) continue;
+    if (row.size() != columns) continue;
     TrajectoryPoint p;
-    p.iteration = row[it_col];
-    p.violation = row[viol_col];
-    if (lambda_cols.size() == 1) {
-      p.multiplier = row[lambda_cols[0]];
+    p.iteration = row[0];
+    p.violation = row[4];
+    if (constraints == 1) {
+      p.multiplier = row[columns - 1];
     } else {
-      p.multiplier = lambda_cols.empty() ? kNaN : 0.0;
-      for (const auto c : lambda_cols) p.multiplier = std::max(p.multiplier, std::abs(row[c]));
+      p.multiplier = constraints == 0 ? kNaN : 0.0;
+      for (std::size_t c = columns - constraints; c < columns; ++c)
+        p.multiplier = std::max(p.multiplier, std::abs(row[c]));
     }
     points.push_back(p);
   }
@@ -256,7 +247,7 @@ ProblemRunOutcome read_problem_outcome(const ex::Job& job) {
     o.forwards_per_step = o.iterations > 0 ? s["forwards"].as_number() / o.iterations : kNaN;
     o.backwards_per_step = o.iterations > 0 ? s["backwards"].as_number() / o.iterations : kNaN;
     o.seconds = s["seconds"].as_number_or_nan();
-    o.trajectory = read_trajectory(dir / "trajectory.csv");
+    o.trajectory = read_trajectory(dir / "trajectory.csv", s["constraints"].array.size());
     o.ok = job.exit_code == 0;
   } catch (const std::exception& e) {
     o.ok = false;

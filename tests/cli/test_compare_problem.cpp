@@ -3,9 +3,12 @@
 // The CSV table matches the known answers and the schemes' costs, the run folders and plot
 // data exist, a failing variant is reported without losing the others, and bad input gives
 // one error line and exit code 2 before any run.
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -132,6 +135,48 @@ TEST(CompareProblem, BuiltinProblemTableMatchesTheAnswerAndTheCosts) {
   }
   // The terminal table has a row per variant.
   EXPECT_NE(r.out.find("extragradient"), std::string::npos);
+}
+
+TEST(CompareProblem, PlotDataOfSeveralConstraintsIsTheLargestAbsoluteMultiplier) {
+  REQUIRE_EXE();
+  // hs21 has 5 inequality constraints: the plotted multiplier is max_i |lambda_i| of each
+  // trajectory row; 40 steps give 40 rows.
+  const fs::path out = scratch_dir() / "cmp-hs21";
+  const std::vector<std::string> args = {"--problem",   "hs21", "--variants",   "gda",
+                                         "--seeds",     "1",    "--iterations", "40",
+                                         "--tolerance", "0"};
+  const RunResult r = compare(args, out);
+  ASSERT_EQ(r.code, 0) << describe(args, r);
+  std::istringstream csv(read_file(out / "gda" / "seed-1" / "trajectory.csv"));
+  std::string line, last;
+  std::getline(csv, line);
+  std::size_t rows = 0;
+  while (std::getline(csv, line))
+    if (!line.empty()) {
+      last = line;
+      ++rows;
+    }
+  ASSERT_EQ(rows, 40u);
+  std::vector<double> cells;
+  std::istringstream l(last);
+  for (std::string cell; std::getline(l, cell, ',');)
+    cells.push_back(std::strtod(cell.c_str(), nullptr));
+  ASSERT_EQ(cells.size(), 5u + 2 * 5);
+  double largest = 0.0;
+  for (std::size_t c = cells.size() - 5; c < cells.size(); ++c)
+    largest = std::max(largest, std::abs(cells[c]));
+  EXPECT_GT(largest, 0.0);
+  std::istringstream dat(read_file(out / "plot" / "gda.dat"));
+  std::vector<std::string> data_rows;
+  while (std::getline(dat, line))
+    if (!line.empty() && line[0] != '#') data_rows.push_back(line);
+  ASSERT_EQ(data_rows.size(), 40u);
+  std::istringstream final_row(data_rows.back());
+  double iteration = 0, violation = 0, multiplier = 0;
+  final_row >> iteration >> violation >> multiplier;
+  EXPECT_EQ(iteration, 40.0);
+  EXPECT_DOUBLE_EQ(multiplier, largest);
+  EXPECT_DOUBLE_EQ(violation, std::max(cells[4], 1e-16));
 }
 
 TEST(CompareProblem, StochasticFloatPluginProblem) {
