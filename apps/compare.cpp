@@ -14,6 +14,7 @@
 
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "compare_problem.hpp"
 #include "experiments.hpp"
 
 namespace saddle::cli {
@@ -57,6 +58,7 @@ std::string join_args(const std::vector<std::string>& args) {
 }
 
 int compare_body(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  if (is_problem_compare(args)) return compare_problem_body(args, out, err);
   const auto options = compare_options();
   const auto vm = parse_arguments(args, options);
   if (vm["help"].as<bool>()) {
@@ -65,6 +67,8 @@ int compare_body(const std::vector<std::string>& args, std::ostream& out, std::o
            "95% CI\nof the final test error, expected density, worst constraint violation, forwards and backwards\n"
            "per step and wall time (DIR/compare.md, DIR/compare.csv), and plots the density and multiplier\n"
            "trajectories (DIR/compare.png, with gnuplot).\n\n"
+           "With --problem NAME [--plugin FILE] it compares solver variants on any problem instead (see\n"
+           "'saddle compare --problem NAME --help').\n\n"
         << options << "\nvariants:\n";
     for (const auto& v : variants()) {
       std::string name = v.name;

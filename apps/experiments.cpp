@@ -47,16 +47,6 @@ std::string read_all(const fs::path& path) {
   return s.str();
 }
 
-// The message of the last "saddle: error: ..." line of a child's log, or "".
-std::string last_error_line(const std::string& log_path) {
-  std::ifstream in(log_path);
-  std::string found;
-  static const std::string kPrefix = "saddle: error: ";
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind(kPrefix, 0) == 0) found = line.substr(kPrefix.size());
-  return found;
-}
-
 // Number of UTF-8 code points (terminal columns for the text written here: ASCII and ±).
 std::size_t display_width(const std::string& s) {
   std::size_t n = 0;
@@ -98,6 +88,12 @@ po::options_description shared_options() {
       ("input-scaling", po::value<std::string>()->value_name("NAME"), "standardize | unit")
       ("test-gate", po::value<std::string>()->value_name("NAME"), "median | mean_eq13")
       ("eval-every", po::value<std::string>()->value_name("N"), "test-set evaluation every N epochs");
+  po::options_description all("", 100, 50);
+  all.add(what).add(run_options());
+  return all;
+}
+
+po::options_description run_options() {
   po::options_description runs("Runs and output", 100, 50);
   runs.add_options()
       ("seeds", po::value<std::string>()->value_name("S,S,..")->default_value("1,2,3"), "one run per seed")
@@ -108,9 +104,7 @@ po::options_description shared_options() {
       ("overwrite", po::bool_switch(), "allow --out to name a folder that already holds files (runs are redone)")
       ("quiet", po::bool_switch(), "no progress lines on stderr")
       ("help,h", po::bool_switch(), "print this help and exit");
-  po::options_description all("", 100, 50);
-  all.add(what).add(runs);
-  return all;
+  return runs;
 }
 
 SharedSettings read_shared(const po::variables_map& vm) {
@@ -135,7 +129,11 @@ SharedSettings read_shared(const po::variables_map& vm) {
     s.gated_layers = 4;
   else
     throw UsageError("unknown model '" + model + "' (choices: mlp, lenet5)");
+  read_runs(vm, s);
+  return s;
+}
 
+void read_runs(const po::variables_map& vm, SharedSettings& s) {
   if (given(vm, "num-seeds")) {
     if (given(vm, "seeds")) throw UsageError("give only one of --seeds, --num-seeds");
     const auto n = parse_unsigned("--num-seeds", vm["num-seeds"].as<std::string>());
@@ -166,7 +164,6 @@ SharedSettings read_shared(const po::variables_map& vm) {
   if (s.out_dir.empty()) throw UsageError("--out = '': expected a folder name");
   s.overwrite = vm["overwrite"].as<bool>();
   s.quiet = vm["quiet"].as<bool>();
-  return s;
 }
 
 void prepare_out_dir(const std::string& dir, bool overwrite) {
@@ -269,6 +266,8 @@ pid_t spawn_child(const Job& job, const std::vector<std::string>& environment) {
   return rc == 0 ? pid : -1;
 }
 
+}  // namespace
+
 std::string describe_end(const Job& job) {
   if (job.signal != 0) return "killed by signal " + std::to_string(job.signal);
   if (job.exit_code == 0) return "ok";
@@ -277,7 +276,14 @@ std::string describe_end(const Job& job) {
   return "exit " + std::to_string(job.exit_code);
 }
 
-}  // namespace
+std::string last_error_line(const std::string& log_path) {
+  std::ifstream in(log_path);
+  std::string found;
+  static const std::string kPrefix = "saddle: error: ";
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(kPrefix, 0) == 0) found = line.substr(kPrefix.size());
+  return found;
+}
 
 void run_jobs(std::vector<Job>& jobs, std::size_t max_parallel, std::ostream* progress) {
   using Clock = std::chrono::steady_clock;

@@ -25,6 +25,10 @@ namespace saddle::cli::experiments {
 /// process count (--jobs) and the output (--out, --overwrite, --quiet, --help).
 po::options_description shared_options();
 
+/// The "Runs and output" part of shared_options() alone (--seeds, --num-seeds, --jobs, --out,
+/// --overwrite, --quiet, --help), for comparisons that do not run `saddle train`.
+po::options_description run_options();
+
 /// The settings read from shared_options().
 struct SharedSettings {
   std::vector<std::string> train_args;  ///< passed to every child, e.g. {"--model", "mlp", ...}
@@ -39,6 +43,10 @@ struct SharedSettings {
 /// Validates and reads the shared flags. Throws UsageError naming the flag: --out missing,
 /// --jobs 0, malformed numbers, repeated seeds, both --seeds and --num-seeds, unknown model.
 SharedSettings read_shared(const po::variables_map& vm);
+
+/// Reads the run_options() part into `s` (seeds, jobs, out_dir, overwrite, quiet); throws
+/// UsageError as read_shared does.
+void read_runs(const po::variables_map& vm, SharedSettings& s);
 
 /// Creates `dir`; refuses (UsageError) a folder that exists and is not empty unless
 /// `overwrite` (nothing is deleted: the runs are redone over their old folders, which the
@@ -94,6 +102,13 @@ Job make_job(const std::string& out_root, const std::string& group, std::uint64_
 /// children get OPENBLAS_NUM_THREADS=1 (one core per run). `progress` (may be null) gets a
 /// line per finished run. A child that cannot be spawned is recorded with exit_code 127.
 void run_jobs(std::vector<Job>& jobs, std::size_t max_parallel, std::ostream* progress);
+
+/// How a finished job ended: "ok", "numerical failure", "exit N", "killed by signal N",
+/// "could not start".
+std::string describe_end(const Job& job);
+
+/// The message of the last "saddle: error: ..." line of a child's log, or "".
+std::string last_error_line(const std::string& log_path);
 
 /// One point of a run's learning curve (metrics.jsonl).
 struct EpochPoint {

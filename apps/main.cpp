@@ -12,6 +12,7 @@
 #include "cli_common.hpp"
 #include "commands.hpp"
 #include "world.hpp"
+#include "saddle/version.hpp"
 
 namespace {
 
@@ -59,7 +60,7 @@ int dispatch(const std::vector<std::string>& args, std::ostream& out, std::ostre
     return cli::kExitOk;
   }
   if (first == "--version") {
-    out << "saddle 0.1.0\n";
+    out << "saddle " << saddle::kVersion << "\n";
     return cli::kExitOk;
   }
   // `saddle help` and `saddle help <subcommand>`.

@@ -1,4 +1,5 @@
-// `saddle solve`: one solve of a registered problem with one update scheme.
+// `saddle solve`: one solve of a built-in or plugin problem (double or float) with one
+// update scheme.
 //
 // Options are layered: the problem entry's defaults(scheme, formulation) first (tuned so
 // that the scheme reaches the answer without flags), then every flag the user gave. The
@@ -9,17 +10,22 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <limits>
 #include <memory>
+#include <new>
 #include <optional>
 #include <ostream>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "cli_common.hpp"
 #include "commands.hpp"
 #include "json.hpp"
+#include "problem_catalog.hpp"
 #include "saddle/callbacks.hpp"
 #include "saddle/solver.hpp"
 #include "saddle/solvers.hpp"
@@ -41,6 +47,10 @@ po::options_description solve_options() {
   choose.add_options()
       ("problem", po::value<std::string>()->value_name("NAME"),
        "problem to solve (required; --list shows the choices)")
+      ("plugin", po::value<std::string>()->value_name("FILE"),
+       "load more problems from a shared library (docs/plugins.md)")
+      ("problem-args", po::value<std::string>()->value_name("K=V,..."),
+       "settings for the problem's factory, e.g. data=/path,size=100 (plugin problems that read them)")
       ("solver", po::value<std::string>()->value_name("NAME"),
        ("update scheme (required): " + saddle::scheme_choices()).c_str())
       ("formulation", po::value<std::string>()->value_name("NAME")->default_value("lagrangian"),
@@ -89,6 +99,8 @@ po::options_description solve_options() {
   po::options_description output("Output", kHelpWidth, kHelpDescriptionWidth);
   output.add_options()
       ("json", po::bool_switch(), "print exactly one JSON object on stdout instead of the report")
+      ("out", po::value<std::string>()->value_name("DIR"), "run folder: write DIR/summary.json (the --json "
+       "object) and DIR/trajectory.csv (the --log columns, every --log-every steps)")
       ("log", po::value<std::string>()->value_name("FILE"), "write a CSV log to FILE; columns: iteration, epoch, loss, "
        "objective, max_violation, c_<name>..., lambda_<name>...")
       ("log-every", po::value<std::string>()->value_name("N")->default_value("1"), "log every N-th step, N >= 1")
@@ -101,13 +113,6 @@ po::options_description solve_options() {
 }
 
 // --- validated choices ---
-
-std::string checked_problem(const std::string& name) {
-  const auto& registry = builtin_problems();
-  if (!registry.contains(name))
-    throw UsageError("unknown problem '" + name + "' (choices: " + join(registry.names()) + ")");
-  return name;
-}
 
 // parse_* of options.hpp throw "unknown formulation 'x' (choices: ...)": prefix the flag.
 template <class F>
@@ -190,21 +195,30 @@ struct AnswerErrors {
 };
 
 /// The loss at the final point on the whole problem: Summary::loss itself for deterministic
-/// problems; for stochastic ones (whose Summary::loss is on the last minibatch) one extra
-/// forward over all samples, the range [0, N) (order-independent).
-double full_loss(Problem& problem, const Summary<double>& s) {
+/// problems; for stochastic ones (whose Summary::loss is on the last minibatch) forwards
+/// over all samples in batches of the solve's size (a problem sizes its buffers for that
+/// batch), averaged with weights batch size / N, i.e. the loss over all samples when the
+/// loss is a mean over the batch.
+template <class T>
+double full_loss(BasicProblem<T>& problem, const Summary<T>& s, std::size_t batch_size) {
   const std::size_t samples = problem.num_samples();
   if (samples == 0 || s.x.size() != problem.num_parameters()) return s.loss;
+  const std::size_t step = batch_size == 0 ? samples : std::min(batch_size, samples);
   Evaluation eval;
   eval.resize(problem.constraints().size());
-  Batch all;
-  all.begin = 0;
-  all.size = samples;
-  problem.forward(s.x, all, eval);
-  return eval.loss;
+  double total = 0.0;
+  for (std::size_t begin = 0; begin < samples; begin += step) {
+    Batch batch;
+    batch.begin = begin;
+    batch.size = std::min(step, samples - begin);
+    problem.forward(s.x, batch, eval);
+    total += eval.loss * static_cast<double>(batch.size);
+  }
+  return total / static_cast<double>(samples);
 }
 
-AnswerErrors answer_errors(const Summary<double>& s, double loss, const problems::KnownAnswer& a) {
+template <class T>
+AnswerErrors answer_errors(const Summary<T>& s, double loss, const KnownAnswer& a) {
   AnswerErrors e;
   e.x = max_abs_error(s.x, a.x);
   e.multipliers = max_abs_error(s.multipliers, a.multipliers);
@@ -213,15 +227,17 @@ AnswerErrors answer_errors(const Summary<double>& s, double loss, const problems
 }
 
 /// What both output formats print.
+template <class T>
 struct SolveResult {
   std::string problem_name;
-  const problems::ProblemEntry* entry = nullptr;
+  const PluginProblem* entry = nullptr;
+  std::string plugin;  ///< plugin path, "" for a built-in problem
   std::string solver_name;
   SolverOptions options;
   bool stochastic = false;
-  Summary<double> summary;
+  Summary<T> summary;
   double full_loss = 0.0;
-  problems::KnownAnswer answer;
+  KnownAnswer answer;
   AnswerErrors errors;
   bool expected_to_converge = false;
 };
@@ -232,8 +248,9 @@ int exit_code(Termination t) {
 
 // --- output ---
 
-void write_json(std::ostream& out, const SolveResult& r) {
-  const Summary<double>& s = r.summary;
+template <class T>
+void write_json(std::ostream& out, const SolveResult<T>& r) {
+  const Summary<T>& s = r.summary;
   const SolverOptions& options = r.options;
   auto optional_number = [](JsonWriter& json, const std::optional<double>& v) {
     if (v)
@@ -246,6 +263,12 @@ void write_json(std::ostream& out, const SolveResult& r) {
   json.begin_object();
   json.key("problem").value(r.problem_name);
   json.key("description").value(r.entry->description);
+  json.key("plugin");
+  if (r.plugin.empty())
+    json.null();
+  else
+    json.value(r.plugin);
+  json.key("precision").value(std::is_same_v<T, float> ? "float" : "double");
   json.key("solver").value(r.solver_name);
   json.key("formulation").value(to_string(options.formulation.kind));
   json.key("dual_restarts").value(options.dual_restarts);
@@ -317,11 +340,14 @@ std::string wrapped(const std::string& prefix, const std::vector<std::string>& i
   return text + '\n';
 }
 
-void write_report(std::ostream& out, const SolveResult& r) {
-  const problems::KnownAnswer& answer = r.answer;
+template <class T>
+void write_report(std::ostream& out, const SolveResult<T>& r) {
+  const KnownAnswer& answer = r.answer;
   auto error_text = [](const std::optional<double>& e) { return e ? format_number(*e) : std::string("n/a"); };
 
-  out << "problem: " << r.problem_name << " - " << r.entry->description << '\n'
+  out << "problem: " << r.problem_name << " - " << r.entry->description << '\n';
+  if (!r.plugin.empty()) out << "plugin: " << r.plugin << '\n';
+  out << "precision: " << (std::is_same_v<T, float> ? "float" : "double") << '\n'
       << "solver: " << r.solver_name << ", formulation: " << to_string(r.options.formulation.kind)
       << ", dual restarts: " << (r.options.dual_restarts ? "on" : "off") << '\n'
       << wrapped("options: ", describe_options(r.options), 96)
@@ -338,28 +364,98 @@ void write_report(std::ostream& out, const SolveResult& r) {
       << "expected to converge with " << r.solver_name << ": " << (r.expected_to_converge ? "yes" : "no") << '\n';
 }
 
-void write_list(std::ostream& out, bool as_json) {
-  const auto& registry = builtin_problems();
-  const auto problem_names = registry.names();
-  const auto solver_names = saddle::scheme_names();  // for the column width
+/// Problem facts for --list, read from an instance built without --problem-args. A problem
+/// that cannot be built so (a plugin problem that needs a data folder, a failing factory)
+/// is listed with `error` set instead of its sizes.
+struct ProblemFacts {
+  std::size_t parameters = 0, constraints = 0;
+  bool stochastic = false;
+  std::string error;  ///< "" when the facts are known
+};
+
+/// Calls `body`, turning any exception of a problem's code into InputError naming it.
+template <class F>
+auto call_problem(const ProblemCatalog& catalog, const std::string& name, const char* what, F body) {
+  try {
+    return body();
+  } catch (const UsageError&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw InputError(catalog.describe(name) + ": " + what + " threw: " + e.what());
+  } catch (...) {
+    throw InputError(catalog.describe(name) + ": " + what + " threw a non-standard exception");
+  }
+}
+
+ProblemFacts problem_facts(const ProblemCatalog& catalog, const PluginProblem& entry) try {
+  ProblemFacts f;
+  auto read = [&](auto problem) {
+    if (!problem) throw InputError(catalog.describe(entry.name) + ": its factory returned null");
+    call_problem(catalog, entry.name, "a query of its size", [&] {
+      f.parameters = problem->num_parameters();
+      f.constraints = problem->constraints().size();
+      f.stochastic = problem->num_samples() > 0;
+      return 0;
+    });
+  };
+  if (entry.is_float())
+    read(call_problem(catalog, entry.name, "its factory", [&] { return entry.make_float(ProblemArgs{}); }));
+  else
+    read(call_problem(catalog, entry.name, "its factory", [&] { return entry.make_double(ProblemArgs{}); }));
+  return f;
+} catch (const InputError& e) {
+  ProblemFacts f;
+  f.error = e.what();
+  return f;
+}
+
+void write_list(std::ostream& out, bool as_json, const ProblemCatalog& catalog) {
+  const auto problem_names = catalog.names();
+  const auto solver_names = saddle::scheme_names();
   const std::vector<std::string> formulations = {"lagrangian", "augmented-lagrangian", "quadratic-penalty",
                                                  "fixed-penalty"};
   const std::vector<std::string> primal_rules = {"sgd", "momentum", "nesterov", "adam"};
   const std::vector<std::string> dual_rules = {"gradient-ascent", "nupi"};
 
   if (as_json) {
-    JsonWriter json(out);
+    std::ostringstream text;
+    JsonWriter json(text);
     json.begin_object();
     json.key("problems").begin_array();
     for (const auto& name : problem_names) {
-      const auto& entry = registry.get(name);
-      const auto problem = entry.make();
+      const auto& entry = catalog.get(name);
+      const ProblemFacts facts = problem_facts(catalog, entry);
       json.begin_object();
       json.key("name").value(name);
       json.key("description").value(entry.description);
-      json.key("parameters").value(problem->num_parameters());
-      json.key("constraints").value(problem->constraints().size());
-      json.key("stochastic").value(problem->num_samples() > 0);
+      json.key("plugin");
+      if (catalog.from_plugin(name))
+        json.value(catalog.plugin_path());
+      else
+        json.null();
+      json.key("precision").value(entry.is_float() ? "float" : "double");
+      auto count = [&](std::size_t v) {
+        if (facts.error.empty())
+          json.value(v);
+        else
+          json.null();
+      };
+      json.key("parameters");
+      count(facts.parameters);
+      json.key("constraints");
+      count(facts.constraints);
+      json.key("stochastic");
+      if (facts.error.empty())
+        json.value(facts.stochastic);
+      else
+        json.null();
+      json.key("error");
+      if (facts.error.empty())
+        json.null();
+      else
+        json.value(facts.error);
       json.key("converging_schemes").string_array(entry.converging_schemes);
       json.end_object();
     }
@@ -378,6 +474,7 @@ void write_list(std::ostream& out, bool as_json) {
     json.key("primal_rules").string_array(primal_rules);
     json.key("dual_rules").string_array(dual_rules);
     json.end_object();
+    out << text.str();
     return;
   }
 
@@ -390,9 +487,19 @@ void write_list(std::ostream& out, bool as_json) {
   };
   out << "problems:\n";
   for (const auto& name : problem_names) {
-    const auto& entry = registry.get(name);
-    out << "  " << padded(name) << "  " << entry.description << '\n'
-        << "  " << padded("") << "  converges with: " << join(entry.converging_schemes) << '\n';
+    const auto& entry = catalog.get(name);
+    out << "  " << padded(name) << "  " << entry.description << '\n';
+    if (catalog.from_plugin(name)) {
+      const ProblemFacts facts = problem_facts(catalog, entry);
+      out << "  " << padded("") << "  plugin " << catalog.plugin_path() << ", " << (entry.is_float() ? "float" : "double");
+      if (facts.error.empty())
+        out << ", " << facts.parameters << " parameters, " << facts.constraints << " constraints"
+            << (facts.stochastic ? ", stochastic" : "") << '\n';
+      else
+        out << "; cannot be built without --problem-args: " << facts.error << '\n';
+    }
+    out << "  " << padded("") << "  converges with: "
+        << (entry.converging_schemes.empty() ? std::string("(not stated)") : join(entry.converging_schemes)) << '\n';
   }
   out << "solvers (problem forwards / backwards per step):\n";
   for (const auto& scheme : saddle::scheme_table()) {
@@ -404,13 +511,25 @@ void write_list(std::ostream& out, bool as_json) {
       << "dual rules: " << join(dual_rules) << '\n';
 }
 
+/// The entry's defaults for a scheme and formulation (SolverOptions{} when it has none).
+SolverOptions entry_defaults(const ProblemCatalog& catalog, const PluginProblem& entry, const std::string& scheme,
+                             FormulationKind kind) {
+  if (!entry.defaults) {
+    SolverOptions o;
+    o.formulation.kind = kind;
+    return o;
+  }
+  return call_problem(catalog, entry.name, "its defaults()", [&] { return entry.defaults(scheme, kind); });
+}
+
 void write_help(std::ostream& out, const po::options_description& options, const po::variables_map& vm) {
-  out << "usage: saddle solve --problem NAME --solver NAME [options]\n"
-         "       saddle solve --list [--json]\n"
+  out << "usage: saddle solve --problem NAME --solver NAME [--plugin FILE] [options]\n"
+         "       saddle solve --list [--plugin FILE] [--json]\n"
          "\n"
-         "Solves a built-in problem with one update scheme and compares the result with the\n"
-         "problem's known answer. Options marked [default: the problem's] start from the\n"
-         "problem's tuned defaults for the solver and formulation; a flag overrides one value.\n"
+         "Solves a built-in problem, or one of a plugin (--plugin), with one update scheme and\n"
+         "compares the result with the problem's known answer. Options marked [default: the\n"
+         "problem's] start from the problem's defaults for the solver and formulation; a flag\n"
+         "overrides one value.\n"
          "\n"
       << options << '\n'
       << "exit codes: 0 solved (converged, iteration limit or user stop), 2 bad usage or input,\n"
@@ -418,103 +537,174 @@ void write_help(std::ostream& out, const po::options_description& options, const
          "examples:\n"
          "  saddle solve --problem active-inequality --solver gda\n"
          "  saddle solve --problem hs21 --solver extragradient --formulation augmented-lagrangian --json\n"
-         "  saddle solve --problem equality-qp --solver gda --help     (shows that problem's defaults)\n";
+         "  saddle solve --problem equality-qp --solver gda --help     (shows that problem's defaults)\n"
+         "  saddle solve --plugin ./libmine.so --problem my-qp --solver extragradient\n";
 
   // With a valid problem and solver, show the defaults the flags would override.
   if (!given(vm, "problem") || !given(vm, "solver")) return;
-  const auto& registry = builtin_problems();
+  const ProblemCatalog catalog(string_or(vm, "plugin", ""));
   const std::string problem = vm["problem"].as<std::string>();
   const std::string solver = vm["solver"].as<std::string>();
   const auto names = saddle::scheme_names();
-  if (!registry.contains(problem) || std::find(names.begin(), names.end(), solver) == names.end()) return;
+  if (!catalog.contains(problem) || std::find(names.begin(), names.end(), solver) == names.end()) return;
   FormulationKind kind = FormulationKind::lagrangian;
   try {
     kind = saddle::parse_formulation(vm["formulation"].as<std::string>());
   } catch (const saddle::InvalidOption&) {
     return;
   }
-  const SolverOptions defaults = registry.get(problem).defaults(solver, kind);
+  const SolverOptions defaults = entry_defaults(catalog, catalog.get(problem), solver, kind);
   out << "\ndefaults for --problem " << problem << " --solver " << solver << " --formulation "
       << to_string(kind) << ":\n";
   for (const auto& line : describe_options(defaults)) out << "  " << line << '\n';
 }
 
-int solve_main(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  const po::options_description options = solve_options();
-  const po::variables_map vm = parse_arguments(args, options);
-  const bool as_json = vm["json"].as<bool>();
+/// Writes `text` to `path`; throws InputError naming the file if it cannot.
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream file(path, std::ios::binary | std::ios::trunc);
+  file << text;
+  file.flush();
+  if (!file) throw InputError("cannot write " + path);
+}
 
-  if (vm["help"].as<bool>()) {
-    write_help(out, options, vm);
-    return kExitOk;
-  }
-  if (vm["list"].as<bool>()) {
-    write_list(out, as_json);
-    return kExitOk;
-  }
+/// Everything solve_main has read from the command line.
+struct SolveRequest {
+  std::string problem_name, solver_name;
+  ProblemArgs problem_args;
+  SolverOptions options;
+  bool as_json = false;
+  std::size_t progress_every = 0, log_every = 1;
+  std::string log_path, out_dir;
+  bool multipliers_given = false;
+};
 
-  const auto& registry = builtin_problems();
-  if (!given(vm, "problem"))
-    throw UsageError("missing --problem (choices: " + join(registry.names()) + ")");
-  if (!given(vm, "solver"))
-    throw UsageError("missing --solver (choices: " + join(saddle::scheme_names()) + ")");
-  const std::string problem_name = checked_problem(vm["problem"].as<std::string>());
-  const std::string solver_name = checked_solver(vm["solver"].as<std::string>());
-  const FormulationKind formulation =
-      parse_choice("--formulation", vm["formulation"].as<std::string>(), saddle::parse_formulation);
-  const std::size_t progress_every = to_size("--progress", vm["progress"].as<std::string>());
-  const std::size_t log_every = to_size("--log-every", vm["log-every"].as<std::string>());
-  if (log_every == 0) throw UsageError("--log-every = '0': must be >= 1");
-
-  const problems::ProblemEntry& entry = registry.get(problem_name);
-  SolverOptions solver_options = entry.defaults(solver_name, formulation);
-  apply_flags(vm, solver_options);
-  validate_with_flags(solver_options);
-
-  const std::unique_ptr<Problem> problem = entry.make();
-  const auto specs = problem->constraints();
-  if (given(vm, "multipliers") && solver_options.initial_multipliers.size() != specs.size()) {
+template <class T>
+int solve_typed(const ProblemCatalog& catalog, const PluginProblem& entry, const SolveRequest& request,
+                std::ostream& out, std::ostream& err) {
+  const std::string& name = request.problem_name;
+  std::unique_ptr<BasicProblem<T>> problem = call_problem(catalog, name, "its factory", [&] {
+    if constexpr (std::is_same_v<T, float>)
+      return entry.make_float(request.problem_args);
+    else
+      return entry.make_double(request.problem_args);
+  });
+  if (!problem) throw InputError(catalog.describe(name) + ": its factory returned null");
+  const auto specs = call_problem(catalog, name, "constraints()", [&] { return problem->constraints(); });
+  if (request.multipliers_given && request.options.initial_multipliers.size() != specs.size()) {
     std::vector<std::string> names;
     for (const auto& spec : specs) names.push_back(spec.name);
-    throw UsageError("--multipliers has " + std::to_string(solver_options.initial_multipliers.size()) +
-                     " value(s) but problem '" + problem_name + "' has " + std::to_string(specs.size()) +
+    throw UsageError("--multipliers has " + std::to_string(request.options.initial_multipliers.size()) +
+                     " value(s) but problem '" + name + "' has " + std::to_string(specs.size()) +
                      " constraint(s)" + (names.empty() ? std::string() : " (" + join(names) + ")"));
   }
 
-  Solver<double> solver(saddle::make_scheme<double>(solver_name), solver_options);
-  std::unique_ptr<ProgressPrinter<double>> progress;
-  std::unique_ptr<CsvLogger<double>> logger;
-  if (progress_every > 0) {
-    progress = std::make_unique<ProgressPrinter<double>>(err, progress_every);
+  Solver<T> solver(saddle::make_scheme<T>(request.solver_name), request.options);
+  std::unique_ptr<ProgressPrinter<T>> progress;
+  std::unique_ptr<CsvLogger<T>> logger, trajectory;
+  if (request.progress_every > 0) {
+    progress = std::make_unique<ProgressPrinter<T>>(err, request.progress_every);
     solver.add_callback(progress.get());
   }
-  if (given(vm, "log")) {
-    logger = std::make_unique<CsvLogger<double>>(vm["log"].as<std::string>(), log_every);  // throws InputError
+  if (!request.log_path.empty()) {
+    logger = std::make_unique<CsvLogger<T>>(request.log_path, request.log_every);  // throws InputError
     solver.add_callback(logger.get());
   }
+  if (!request.out_dir.empty()) {
+    trajectory = std::make_unique<CsvLogger<T>>(
+        (std::filesystem::path(request.out_dir) / "trajectory.csv").string(), request.log_every);
+    solver.add_callback(trajectory.get());
+  }
 
-  SolveResult result;
-  result.problem_name = problem_name;
+  SolveResult<T> result;
+  result.problem_name = name;
   result.entry = &entry;
-  result.solver_name = solver_name;
-  result.options = solver_options;
-  result.stochastic = problem->num_samples() > 0;
-  result.summary = solver.solve(*problem);
-  result.full_loss = full_loss(*problem, result.summary);
-  result.answer = entry.answer();
+  result.plugin = catalog.from_plugin(name) ? catalog.plugin_path() : std::string();
+  result.solver_name = request.solver_name;
+  result.options = request.options;
+  result.stochastic = call_problem(catalog, name, "num_samples()", [&] { return problem->num_samples() > 0; });
+  // The problem's exceptions (bad input, a failing forward or backward) become one line
+  // naming the problem; NaN or Inf is not an exception but Termination::numerical_failure.
+  result.summary = call_problem(catalog, name, "the solve (forward, backward or project)",
+                                [&] { return solver.solve(*problem); });
+  result.full_loss = call_problem(catalog, name, "forward on all samples", [&] {
+    return full_loss(*problem, result.summary, request.options.batch_size);
+  });
+  result.answer = entry.answer;
   result.errors = answer_errors(result.summary, result.full_loss, result.answer);
   const auto& converging = entry.converging_schemes;
-  result.expected_to_converge = std::find(converging.begin(), converging.end(), solver_name) != converging.end();
+  result.expected_to_converge =
+      std::find(converging.begin(), converging.end(), request.solver_name) != converging.end();
 
   // Render fully before writing, so that an exception cannot leave half an object on stdout.
+  std::ostringstream json_text;
+  write_json(json_text, result);
+  if (!request.out_dir.empty())
+    write_file((std::filesystem::path(request.out_dir) / "summary.json").string(), json_text.str() + "\n");
   std::ostringstream text;
-  if (as_json)
-    write_json(text, result);
+  if (request.as_json)
+    text << json_text.str();
   else
     write_report(text, result);
   out << text.str();
   out.flush();
+  if (result.summary.termination == Termination::numerical_failure) {
+    err << "saddle: numerical failure: " << catalog.describe(name) << ": " << result.summary.message << '\n';
+    err.flush();
+  }
   return exit_code(result.summary.termination);
+}
+
+int solve_main(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  const po::options_description options = solve_options();
+  const po::variables_map vm = parse_arguments(args, options);
+  SolveRequest request;
+  request.as_json = vm["json"].as<bool>();
+
+  if (vm["help"].as<bool>()) {
+    std::ostringstream text;  // a bad --plugin fails before anything is printed
+    write_help(text, options, vm);
+    out << text.str();
+    return kExitOk;
+  }
+  const ProblemCatalog catalog(string_or(vm, "plugin", ""));  // loads --plugin: InputError on failure
+  if (vm["list"].as<bool>()) {
+    write_list(out, request.as_json, catalog);
+    return kExitOk;
+  }
+
+  if (!given(vm, "problem"))
+    throw UsageError("missing --problem (choices: " + join(catalog.names()) + ")");
+  if (!given(vm, "solver"))
+    throw UsageError("missing --solver (choices: " + join(saddle::scheme_names()) + ")");
+  request.problem_name = vm["problem"].as<std::string>();
+  const PluginProblem& entry = catalog.get(request.problem_name);  // UsageError listing the choices
+  request.solver_name = checked_solver(vm["solver"].as<std::string>());
+  const FormulationKind formulation =
+      parse_choice("--formulation", vm["formulation"].as<std::string>(), saddle::parse_formulation);
+  request.progress_every = to_size("--progress", vm["progress"].as<std::string>());
+  request.log_every = to_size("--log-every", vm["log-every"].as<std::string>());
+  if (request.log_every == 0) throw UsageError("--log-every = '0': must be >= 1");
+  request.log_path = string_or(vm, "log", "");
+  request.out_dir = string_or(vm, "out", "");
+  request.multipliers_given = given(vm, "multipliers");
+  if (given(vm, "problem-args"))
+    request.problem_args = parse_problem_args("--problem-args", vm["problem-args"].as<std::string>());
+
+  request.options = entry_defaults(catalog, entry, request.solver_name, formulation);
+  request.options.formulation.kind = formulation;
+  apply_flags(vm, request.options);
+  validate_with_flags(request.options);
+  if (given(vm, "out")) {
+    std::error_code ec;
+    if (request.out_dir.empty()) throw UsageError("--out = '': expected a folder name");
+    std::filesystem::create_directories(request.out_dir, ec);
+    if (ec || !std::filesystem::is_directory(request.out_dir))
+      throw UsageError("--out " + request.out_dir + ": cannot create the folder" +
+                       (ec ? " (" + ec.message() + ")" : std::string()));
+  }
+
+  if (entry.is_float()) return solve_typed<float>(catalog, entry, request, out, err);
+  return solve_typed<double>(catalog, entry, request, out, err);
 }
 
 }  // namespace

@@ -5,12 +5,14 @@
 #   3. runs the GoogleTest suite: ctest --output-on-failure -j2, OPENBLAS_NUM_THREADS=1;
 #   4. installs the build into a temporary prefix and builds and runs the out-of-tree
 #      consumer examples/consumer against it (find_package(saddle)): one more check;
+#      then builds the out-of-tree plugin examples/plugin against the same prefix and solves
+#      its problem with the installed `saddle solve --plugin` (checks the answer): one more;
 #   5. only when SADDLE_SANITIZE_TESTS=1: builds the suite with AddressSanitizer and
 #      UndefinedBehaviorSanitizer (-DSADDLE_SANITIZE=ON) in $SADDLE_SANITIZE_BUILD_DIR and
 #      runs it (slow: several minutes more).
 # Exits non-zero on any failure. The last line is always `N passed, N failed` (followed by
 # `, N skipped` when some tests were skipped), counting the ctest tests (of both suites
-# when the sanitizer run is on) plus the consumer check.
+# when the sanitizer run is on) plus the consumer and plugin checks.
 #
 # Usage: scripts/test.sh
 # Environment:
@@ -113,6 +115,30 @@ consumer_check() {
     "$cdir/consumer"
 }
 
+# Builds examples/plugin against the prefix of consumer_check (installing it if needed) and
+# solves its problem with the installed saddle: converged, |x - x*|_inf < 1e-4.
+plugin_check() {
+  local prefix=$tmp/prefix pdir=$tmp/plugin-build out err
+  if [[ ! -x "$prefix/bin/saddle" ]]; then
+    cmake --install "$build_dir" --prefix "$prefix" >"$tmp/install.log" 2>&1 || {
+      cat "$tmp/install.log"
+      log "cmake --install failed"
+      return 1
+    }
+  fi
+  cmake -S "$root/examples/plugin" -B "$pdir" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" &&
+    cmake --build "$pdir" -j "$jobs" || return 1
+  out=$("$prefix/bin/saddle" solve --plugin "$pdir/libdisk_plugin.so" --problem disk-projection \
+    --solver extragradient --json) || {
+    log "saddle solve --plugin exited non-zero"
+    return 1
+  }
+  echo "$out" | grep -E '"(termination|x_error)"'
+  err=$(sed -nE 's/.*"x_error": *([-+0-9.eE]+).*/\1/p' <<<"$out" | head -n 1)
+  grep -q '"termination": "converged"' <<<"$out" && [[ -n "$err" ]] &&
+    awk -v e="$err" 'BEGIN { exit !(e < 1e-4) }'
+}
+
 # --- 1. dependencies ---
 log "=== setup ==="
 if ! timed setup bash "$root/scripts/setup.sh"; then
@@ -140,6 +166,15 @@ if timed consumer consumer_check; then
   passed=$((passed + 1))
 else
   log "consumer check FAILED"
+  failed=$((failed + 1))
+fi
+
+log "=== plugin (examples/plugin loaded by the installed saddle solve --plugin) ==="
+if timed plugin plugin_check; then
+  log "plugin check passed"
+  passed=$((passed + 1))
+else
+  log "plugin check FAILED"
   failed=$((failed + 1))
 fi
 

@@ -11,17 +11,13 @@
 #include <vector>
 
 #include "saddle/options.hpp"
+#include "saddle/plugin.hpp"
 #include "saddle/problem.hpp"
 
 namespace saddle::problems {
 
-/// The known solution of a problem, for tests and for `saddle solve` reports.
-struct KnownAnswer {
-  std::vector<double> x;            ///< [n] solution point (empty: not checked)
-  std::vector<double> multipliers;  ///< [m] optimal multipliers (empty: not checked)
-  std::optional<double> loss;       ///< optimal objective value
-  std::string note;                 ///< how the answer was derived
-};
+/// The known solution of a problem (defined with the plugin interface, which shares it).
+using KnownAnswer = saddle::KnownAnswer;
 
 /// One registered problem.
 struct ProblemEntry {
