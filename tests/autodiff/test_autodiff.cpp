@@ -1,6 +1,7 @@
 // AutoDiffProblem (ADOL-C): the seven analytic problems written once as functors templated
 // on the scalar give the hand-written values and gradients, reach the registry's known
-// answers under the registry's defaults with the hand-written problems' tolerances, follow
+// answers under the registry's defaults (Lagrangian and augmented Lagrangian, every
+// converging scheme) with the hand-written problems' tolerances, follow
 // the hand-written regression's stochastic trajectory, retape on a branch switch, keep one
 // tape per batch size, allocate only what ADOL-C's own drivers allocate, and report bad
 // input with one line.
@@ -86,19 +87,22 @@ TEST_P(AutoDiffAnalytic, ReachesTheKnownAnswerWithTheRegistryDefaults) {
   const problems::ProblemEntry& entry = builtin_registry().get(name);
   const problems::KnownAnswer a = entry.answer();
   const bool stochastic = name == "norm-constrained-regression";
-  for (const std::string& scheme : entry.converging_schemes) {
-    auto problem = ad_version(name);
-    const SolverOptions options = entry.defaults(scheme, FormulationKind::lagrangian);
-    const Summary<double> s = problems::testing::solve(*problem, scheme, options);
-    if (stochastic) {
-      EXPECT_LE(problems::testing::dist2(s.x, a.x), 1e-3 * problems::testing::norm2(a.x)) << scheme;
-      EXPECT_NEAR(s.multipliers(0), a.multipliers[0], 1e-2 * std::abs(a.multipliers[0])) << scheme;
-    } else {
-      EXPECT_EQ(s.termination, Termination::converged) << scheme << ": " << s.message;
-      EXPECT_LE(max_abs_diff(s.x, a.x), 1e-8) << scheme;
-      EXPECT_LE(max_abs_diff(s.multipliers, a.multipliers), 1e-7) << scheme;
-      EXPECT_NEAR(s.loss, *a.loss, 1e-8 * (1.0 + std::abs(*a.loss))) << scheme;
-      EXPECT_LE(s.max_violation, 1e-8) << scheme;
+  for (const FormulationKind formulation : {FormulationKind::lagrangian, FormulationKind::augmented_lagrangian}) {
+    for (const std::string& scheme : entry.converging_schemes) {
+      const std::string what = scheme + " / " + to_string(formulation);
+      auto problem = ad_version(name);
+      const SolverOptions options = entry.defaults(scheme, formulation);
+      const Summary<double> s = problems::testing::solve(*problem, scheme, options);
+      if (stochastic) {
+        EXPECT_LE(problems::testing::dist2(s.x, a.x), 1e-3 * problems::testing::norm2(a.x)) << what;
+        EXPECT_NEAR(s.multipliers(0), a.multipliers[0], 1e-2 * std::abs(a.multipliers[0])) << what;
+      } else {
+        EXPECT_EQ(s.termination, Termination::converged) << what << ": " << s.message;
+        EXPECT_LE(max_abs_diff(s.x, a.x), 1e-8) << what;
+        EXPECT_LE(max_abs_diff(s.multipliers, a.multipliers), 1e-7) << what;
+        EXPECT_NEAR(s.loss, *a.loss, 1e-8 * (1.0 + std::abs(*a.loss))) << what;
+        EXPECT_LE(s.max_violation, 1e-8) << what;
+      }
     }
   }
 }
