@@ -52,12 +52,15 @@ const saddle::problems::ProblemRegistry& registry() {
 std::unique_ptr<saddle::Problem> make(const std::string& name, const std::string& way) {
   if (way == "hand") return registry().get(name).make();
   if (way == "autodiff")
-    return tf::function_version(name, [](saddle::FunctionProblemSpec spec, auto f) -> std::unique_ptr<saddle::Problem> {
-      return std::make_unique<saddle::autodiff::AutoDiffProblem<decltype(f)>>(std::move(spec), f);
-    });
-  return tf::function_version(name, [](saddle::FunctionProblemSpec spec, auto f) -> std::unique_ptr<saddle::Problem> {
-    return std::make_unique<saddle::NumericDiffProblem<decltype(f)>>(std::move(spec), f);
-  });
+    return tf::function_version(
+        name, [](saddle::FunctionProblemSpec spec, auto f) -> std::unique_ptr<saddle::Problem> {
+          return std::make_unique<saddle::autodiff::AutoDiffProblem<decltype(f)>>(std::move(spec),
+                                                                                  f);
+        });
+  return tf::function_version(
+      name, [](saddle::FunctionProblemSpec spec, auto f) -> std::unique_ptr<saddle::Problem> {
+        return std::make_unique<saddle::NumericDiffProblem<decltype(f)>>(std::move(spec), f);
+      });
 }
 
 // Nanoseconds per forward + backward, by problem and way, filled as the benchmarks run.
@@ -78,7 +81,8 @@ void fwd_bwd(benchmark::State& state, const std::string& name, const std::string
   saddle::Evaluation eval;
   eval.resize(m);
   problem->shuffle(1);
-  const saddle::Batch batch = problem->num_samples() > 0 ? saddle::Batch{128, 128, 0} : saddle::Batch{};
+  const saddle::Batch batch =
+      problem->num_samples() > 0 ? saddle::Batch{128, 128, 0} : saddle::Batch{};
   problem->forward(x, batch, eval);  // AD: records the tape outside the timing
   problem->backward(w, grad);
   const double t0 = thread_seconds();
@@ -96,7 +100,9 @@ void fwd_bwd(benchmark::State& state, const std::string& name, const std::string
 }
 
 void print_summary() {
-  std::printf("\n| problem | n | m | hand (ns) | autodiff (ns) | autodiff / hand | numeric (ns) | numeric / hand |\n");
+  std::printf(
+      "\n| problem | n | m | hand (ns) | autodiff (ns) | autodiff / hand | numeric (ns) | numeric "
+      "/ hand |\n");
   std::printf("|---|---|---|---|---|---|---|---|\n");
   for (const std::string& name : tf::analytic_names()) {
     auto it = results().find(name);
@@ -111,11 +117,13 @@ void print_summary() {
       return std::string(buf);
     };
     std::printf("| %s | %zu | %zu | %s | %s | %s | %s | %s |\n", name.c_str(), p->num_parameters(),
-                p->constraints().size(), cell("hand", false).c_str(), cell("autodiff", false).c_str(),
-                cell("autodiff", true).c_str(), cell("numeric", false).c_str(), cell("numeric", true).c_str());
+                p->constraints().size(), cell("hand", false).c_str(),
+                cell("autodiff", false).c_str(), cell("autodiff", true).c_str(),
+                cell("numeric", false).c_str(), cell("numeric", true).c_str());
   }
   double load[3] = {0, 0, 0};
-  if (getloadavg(load, 3) == 3) std::printf("\nload average at the end: %.2f %.2f %.2f\n", load[0], load[1], load[2]);
+  if (getloadavg(load, 3) == 3)
+    std::printf("\nload average at the end: %.2f %.2f %.2f\n", load[0], load[1], load[2]);
 }
 
 }  // namespace
@@ -127,14 +135,17 @@ int main(int argc, char** argv) {
   if (threads == nullptr || std::string(threads) != "1") {
     setenv("OPENBLAS_NUM_THREADS", "1", 1);
     execv("/proc/self/exe", argv);
-    std::fprintf(stderr, "saddle_bench_autodiff: error: could not re-execute with OPENBLAS_NUM_THREADS=1; set it yourself\n");
+    std::fprintf(stderr,
+                 "saddle_bench_autodiff: error: could not re-execute with OPENBLAS_NUM_THREADS=1; "
+                 "set it yourself\n");
     return 1;
   }
   // Registration order = run order: the hand-written baseline of a problem runs first.
   for (const std::string& name : tf::analytic_names())
     for (const char* way : {"hand", "autodiff", "numeric"})
-      benchmark::RegisterBenchmark(("fwdbwd/" + name + "/" + way).c_str(),
-                                   [name, w = std::string(way)](benchmark::State& s) { fwd_bwd(s, name, w); });
+      benchmark::RegisterBenchmark(
+          ("fwdbwd/" + name + "/" + way).c_str(),
+          [name, w = std::string(way)](benchmark::State& s) { fwd_bwd(s, name, w); });
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
   benchmark::RunSpecifiedBenchmarks();

@@ -55,9 +55,9 @@ void FunctionProblemSpec::validate() const {
     throw InvalidOption(who + "samples.width = 0 with " + std::to_string(samples.values.size()) +
                         " values: must be > 0");
   if (samples.width > 0 && samples.values.size() % samples.width != 0)
-    throw InvalidOption(who + "samples has " + std::to_string(samples.values.size()) +
-                        " values, not a multiple of samples.width = " +
-                        std::to_string(samples.width));
+    throw InvalidOption(
+        who + "samples has " + std::to_string(samples.values.size()) +
+        " values, not a multiple of samples.width = " + std::to_string(samples.width));
 }
 
 ShuffledSamples::ShuffledSamples(const SampleData& data)

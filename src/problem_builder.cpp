@@ -33,8 +33,7 @@ class LambdaProblem final : public BasicProblem<T> {
   }
   void initial_point(Vector<T>& x, std::uint64_t /*seed*/) const override {
     check_size(x.size());
-    for (std::size_t j = 0; j < x.size(); ++j)
-      x(j) = x0_.empty() ? T(0) : static_cast<T>(x0_[j]);
+    for (std::size_t j = 0; j < x.size(); ++j) x(j) = x0_.empty() ? T(0) : static_cast<T>(x0_[j]);
   }
   void forward(const Vector<T>& x, const Batch& /*batch*/, Evaluation& eval) override {
     check_size(x.size());
@@ -71,8 +70,7 @@ class LambdaProblem final : public BasicProblem<T> {
     if (size != x_.size())
       throw InputError(name_ + ": the gradient lambda of " +
                        (term ? "constraint '" + term->name + "'" : std::string("the objective")) +
-                       " resized its output to " +
-                       std::to_string(size) + " values, expected " +
+                       " resized its output to " + std::to_string(size) + " values, expected " +
                        std::to_string(x_.size()));
   }
 
@@ -102,8 +100,7 @@ ProblemBuilder<T>& ProblemBuilder<T>::objective(Value f, Gradient gradient) {
 
 template <class T>
 ProblemBuilder<T>& ProblemBuilder<T>::inequality(std::string name, Value g, Gradient gradient) {
-  return constraint(std::move(name), ConstraintKind::inequality, std::move(g),
-                    std::move(gradient));
+  return constraint(std::move(name), ConstraintKind::inequality, std::move(g), std::move(gradient));
 }
 
 template <class T>

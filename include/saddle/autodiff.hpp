@@ -56,8 +56,8 @@ using ADouble = adouble;
 class Recorder {
  public:
   /// x: [n], rows: [count * width] (tape parameters; nullptr when deterministic), c: [m].
-  virtual void record(const ADouble* x, const ADouble* rows, std::size_t count,
-                      ADouble& loss, ADouble* c) const = 0;
+  virtual void record(const ADouble* x, const ADouble* rows, std::size_t count, ADouble& loss,
+                      ADouble* c) const = 0;
 
  protected:
   ~Recorder() = default;
@@ -65,10 +65,10 @@ class Recorder {
 
 /// Counters of a TapeSet, for tests and diagnostics.
 struct TapeStats {
-  std::size_t tapes = 0;         ///< tapes held (one per batch size seen)
-  std::size_t recordings = 0;    ///< times the functor was recorded (first use + retapes)
-  std::size_t branch_retapes = 0;///< recordings caused by a branch switch
-  std::size_t operations = 0;    ///< operations on the tape of the last forward
+  std::size_t tapes = 0;           ///< tapes held (one per batch size seen)
+  std::size_t recordings = 0;      ///< times the functor was recorded (first use + retapes)
+  std::size_t branch_retapes = 0;  ///< recordings caused by a branch switch
+  std::size_t operations = 0;      ///< operations on the tape of the last forward
 };
 
 /// The non-template engine: ADOL-C tapes of one function, keyed by batch size.
@@ -137,7 +137,9 @@ class AutoDiffProblem final : public BasicProblem<double>, private Recorder {
                   ShuffledSamples(spec_.samples))),
         tapes_(spec_.name, spec_.num_parameters, spec_.constraints.size(), spec_.samples.width,
                *this),
-        y_(1 + spec_.constraints.size(), 0.0) {}
+        y_(1 + spec_.constraints.size(), 0.0) {
+    spec_.samples.values = std::vector<double>();  // samples_ holds them (width stays)
+  }
 
   std::size_t num_parameters() const override { return spec_.num_parameters; }
   std::vector<ConstraintSpec> constraints() const override { return spec_.constraints; }

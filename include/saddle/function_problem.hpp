@@ -48,11 +48,11 @@ struct SampleBatch {
 
 /// Size, constraints, initial point and samples of a function problem.
 struct FunctionProblemSpec {
-  std::string name = "function problem";   ///< appears in error messages
-  std::size_t num_parameters = 0;          ///< n > 0
-  std::vector<ConstraintSpec> constraints; ///< m >= 0, distinct non-empty names
-  std::vector<double> initial_point;       ///< x0: [n]; empty = all zeros
-  SampleData samples;                      ///< empty = deterministic problem
+  std::string name = "function problem";    ///< appears in error messages
+  std::size_t num_parameters = 0;           ///< n > 0
+  std::vector<ConstraintSpec> constraints;  ///< m >= 0, distinct non-empty names
+  std::vector<double> initial_point;        ///< x0: [n]; empty = all zeros
+  SampleData samples;                       ///< empty = deterministic problem
   /// Throws InvalidOption with one line naming the field: n = 0, an initial point of the
   /// wrong size or not finite, an empty or duplicate constraint name, samples with width 0 or
   /// a length that is not a multiple of the width.

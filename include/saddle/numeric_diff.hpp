@@ -88,6 +88,7 @@ class NumericDiffProblem final : public BasicProblem<double> {
     const std::size_t n = spec_.num_parameters;
     const std::size_t m = spec_.constraints.size();
     samples_ = ShuffledSamples(spec_.samples);
+    spec_.samples.values = std::vector<double>();  // samples_ holds them (width stays)
     x_ = Vector<double>::from_shape({n});
     probe_ = Vector<double>::from_shape({n});
     c_.assign(m, 0.0);
@@ -132,7 +133,7 @@ class NumericDiffProblem final : public BasicProblem<double> {
     double operator()(const Vector<double>& x) override {
       double loss = 0.0;
       owner->evaluate(x.data(), loss, owner->c_.data());
-      for (std::size_t i = 0; i < owner->c_.size(); ++i) loss += (*weights)(i) * owner->c_[i];
+      for (std::size_t i = 0; i < owner->c_.size(); ++i) loss += (*weights)(i)*owner->c_[i];
       return loss;
     }
   };
@@ -150,9 +151,9 @@ class NumericDiffProblem final : public BasicProblem<double> {
   Functor functor_;
   NumericDiffOptions options_;
   ShuffledSamples samples_;
-  Vector<double> x_;        // [n] point of the last forward
-  Vector<double> probe_;    // [n] x with one coordinate moved
-  std::vector<double> c_;   // [m] constraint values of one evaluation
+  Vector<double> x_;              // [n] point of the last forward
+  Vector<double> probe_;          // [n] x with one coordinate moved
+  std::vector<double> c_;         // [m] constraint values of one evaluation
   const double* rows_ = nullptr;  // rows of the last forward's batch
   std::size_t batch_rows_ = 0;
   bool has_point_ = false;

@@ -39,8 +39,8 @@ short acquire_tag(const std::string& name) {
     return t;
   }
   if (next_tag == SHRT_MAX)
-    throw InputError(name + ": no ADOL-C tape tag left (" +
-                     std::to_string(SHRT_MAX - kFirstTag) + " tapes alive)");
+    throw InputError(name + ": no ADOL-C tape tag left (" + std::to_string(SHRT_MAX - kFirstTag) +
+                     " tapes alive)");
   return next_tag++;
 }
 
@@ -130,8 +130,8 @@ void TapeSet::record(Tape& tape, const double* x, const double* rows) {
     tape.operations = st[NUM_OPERATIONS];
     const bool spilled = st[OP_FILE_ACCESS] || st[LOC_FILE_ACCESS] || st[VAL_FILE_ACCESS];
     if (!spilled || buffers != 0) break;
-    const std::size_t need = std::max({st[NUM_OPERATIONS], st[NUM_LOCATIONS], st[NUM_VALUES],
-                                       st[TAY_STACK_SIZE]}) + 1;
+    const std::size_t need =
+        std::max({st[NUM_OPERATIONS], st[NUM_LOCATIONS], st[NUM_VALUES], st[TAY_STACK_SIZE]}) + 1;
     if (need > static_cast<std::size_t>(UINT_MAX / 2)) break;  // keep the files
     buffers = static_cast<unsigned>(need);
   }
@@ -155,7 +155,8 @@ void TapeSet::forward(const double* x, const double* rows, std::size_t count, do
     rc = zos_forward(tape.tag, deps, n, 1, x, y);
     if (rc < 0)
       throw InputError(name_ + ": ADOL-C reports a branch switch right after retaping (code " +
-                       std::to_string(rc) + "): the function's control flow is not a function "
+                       std::to_string(rc) +
+                       "): the function's control flow is not a function "
                        "of x alone");
   }
   last_ = &tape;

@@ -34,9 +34,10 @@ using problems::testing::max_abs_diff;
 namespace tf = testing_functors;
 
 std::unique_ptr<Problem> ad_version(const std::string& name) {
-  return tf::function_version(name, [](FunctionProblemSpec spec, auto functor) -> std::unique_ptr<Problem> {
-    return std::make_unique<AutoDiffProblem<decltype(functor)>>(std::move(spec), functor);
-  });
+  return tf::function_version(
+      name, [](FunctionProblemSpec spec, auto functor) -> std::unique_ptr<Problem> {
+        return std::make_unique<AutoDiffProblem<decltype(functor)>>(std::move(spec), functor);
+      });
 }
 
 class AutoDiffAnalytic : public ::testing::TestWithParam<std::string> {};
@@ -68,7 +69,8 @@ TEST_P(AutoDiffAnalytic, ValuesAndGradientsMatchTheHandWrittenBackward) {
       ad->forward(x, batch, ea);
       EXPECT_NEAR(ea.loss, eh.loss, 1e-10 * (1.0 + std::abs(eh.loss))) << name << " point " << k;
       for (std::size_t i = 0; i < m; ++i)
-        EXPECT_NEAR(ea.constraints(i), eh.constraints(i), 1e-10 * (1.0 + std::abs(eh.constraints(i))))
+        EXPECT_NEAR(ea.constraints(i), eh.constraints(i),
+                    1e-10 * (1.0 + std::abs(eh.constraints(i))))
             << name << " constraint " << i;
       for (int l = 0; l < 3; ++l) {
         const Vector<double> w = tf::test_weights(m, l);
@@ -76,7 +78,8 @@ TEST_P(AutoDiffAnalytic, ValuesAndGradientsMatchTheHandWrittenBackward) {
         ad->backward(w, ga);
         for (std::size_t j = 0; j < n; ++j)
           EXPECT_NEAR(ga(j), gh(j), 1e-10 * (1.0 + std::abs(gh(j))))
-              << name << " batch size " << batch.size << " point " << k << " weights " << l << " coordinate " << j;
+              << name << " batch size " << batch.size << " point " << k << " weights " << l
+              << " coordinate " << j;
       }
     }
   }
@@ -87,7 +90,8 @@ TEST_P(AutoDiffAnalytic, ReachesTheKnownAnswerWithTheRegistryDefaults) {
   const problems::ProblemEntry& entry = builtin_registry().get(name);
   const problems::KnownAnswer a = entry.answer();
   const bool stochastic = name == "norm-constrained-regression";
-  for (const FormulationKind formulation : {FormulationKind::lagrangian, FormulationKind::augmented_lagrangian}) {
+  for (const FormulationKind formulation :
+       {FormulationKind::lagrangian, FormulationKind::augmented_lagrangian}) {
     for (const std::string& scheme : entry.converging_schemes) {
       const std::string what = scheme + " / " + to_string(formulation);
       auto problem = ad_version(name);
@@ -108,7 +112,8 @@ TEST_P(AutoDiffAnalytic, ReachesTheKnownAnswerWithTheRegistryDefaults) {
 }
 
 TEST_P(AutoDiffAnalytic, AllocatesOnlyWhatAdolcDriversAllocate) {
-  if (!saddle_test_alloc::kCountAllocations) GTEST_SKIP() << "allocation counting is off under sanitizers";
+  if (!saddle_test_alloc::kCountAllocations)
+    GTEST_SKIP() << "allocation counting is off under sanitizers";
   const std::string name = GetParam();
   auto problem = ad_version(name);
   const std::size_t n = problem->num_parameters();
@@ -156,7 +161,8 @@ TEST_P(AutoDiffAnalytic, AllocatesOnlyWhatAdolcDriversAllocate) {
     ours = counter.count();
   }
   RecordProperty("adolc_allocations_per_forward_backward", static_cast<int>(adolc_only));
-  EXPECT_EQ(ours, 5 * adolc_only) << "ADOL-C allocates " << adolc_only << " times per zos_forward + fos_reverse";
+  EXPECT_EQ(ours, 5 * adolc_only) << "ADOL-C allocates " << adolc_only
+                                  << " times per zos_forward + fos_reverse";
   EXPECT_LE(adolc_only, 4u);
 }
 
@@ -216,7 +222,8 @@ TEST(AutoDiffBranches, RetapesWhenAComparisonSwitchesAndStaysCorrect) {
     EXPECT_NEAR(ea.loss, eh.loss, 1e-12 * (1 + std::abs(eh.loss))) << k;
     hand->backward(w, gh);
     ad.backward(w, ga);
-    for (std::size_t j = 0; j < 6; ++j) EXPECT_NEAR(ga(j), gh(j), 1e-10 * (1 + std::abs(gh(j)))) << k << " " << j;
+    for (std::size_t j = 0; j < 6; ++j)
+      EXPECT_NEAR(ga(j), gh(j), 1e-10 * (1 + std::abs(gh(j)))) << k << " " << j;
     EXPECT_EQ(ad.tape_stats().branch_retapes, expected_retapes[k]) << k;
   }
   EXPECT_EQ(ad.tape_stats().tapes, 1u);
@@ -230,7 +237,8 @@ TEST(AutoDiffThreads, TwoProblemsSolvedConcurrentlyReachTheirAnswers) {
   auto run = [](const std::string& name, Summary<double>& out) {
     const problems::ProblemEntry& e = builtin_registry().get(name);
     auto p = ad_version(name);
-    out = problems::testing::solve(*p, "extragradient", e.defaults("extragradient", FormulationKind::lagrangian));
+    out = problems::testing::solve(*p, "extragradient",
+                                   e.defaults("extragradient", FormulationKind::lagrangian));
   };
   std::thread t1(run, "equality-qp", std::ref(s1));
   std::thread t2(run, "hs21", std::ref(s2));
@@ -247,7 +255,8 @@ struct LongChain {
   template <class S>
   void operator()(const S* x, S& loss, S* c) const {
     loss = 0.0;
-    for (std::size_t k = 0; k < terms; ++k) loss += x[k % 2] * x[(k + 1) % 2] * (1.0 + 1e-6 * static_cast<double>(k));
+    for (std::size_t k = 0; k < terms; ++k)
+      loss += x[k % 2] * x[(k + 1) % 2] * (1.0 + 1e-6 * static_cast<double>(k));
     c[0] = x[0] - 1.0;
   }
 };
@@ -291,7 +300,8 @@ TEST(AutoDiffBadInput, SpecAndCallErrorsAreOneLine) {
   spec.constraints = {{"h", ConstraintKind::equality}, {"h", ConstraintKind::inequality}};
   EXPECT_THROW((AutoDiffProblem<tf::EqualityQp>(spec, tf::EqualityQp{})), InvalidOption);
   spec.constraints = {{"norm", ConstraintKind::inequality}};
-  EXPECT_THROW((AutoDiffProblem<tf::Regression>(spec, tf::Regression{2, 1.0})), InvalidOption);  // no samples
+  EXPECT_THROW((AutoDiffProblem<tf::Regression>(spec, tf::Regression{2, 1.0})),
+               InvalidOption);  // no samples
 
   spec.constraints = {{"h", ConstraintKind::equality}};
   AutoDiffProblem<tf::EqualityQp> p(spec, tf::EqualityQp{});
@@ -331,8 +341,8 @@ TEST(AutoDiffBadInput, AFunctorThatThrowsWhileRecordingLeavesAdolcUsable) {
   e.resize(1);
   EXPECT_THROW(p.forward(Vector<double>{2.0}, Batch{}, e), InputError);
   // Taping was switched off: a new recording (another problem) still works.
-  AutoDiffProblem<tf::EqualityQp> qp(tf::spec_of(*builtin_registry().get("equality-qp").make(), "qp"),
-                                     tf::EqualityQp{});
+  AutoDiffProblem<tf::EqualityQp> qp(
+      tf::spec_of(*builtin_registry().get("equality-qp").make(), "qp"), tf::EqualityQp{});
   qp.forward(Vector<double>{1.0, 4.0}, Batch{}, e);
   EXPECT_DOUBLE_EQ(e.loss, 70.0);
   p.forward(Vector<double>{0.5}, Batch{}, e);

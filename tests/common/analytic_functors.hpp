@@ -176,8 +176,9 @@ std::unique_ptr<Problem> function_version(const std::string& name, Make make) {
 
 /// The seven problems, in the registry's order.
 inline std::vector<std::string> analytic_names() {
-  return {"active-inequality", "inactive-inequality", "equality-qp",  "hs21",
-          "linear-equality",   "max-entropy",         "norm-constrained-regression"};
+  return {
+      "active-inequality", "inactive-inequality",        "equality-qp", "hs21", "linear-equality",
+      "max-entropy",       "norm-constrained-regression"};
 }
 
 /// Three points for gradient comparisons around the initial point (k = 0, 1, 2): p_j =
@@ -196,8 +197,9 @@ inline Vector<double> test_point(const std::string& name, const Vector<double>& 
 inline Vector<double> test_weights(std::size_t m, int k) {
   Vector<double> w = Vector<double>::from_shape({m});
   for (std::size_t i = 0; i < m; ++i)
-    w(i) = k == 0 ? 0.0 : (k == 1 ? 0.7 - 0.45 * static_cast<double>(i)
-                                  : 3.0 * std::cos(0.9 * static_cast<double>(i) + 0.3));
+    w(i) = k == 0 ? 0.0
+                  : (k == 1 ? 0.7 - 0.45 * static_cast<double>(i)
+                            : 3.0 * std::cos(0.9 * static_cast<double>(i) + 0.3));
   return w;
 }
 

@@ -51,7 +51,8 @@ std::vector<std::string> cpp_blocks(const std::string& markdown) {
 }  // namespace
 
 TEST(GettingStartedAdDoc, BlockExtractionFindsEveryCppFenceInOrder) {
-  const std::string md = "text\n```sh\nls\n```\n```cpp\nint a;\n```\nx ```cpp\n```cpp\nint c;\n```\n";
+  const std::string md =
+      "text\n```sh\nls\n```\n```cpp\nint a;\n```\nx ```cpp\n```cpp\nint c;\n```\n";
   const std::vector<std::string> b = cpp_blocks(md);
   ASSERT_EQ(b.size(), 2u);
   EXPECT_EQ(b[0], "int a;\n");
@@ -60,11 +61,14 @@ TEST(GettingStartedAdDoc, BlockExtractionFindsEveryCppFenceInOrder) {
 
 TEST(GettingStartedAdDoc, DocumentShowsExactlyTheAutodiffExampleAsItsSecondCppBlock) {
   const std::string doc = read_text(std::string(SADDLE_SOURCE_DIR) + "/docs/getting-started.md");
-  const std::string program = read_text(std::string(SADDLE_SOURCE_DIR) + "/examples/getting_started_ad.cpp");
+  const std::string program =
+      read_text(std::string(SADDLE_SOURCE_DIR) + "/examples/getting_started_ad.cpp");
   const std::vector<std::string> blocks = cpp_blocks(doc);
-  ASSERT_GE(blocks.size(), 2u) << "docs/getting-started.md needs the hand-written and the ADOL-C programs";
+  ASSERT_GE(blocks.size(), 2u)
+      << "docs/getting-started.md needs the hand-written and the ADOL-C programs";
   EXPECT_EQ(drop_one_trailing_newline(blocks[1]), drop_one_trailing_newline(program))
-      << "the second ```cpp block of docs/getting-started.md must be examples/getting_started_ad.cpp verbatim";
+      << "the second ```cpp block of docs/getting-started.md must be "
+         "examples/getting_started_ad.cpp verbatim";
 }
 
 #ifdef SADDLE_GETTING_STARTED_AD_EXE
@@ -83,9 +87,10 @@ TEST(GettingStartedAdDoc, ExampleProgramReachesTheKnownAnswer) {
     char name[64] = {0}, termination[64] = {0};
     double x0 = 0, x1 = 0, lambda = 0;
     std::size_t steps = 0;
-    ASSERT_EQ(std::sscanf(line.c_str(), "%63[^:]: x = (%lf, %lf), lambda = %lf, %63s after %zu steps", name, &x0,
-                          &x1, &lambda, termination, &steps),
-              6)
+    ASSERT_EQ(
+        std::sscanf(line.c_str(), "%63[^:]: x = (%lf, %lf), lambda = %lf, %63s after %zu steps",
+                    name, &x0, &x1, &lambda, termination, &steps),
+        6)
         << "unexpected output line: " << line;
     names.push_back(name);
     EXPECT_STREQ(termination, "converged") << name;

@@ -30,9 +30,10 @@ using problems::testing::max_abs_diff;
 namespace tf = testing_functors;
 
 std::unique_ptr<Problem> numeric_version(const std::string& name) {
-  return tf::function_version(name, [](FunctionProblemSpec spec, auto functor) -> std::unique_ptr<Problem> {
-    return std::make_unique<NumericDiffProblem<decltype(functor)>>(std::move(spec), functor);
-  });
+  return tf::function_version(
+      name, [](FunctionProblemSpec spec, auto functor) -> std::unique_ptr<Problem> {
+        return std::make_unique<NumericDiffProblem<decltype(functor)>>(std::move(spec), functor);
+      });
 }
 
 class NumericDiffAnalytic : public ::testing::TestWithParam<std::string> {};
@@ -101,7 +102,8 @@ TEST_P(NumericDiffAnalytic, ReachesTheKnownAnswerWithTheRegistryDefaults) {
 }
 
 TEST_P(NumericDiffAnalytic, ForwardAndBackwardDoNotAllocate) {
-  if (!saddle_test_alloc::kCountAllocations) GTEST_SKIP() << "allocation counting is off under sanitizers";
+  if (!saddle_test_alloc::kCountAllocations)
+    GTEST_SKIP() << "allocation counting is off under sanitizers";
   const std::string name = GetParam();
   auto problem = numeric_version(name);
   const std::size_t n = problem->num_parameters();
@@ -125,7 +127,8 @@ TEST_P(NumericDiffAnalytic, ForwardAndBackwardDoNotAllocate) {
   EXPECT_EQ(counter.count(), 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllProblems, NumericDiffAnalytic, ::testing::ValuesIn(tf::analytic_names()),
+INSTANTIATE_TEST_SUITE_P(AllProblems, NumericDiffAnalytic,
+                         ::testing::ValuesIn(tf::analytic_names()),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            std::string s = info.param;
                            for (char& c : s)
@@ -240,7 +243,9 @@ TEST(NumericDiffBadInput, SpecErrorsAreOneLineInvalidOptions) {
 TEST(NumericDiffBadInput, StochasticFunctorWithoutSamples) {
   FunctionProblemSpec spec = qp_spec();
   spec.constraints = {{"norm", ConstraintKind::inequality}};
-  EXPECT_EQ(invalid_option_message([&] { NumericDiffProblem<tf::Regression> p(spec, tf::Regression{1, 1.0}); }),
+  EXPECT_EQ(invalid_option_message([&] {
+              NumericDiffProblem<tf::Regression> p(spec, tf::Regression{1, 1.0});
+            }),
             "qp: the functor takes a SampleBatch but spec.samples is empty (give the samples, or "
             "drop the batch argument for a deterministic problem)");
 }

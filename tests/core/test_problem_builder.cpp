@@ -8,10 +8,10 @@
 #include <cmath>
 #include <string>
 
+#include "common/allocation_counter.hpp"
 #include "common/analytic_functors.hpp"
 #include "problems/analytic_test_util.hpp"
 #include "saddle/problem_builder.hpp"
-#include "common/allocation_counter.hpp"
 
 namespace saddle {
 namespace {
@@ -30,8 +30,9 @@ std::unique_ptr<Problem> lambda_version(const std::string& name) {
                      g(0) = 12 * x(0) + 4 * x(1);
                      g(1) = 4 * x(0) + 6 * x(1);
                    })
-        .equality("x0+x1=5", [](const V& x) { return x(0) + x(1) - 5; },
-                  [](const V&, V& g) { g(0) = g(1) = 1; })
+        .equality(
+            "x0+x1=5", [](const V& x) { return x(0) + x(1) - 5; },
+            [](const V&, V& g) { g(0) = g(1) = 1; })
         .initial_point({0.0, 0.0})
         .build();
   }
@@ -72,24 +73,27 @@ std::unique_ptr<Problem> lambda_version(const std::string& name) {
             [](const V& p, V& g) {
               for (std::size_t k = 0; k < p.size(); ++k) g(k) = MaxEntropy::phi_prime(p(k));
             })
-        .equality("sum=1", [](const V& p) { return p(0) + p(1) + p(2) + p(3) + p(4) + p(5) - 1; },
-                  [](const V&, V& g) { g.fill(1.0); })
-        .equality("mean",
-                  [](const V& p) {
-                    double s = 0;
-                    for (std::size_t k = 0; k < p.size(); ++k) s += static_cast<double>(k + 1) * p(k);
-                    return s - MaxEntropy::kMean;
-                  },
-                  [](const V&, V& g) {
-                    for (std::size_t k = 0; k < g.size(); ++k) g(k) = static_cast<double>(k + 1);
-                  })
+        .equality(
+            "sum=1", [](const V& p) { return p(0) + p(1) + p(2) + p(3) + p(4) + p(5) - 1; },
+            [](const V&, V& g) { g.fill(1.0); })
+        .equality(
+            "mean",
+            [](const V& p) {
+              double s = 0;
+              for (std::size_t k = 0; k < p.size(); ++k) s += static_cast<double>(k + 1) * p(k);
+              return s - MaxEntropy::kMean;
+            },
+            [](const V&, V& g) {
+              for (std::size_t k = 0; k < g.size(); ++k) g(k) = static_cast<double>(k + 1);
+            })
         .initial_point(std::vector<double>(MaxEntropy::kFaces, 1.0 / 6.0));
     for (std::size_t k = 0; k < MaxEntropy::kFaces; ++k)
-      b.inequality("p" + std::to_string(k + 1) + ">=0", [k](const V& p) { return -p(k); },
-                   [k](const V&, V& g) {
-                     g.fill(0.0);
-                     g(k) = -1.0;
-                   });
+      b.inequality(
+          "p" + std::to_string(k + 1) + ">=0", [k](const V& p) { return -p(k); },
+          [k](const V&, V& g) {
+            g.fill(0.0);
+            g(k) = -1.0;
+          });
     return b.build();
   }
   throw InvalidOption("no lambda version of " + name);
@@ -144,8 +148,8 @@ TEST_P(LambdaAnalytic, ReachesTheKnownAnswerWithTheRegistryDefaults) {
   const problems::KnownAnswer a = entry.answer();
   for (const std::string& scheme : entry.converging_schemes) {
     auto problem = lambda_version(name);
-    const Summary<double> s =
-        problems::testing::solve(*problem, scheme, entry.defaults(scheme, FormulationKind::lagrangian));
+    const Summary<double> s = problems::testing::solve(
+        *problem, scheme, entry.defaults(scheme, FormulationKind::lagrangian));
     EXPECT_EQ(s.termination, Termination::converged) << scheme << ": " << s.message;
     EXPECT_LE(max_abs_diff(s.x, a.x), 1e-8) << scheme;
     EXPECT_LE(max_abs_diff(s.multipliers, a.multipliers), 1e-7) << scheme;
@@ -154,7 +158,8 @@ TEST_P(LambdaAnalytic, ReachesTheKnownAnswerWithTheRegistryDefaults) {
 }
 
 TEST_P(LambdaAnalytic, ForwardAndBackwardDoNotAllocate) {
-  if (!saddle_test_alloc::kCountAllocations) GTEST_SKIP() << "allocation counting is off under sanitizers";
+  if (!saddle_test_alloc::kCountAllocations)
+    GTEST_SKIP() << "allocation counting is off under sanitizers";
   auto problem = lambda_version(GetParam());
   const std::size_t n = problem->num_parameters();
   const std::size_t m = problem->constraints().size();
@@ -184,15 +189,18 @@ INSTANTIATE_TEST_SUITE_P(ThreeProblems, LambdaAnalytic,
 
 TEST(ProblemBuilder, FloatProblemSolvesTheGettingStartedQp) {
   using VF = Vector<float>;
-  auto problem = ProblemBuilder<float>(2)
-                     .objective([](const VF& x) { return 6.0 * x(0) * x(0) + 4.0 * x(0) * x(1) + 3.0 * x(1) * x(1); },
-                                [](const VF& x, VF& g) {
-                                  g(0) = 12 * x(0) + 4 * x(1);
-                                  g(1) = 4 * x(0) + 6 * x(1);
-                                })
-                     .equality("x0+x1=5", [](const VF& x) { return x(0) + x(1) - 5.0; },
-                               [](const VF&, VF& g) { g(0) = g(1) = 1; })
-                     .build();
+  auto problem =
+      ProblemBuilder<float>(2)
+          .objective(
+              [](const VF& x) { return 6.0 * x(0) * x(0) + 4.0 * x(0) * x(1) + 3.0 * x(1) * x(1); },
+              [](const VF& x, VF& g) {
+                g(0) = 12 * x(0) + 4 * x(1);
+                g(1) = 4 * x(0) + 6 * x(1);
+              })
+          .equality(
+              "x0+x1=5", [](const VF& x) { return x(0) + x(1) - 5.0; },
+              [](const VF&, VF& g) { g(0) = g(1) = 1; })
+          .build();
   SolverOptions o;
   o.primal.lr = 0.05;
   o.dual.lr = 0.5;
@@ -207,12 +215,14 @@ TEST(ProblemBuilder, FloatProblemSolvesTheGettingStartedQp) {
 TEST(ProblemBuilder, ZeroWeightsSkipTheConstraintGradient) {
   int calls = 0;
   auto p = ProblemBuilder<double>(1)
-               .objective([](const V& x) { return x(0) * x(0); }, [](const V& x, V& g) { g(0) = 2 * x(0); })
-               .inequality("x<=1", [](const V& x) { return x(0) - 1; },
-                           [&calls](const V&, V& g) {
-                             ++calls;
-                             g(0) = 1;
-                           })
+               .objective([](const V& x) { return x(0) * x(0); },
+                          [](const V& x, V& g) { g(0) = 2 * x(0); })
+               .inequality(
+                   "x<=1", [](const V& x) { return x(0) - 1; },
+                   [&calls](const V&, V& g) {
+                     ++calls;
+                     g(0) = 1;
+                   })
                .build();
   Evaluation e;
   e.resize(1);
@@ -247,7 +257,8 @@ ProblemBuilder<double> valid_builder() {
                    g(0) = 2 * x(0);
                    g(1) = 2 * x(1);
                  })
-      .inequality("a", [](const V& x) { return x(0); }, [](const V&, V& g) { g(0) = 1, g(1) = 0; });
+      .inequality(
+          "a", [](const V& x) { return x(0); }, [](const V&, V& g) { g(0) = 1, g(1) = 0; });
   return b;
 }
 
@@ -256,7 +267,10 @@ TEST(ProblemBuilderBadInput, EachErrorIsAOneLineInvalidOption) {
   EXPECT_EQ(invalid_option_message([] { ProblemBuilder<double>(0).build(); }),
             "lambda problem: num_parameters = 0: must be > 0");
   EXPECT_EQ(invalid_option_message([] {
-              ProblemBuilder<double>(2).equality("h", [](const V&) { return 0.0; }, [](const V&, V&) {}).build();
+              ProblemBuilder<double>(2)
+                  .equality(
+                      "h", [](const V&) { return 0.0; }, [](const V&, V&) {})
+                  .build();
             }),
             "lambda problem: no objective: call objective(f, gradient)");
   EXPECT_EQ(invalid_option_message([] {
@@ -264,19 +278,39 @@ TEST(ProblemBuilderBadInput, EachErrorIsAOneLineInvalidOption) {
               b.objective([](const V&) { return 0.0; }, [](const V&, V&) {}).build();
             }),
             "toy: objective given 2 times: give it once");
-  EXPECT_EQ(invalid_option_message([] { valid_builder().inequality("a", [](const V&) { return 0.0; }, [](const V&, V&) {}).build(); }),
+  EXPECT_EQ(invalid_option_message([] {
+              valid_builder()
+                  .inequality(
+                      "a", [](const V&) { return 0.0; }, [](const V&, V&) {})
+                  .build();
+            }),
             "toy: duplicate constraint name 'a'");
-  EXPECT_EQ(invalid_option_message([] { valid_builder().equality("", [](const V&) { return 0.0; }, [](const V&, V&) {}).build(); }),
+  EXPECT_EQ(invalid_option_message([] {
+              valid_builder()
+                  .equality(
+                      "", [](const V&) { return 0.0; }, [](const V&, V&) {})
+                  .build();
+            }),
             "toy: constraint 1 has an empty name");
-  EXPECT_EQ(invalid_option_message([] { valid_builder().equality("h", nullptr, [](const V&, V&) {}).build(); }),
+  EXPECT_EQ(invalid_option_message(
+                [] { valid_builder().equality("h", nullptr, [](const V&, V&) {}).build(); }),
             "toy: constraint 'h' has no value function");
-  EXPECT_EQ(invalid_option_message([] { valid_builder().equality("h", [](const V&) { return 0.0; }, nullptr).build(); }),
+  EXPECT_EQ(invalid_option_message([] {
+              valid_builder()
+                  .equality(
+                      "h", [](const V&) { return 0.0; }, nullptr)
+                  .build();
+            }),
             "toy: constraint 'h' has no gradient function");
-  EXPECT_EQ(invalid_option_message([] { ProblemBuilder<double>(1).objective([](const V&) { return 0.0; }, nullptr).build(); }),
+  EXPECT_EQ(invalid_option_message([] {
+              ProblemBuilder<double>(1).objective([](const V&) { return 0.0; }, nullptr).build();
+            }),
             "lambda problem: the objective has no gradient function");
   EXPECT_EQ(invalid_option_message([] { valid_builder().initial_point({1.0}).build(); }),
             "toy: initial_point has 1 values, expected num_parameters = 2");
-  EXPECT_EQ(invalid_option_message([] { valid_builder().initial_point({1.0, INFINITY}).build(); }),
+  EXPECT_EQ(invalid_option_message([] {
+              valid_builder().initial_point({1.0, INFINITY}).build();
+            }),
             "toy: initial_point[1] is not finite");
 }
 
@@ -292,13 +326,18 @@ TEST(ProblemBuilderBadInput, RuntimeSizeErrorsAreInputErrors) {
   } catch (const InputError& err) {
     EXPECT_STREQ(err.what(), "toy: x has 3 values, expected 2");
   }
-  auto resizing = valid_builder().equality("h", [](const V&) { return 0.0; }, [](const V&, V& g2) { g2 = V{1.0}; }).build();
+  auto resizing = valid_builder()
+                      .equality(
+                          "h", [](const V&) { return 0.0; }, [](const V&, V& g2) { g2 = V{1.0}; })
+                      .build();
   resizing->forward(V{1.0, 2.0}, Batch{}, e);
   try {
     resizing->backward(V{0.0, 1.0}, g);
     ADD_FAILURE() << "no InputError";
   } catch (const InputError& err) {
-    EXPECT_STREQ(err.what(), "toy: the gradient lambda of constraint 'h' resized its output to 1 values, expected 2");
+    EXPECT_STREQ(
+        err.what(),
+        "toy: the gradient lambda of constraint 'h' resized its output to 1 values, expected 2");
   }
 }
 
