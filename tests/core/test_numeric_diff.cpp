@@ -7,7 +7,8 @@
 // |numeric - hand| <= 1e-7 (1 + |hand|) (central differences with the default step
 // cbrt(eps): truncation h^2 phi''' / 6 plus rounding eps |phi| / h, both ~1e-10 here);
 // solves: x 1e-6, multipliers 1e-5, loss 1e-8 (1 + |f*|) for the deterministic problems (the
-// fixed point of the iteration moves by the gradient error over the curvature), and the
+// fixed point of the iteration moves by the gradient error over the curvature; the
+// termination may be the iteration limit instead of the 1e-12 step test), and the
 // hand-written problem's stochastic tolerances for the regression (x 1e-3, lambda 1e-2
 // relative).
 
@@ -93,7 +94,12 @@ TEST_P(NumericDiffAnalytic, ReachesTheKnownAnswerWithTheRegistryDefaults) {
       EXPECT_LE(problems::testing::dist2(s.x, a.x), 1e-3 * problems::testing::norm2(a.x)) << scheme;
       EXPECT_NEAR(s.multipliers(0), a.multipliers[0], 1e-2 * std::abs(a.multipliers[0])) << scheme;
     } else {
-      EXPECT_EQ(s.termination, Termination::converged) << scheme << ": " << s.message;
+      // The defaults' step test (1e-12) is not always met: the differences' rounding noise
+      // (eps |phi| / h, ~1e-9 in the gradient) keeps the iterates moving by about lr times
+      // that, so the solve may end on its iteration limit; the answer is what is checked.
+      EXPECT_TRUE(s.termination == Termination::converged ||
+                  s.termination == Termination::iteration_limit)
+          << scheme << ": " << s.message;
       EXPECT_LE(max_abs_diff(s.x, a.x), 1e-6) << scheme;
       EXPECT_LE(max_abs_diff(s.multipliers, a.multipliers), 1e-5) << scheme;
       EXPECT_NEAR(s.loss, *a.loss, 1e-8 * (1.0 + std::abs(*a.loss))) << scheme;
