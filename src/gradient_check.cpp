@@ -1,5 +1,7 @@
 #include "saddle/gradient_check.hpp"
 
+#include "saddle/numeric_diff.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <sstream>
@@ -31,14 +33,23 @@ GradientCheckResult check_gradient(BasicProblem<T>& problem, const Vector<T>& x,
   if (x.size() != n) throw InvalidOption("gradient_check: x has " + std::to_string(x.size()) + " values, expected " + std::to_string(n));
   if (weights.size() != m) throw InvalidOption("gradient_check: weights has " + std::to_string(weights.size()) + " values, expected " + std::to_string(m));
 
-  Evaluation eval;
-  eval.resize(m);
-  auto phi = [&](const Vector<T>& at) {
-    problem.forward(at, options.batch, eval);
-    double v = eval.loss;
-    for (std::size_t i = 0; i < m; ++i) v += weights(i) * eval.constraints(i);
-    return v;
-  };
+  // phi(x) = loss(x) + sum_i weights_i c_i(x), differenced by the shared central_difference.
+  struct Phi final : ScalarFunction<T> {
+    BasicProblem<T>* problem;
+    const Vector<double>* weights;
+    const Batch* batch;
+    Evaluation eval;
+    double operator()(const Vector<T>& at) override {
+      problem->forward(at, *batch, eval);
+      double v = eval.loss;
+      for (std::size_t i = 0; i < weights->size(); ++i) v += (*weights)(i) * eval.constraints(i);
+      return v;
+    }
+  } phi;
+  phi.problem = &problem;
+  phi.weights = &weights;
+  phi.batch = &options.batch;
+  phi.eval.resize(m);
 
   Vector<T> grad = Vector<T>::from_shape({n});
   phi(x);
@@ -50,17 +61,7 @@ GradientCheckResult check_gradient(BasicProblem<T>& problem, const Vector<T>& x,
   double worst_ratio = -1.0;
   for (std::size_t k = 0; k < count; ++k) {
     const std::size_t j = count == n ? k : (k * n) / count;
-    const T xj = x(j);
-    const T h = static_cast<T>(options.step * std::max(1.0, std::abs(static_cast<double>(xj))));
-    probe(j) = xj + h;
-    const T up = probe(j);
-    const double f_plus = phi(probe);
-    probe(j) = xj - h;
-    const T down = probe(j);
-    const double f_minus = phi(probe);
-    probe(j) = xj;
-    // Divide by the representable step actually taken, not the nominal one.
-    const double numeric = (f_plus - f_minus) / (static_cast<double>(up) - static_cast<double>(down));
+    const double numeric = central_difference(phi, probe, j, options.step);
     const double analytic = static_cast<double>(grad(j));
     const double err = std::abs(analytic - numeric);
     const double scale = std::max(std::abs(analytic), std::abs(numeric));
