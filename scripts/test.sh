@@ -4,7 +4,8 @@
 #   2. configures and builds the project (Release, tests on) in $SADDLE_BUILD_DIR;
 #   3. runs the GoogleTest suite: ctest --output-on-failure -j2, OPENBLAS_NUM_THREADS=1;
 #   4. installs the build into a temporary prefix and builds and runs the out-of-tree
-#      consumer examples/consumer against it (find_package(saddle)): one more check;
+#      consumer examples/consumer against it (find_package(saddle)), and builds
+#      examples/rate_constraints against it too (running its --help): one more check;
 #   5. only when SADDLE_SANITIZE_TESTS=1: builds the suite with AddressSanitizer and
 #      UndefinedBehaviorSanitizer (-DSADDLE_SANITIZE=ON) in $SADDLE_SANITIZE_BUILD_DIR and
 #      runs it (slow: several minutes more).
@@ -99,7 +100,8 @@ run_ctest() {
   [[ $rc -eq 0 && $nfail -eq 0 ]]
 }
 
-# Installs $build_dir into a temporary prefix and builds and runs examples/consumer.
+# Installs $build_dir into a temporary prefix and builds and runs examples/consumer, then
+# builds examples/rate_constraints (the saddle::nn layers API) against it.
 consumer_check() {
   local prefix=$tmp/prefix cdir=$tmp/consumer-build
   cmake --install "$build_dir" --prefix "$prefix" >"$tmp/install.log" 2>&1 || {
@@ -110,7 +112,11 @@ consumer_check() {
   cmake -S "$root/examples/consumer" -B "$cdir" -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_PREFIX_PATH="$prefix" &&
     cmake --build "$cdir" -j "$jobs" &&
-    "$cdir/consumer"
+    "$cdir/consumer" &&
+    cmake -S "$root/examples/rate_constraints" -B "$tmp/rates-build" -DCMAKE_BUILD_TYPE=Release \
+      -DCMAKE_PREFIX_PATH="$prefix" &&
+    cmake --build "$tmp/rates-build" -j "$jobs" &&
+    "$tmp/rates-build/rate_constraints" --help >/dev/null
 }
 
 # --- 1. dependencies ---

@@ -31,7 +31,7 @@ const char* kUsage =
     "  --solver NAME      gda | alternating-primal-dual | alternating-dual-primal |\n"
     "                     extragradient | extrapolation-from-the-past (default gda)\n"
     "  --primal-lr X      Adam step size (default 1e-3)\n"
-    "  --dual-lr X        projected gradient ascent step size (default 0.01)\n"
+    "  --dual-lr X        projected gradient ascent step size (default 0.003)\n"
     "  --batch N          minibatch size (default 128)\n"
     "  --hidden A,B,...   hidden layer widths (default 300,100; 'none' for a linear model)\n"
     "  --dataset NAME     fashion-mnist | mnist (default fashion-mnist)\n"
@@ -54,7 +54,7 @@ struct Args {
   std::uint64_t seed = 1;
   std::string solver = "gda";
   double primal_lr = 1e-3;
-  double dual_lr = 0.01;
+  double dual_lr = 0.003;
   std::size_t batch = 128;
   std::vector<std::size_t> hidden = {300, 100};
   std::string dataset = "fashion-mnist";
