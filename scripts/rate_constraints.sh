@@ -9,7 +9,7 @@
 # Usage: scripts/rate_constraints.sh [OUT_DIR]
 #   OUT_DIR defaults to docs/results/fashion-rates. Needs a build (scripts/build.sh) and
 #   Fashion-MNIST (apt-get install dataset-fashion-mnist, or DATA_DIR with the 4 IDX files).
-# Environment: BUILD_DIR (build/), SEEDS ("1 2 3"), EPOCHS (10), RECALLS ("0.8 0.9"),
+# Environment: BUILD_DIR (build/), SEEDS ("1 2 3"), EPOCHS (20), RECALLS ("0.8 0.9"),
 #   SOLVER (gda), DATA_DIR (""), JOBS (2).
 set -euo pipefail
 
@@ -18,7 +18,7 @@ out=${1:-$root/docs/results/fashion-rates}
 build=${BUILD_DIR:-$root/build}
 exe=$build/examples/rate_constraints/rate_constraints
 seeds=${SEEDS:-1 2 3}
-epochs=${EPOCHS:-10}
+epochs=${EPOCHS:-20}
 recalls=${RECALLS:-0.8 0.9}
 solver=${SOLVER:-gda}
 jobs=${JOBS:-2}

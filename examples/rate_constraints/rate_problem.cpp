@@ -14,8 +14,7 @@ namespace nn = saddle::nn;
 
 void RateProblemOptions::validate() const {
   if (!(recall > 0.0 && recall <= 1.0)) {
-    throw saddle::InvalidOption("recall target " + std::to_string(recall) +
-                                " must be in (0, 1]");
+    throw saddle::InvalidOption("recall target " + std::to_string(recall) + " must be in (0, 1]");
   }
   for (std::size_t h : hidden) {
     if (h == 0) throw saddle::InvalidOption("hidden layer width 0: widths must be >= 1");
@@ -149,9 +148,7 @@ void RateConstrainedClassifier::backward(const saddle::Vector<double>& weights,
     float* g = dlogits_.data() + r * classes_;
     const auto y = static_cast<std::size_t>(y_batch_(r));
     const double py = static_cast<double>(p[y]);
-    const double c = options_.constrained
-                         ? weights(y) / static_cast<double>(counts_[y]) * py
-                         : 0.0;
+    const double c = options_.constrained ? weights(y) / static_cast<double>(counts_[y]) * py : 0.0;
     for (std::size_t j = 0; j < classes_; ++j) {
       const double pj = static_cast<double>(p[j]);
       const double onehot = j == y ? 1.0 : 0.0;
@@ -194,8 +191,8 @@ ClassMetrics RateConstrainedClassifier::evaluate(const saddle::Vector<float>& x,
     }
   }
   for (std::size_t k = 0; k < classes_; ++k) {
-    m.recall[k] = m.count[k] > 0 ? static_cast<double>(correct[k]) / static_cast<double>(m.count[k])
-                                 : 0.0;
+    m.recall[k] =
+        m.count[k] > 0 ? static_cast<double>(correct[k]) / static_cast<double>(m.count[k]) : 0.0;
   }
   m.error = static_cast<double>(wrong) / static_cast<double>(n);
   m.loss = loss / static_cast<double>(n);

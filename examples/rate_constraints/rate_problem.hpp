@@ -29,20 +29,20 @@ namespace rate_constraints {
 
 struct RateProblemOptions {
   std::vector<std::size_t> hidden = {300, 100};  ///< hidden layer widths (may be empty)
-  double recall = 0.8;        ///< r, in (0, 1]
-  bool constrained = true;    ///< false: no constraints (unconstrained baseline)
-  std::size_t batch = 128;    ///< largest training minibatch
-  std::size_t eval_batch = 1000;  ///< rows per forward in evaluate()
+  double recall = 0.8;                           ///< r, in (0, 1]
+  bool constrained = true;                       ///< false: no constraints (unconstrained baseline)
+  std::size_t batch = 128;                       ///< largest training minibatch
+  std::size_t eval_batch = 1000;                 ///< rows per forward in evaluate()
   /// Throws saddle::InvalidOption (one line) for r outside (0, 1], a zero width or batch.
   void validate() const;
 };
 
 /// Test (or train) metrics of a parameter vector.
 struct ClassMetrics {
-  std::vector<double> recall;       ///< [K], fraction of class-k samples predicted k
-  std::vector<std::size_t> count;   ///< [K], samples of class k
-  double error = 0.0;               ///< fraction misclassified
-  double loss = 0.0;                ///< mean cross-entropy
+  std::vector<double> recall;      ///< [K], fraction of class-k samples predicted k
+  std::vector<std::size_t> count;  ///< [K], samples of class k
+  double error = 0.0;              ///< fraction misclassified
+  double loss = 0.0;               ///< mean cross-entropy
 };
 
 class RateConstrainedClassifier final : public saddle::ProblemF {

@@ -51,8 +51,7 @@ void Conv2d<T>::check_params(std::size_t size, const char* what) const {
 template <class T>
 void Conv2d<T>::init_parameters(View<T, 1> params, std::mt19937_64& rng) const {
   check_params(params.size(), "init_parameters");
-  std::normal_distribution<double> w_dist(0.0,
-                                          std::sqrt(2.0 / static_cast<double>(geom_.patch())));
+  std::normal_distribution<double> w_dist(0.0, std::sqrt(2.0 / static_cast<double>(geom_.patch())));
   T* p = params.data();
   for (std::size_t j = 0; j < bias_offset(); ++j) p[j] = static_cast<T>(w_dist(rng));
   std::fill(p + bias_offset(), p + num_parameters(), T(0));
@@ -65,13 +64,12 @@ void Conv2d<T>::forward(ConstView<T, 1> params, ConstView<T, 2> input, View<T, 2
   if (input.shape()[1] != in_features() || output.shape()[0] != rows ||
       output.shape()[1] != out_features()) {
     throw InputError("Conv2d forward: input " + shape_str(input.shape()[0], input.shape()[1]) +
-                     ", output " + shape_str(output.shape()[0], output.shape()[1]) +
-                     ", expected " + shape_str(rows, in_features()) + " and " +
-                     shape_str(rows, out_features()));
+                     ", output " + shape_str(output.shape()[0], output.shape()[1]) + ", expected " +
+                     shape_str(rows, in_features()) + " and " + shape_str(rows, out_features()));
   }
   if (rows > max_batch_) {
-    throw InputError("Conv2d forward: batch of " + std::to_string(rows) +
-                     " rows exceeds reserve(" + std::to_string(max_batch_) + ")");
+    throw InputError("Conv2d forward: batch of " + std::to_string(rows) + " rows exceeds reserve(" +
+                     std::to_string(max_batch_) + ")");
   }
   batch_ = rows;
   has_forward_ = true;

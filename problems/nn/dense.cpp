@@ -61,15 +61,14 @@ void Dense<T>::forward(ConstView<T, 1> params, ConstView<T, 2> input, View<T, 2>
 }
 
 template <class T>
-void Dense<T>::backward(ConstView<T, 1> params, ConstView<T, 2> input,
-                        ConstView<T, 2> grad_output, View<T, 1> grad_params,
-                        View<T, 2> grad_input) const {
+void Dense<T>::backward(ConstView<T, 1> params, ConstView<T, 2> input, ConstView<T, 2> grad_output,
+                        View<T, 1> grad_params, View<T, 2> grad_input) const {
   backward_core(params, input, grad_output, grad_params, &grad_input);
 }
 
 template <class T>
-void Dense<T>::backward(ConstView<T, 1> params, ConstView<T, 2> input,
-                        ConstView<T, 2> grad_output, View<T, 1> grad_params) const {
+void Dense<T>::backward(ConstView<T, 1> params, ConstView<T, 2> input, ConstView<T, 2> grad_output,
+                        View<T, 1> grad_params) const {
   backward_core(params, input, grad_output, grad_params, nullptr);
 }
 
@@ -80,14 +79,12 @@ void Dense<T>::backward_core(ConstView<T, 1> params, ConstView<T, 2> input,
   check_params(params.size(), "backward params");
   check_params(grad_params.size(), "backward grad_params");
   const std::size_t rows = input.shape()[0];
-  if (input.shape()[1] != in_ || grad_output.shape()[0] != rows ||
-      grad_output.shape()[1] != out_) {
+  if (input.shape()[1] != in_ || grad_output.shape()[0] != rows || grad_output.shape()[1] != out_) {
     throw InputError("Dense " + shape_str(in_, out_) + " backward: input " +
                      shape_str(input.shape()[0], input.shape()[1]) + ", grad_output " +
                      shape_str(grad_output.shape()[0], grad_output.shape()[1]));
   }
-  if (grad_input != nullptr &&
-      (grad_input->shape()[0] != rows || grad_input->shape()[1] != in_)) {
+  if (grad_input != nullptr && (grad_input->shape()[0] != rows || grad_input->shape()[1] != in_)) {
     throw InputError("Dense " + shape_str(in_, out_) + " backward: grad_input " +
                      shape_str(grad_input->shape()[0], grad_input->shape()[1]) + ", expected " +
                      shape_str(rows, in_));

@@ -11,12 +11,18 @@ namespace saddle::nn {
 
 const char* to_string(LayerKind kind) {
   switch (kind) {
-    case LayerKind::dense: return "dense";
-    case LayerKind::conv2d: return "conv2d";
-    case LayerKind::relu: return "relu";
-    case LayerKind::max_pool: return "max_pool";
-    case LayerKind::gated_dense: return "gated_dense";
-    case LayerKind::gated_conv2d: return "gated_conv2d";
+    case LayerKind::dense:
+      return "dense";
+    case LayerKind::conv2d:
+      return "conv2d";
+    case LayerKind::relu:
+      return "relu";
+    case LayerKind::max_pool:
+      return "max_pool";
+    case LayerKind::gated_dense:
+      return "gated_dense";
+    case LayerKind::gated_conv2d:
+      return "gated_conv2d";
   }
   return "?";
 }
@@ -34,8 +40,7 @@ class NetworkLayer {
   virtual void forward(ConstView<T, 1> params, ConstView<T, 2> in, View<T, 2> out, Mode mode,
                        std::uint64_t seed) = 0;
   virtual void backward(ConstView<T, 1> params, ConstView<T, 2> in, ConstView<T, 2> out,
-                        ConstView<T, 2> grad_out, View<T, 1> grad_params,
-                        View<T, 2>* grad_in) = 0;
+                        ConstView<T, 2> grad_out, View<T, 1> grad_params, View<T, 2>* grad_in) = 0;
   // Gated layers only.
   virtual double expected_density(ConstView<T, 1>) const { return 1.0; }
   virtual void add_density_gradient(ConstView<T, 1>, double, View<T, 1>) const {}
@@ -115,9 +120,7 @@ class GatedLayer final : public NetworkLayer<T> {
     else
       layer_.backward(p, g, gp);
   }
-  double expected_density(ConstView<T, 1> p) const override {
-    return layer_.expected_density(p);
-  }
+  double expected_density(ConstView<T, 1> p) const override { return layer_.expected_density(p); }
   void add_density_gradient(ConstView<T, 1> p, double weight, View<T, 1> gp) const override {
     layer_.add_expected_density_gradient(p, weight, gp);
   }
@@ -132,8 +135,7 @@ class GatedLayer final : public NetworkLayer<T> {
 template <class T>
 class ReluLayer final : public NetworkLayer<T> {
  public:
-  void forward(ConstView<T, 1>, ConstView<T, 2> in, View<T, 2> out, Mode,
-               std::uint64_t) override {
+  void forward(ConstView<T, 1>, ConstView<T, 2> in, View<T, 2> out, Mode, std::uint64_t) override {
     relu_forward<T>(in, out);
   }
   void backward(ConstView<T, 1>, ConstView<T, 2>, ConstView<T, 2> out, ConstView<T, 2> g,
@@ -147,12 +149,11 @@ class PoolLayer final : public NetworkLayer<T> {
  public:
   PoolLayer(std::size_t c, std::size_t h, std::size_t w) : pool_(c, h, w) {}
   void reserve(std::size_t b) override { pool_.reserve(b); }
-  void forward(ConstView<T, 1>, ConstView<T, 2> in, View<T, 2> out, Mode,
-               std::uint64_t) override {
+  void forward(ConstView<T, 1>, ConstView<T, 2> in, View<T, 2> out, Mode, std::uint64_t) override {
     pool_.forward(in, out);
   }
-  void backward(ConstView<T, 1>, ConstView<T, 2>, ConstView<T, 2>, ConstView<T, 2> g,
-                View<T, 1>, View<T, 2>* gi) override {
+  void backward(ConstView<T, 1>, ConstView<T, 2>, ConstView<T, 2>, ConstView<T, 2> g, View<T, 1>,
+                View<T, 2>* gi) override {
     if (gi) pool_.backward(g, *gi);
   }
 
@@ -192,8 +193,8 @@ std::size_t Network<T>::out_features() const {
 }
 
 template <class T>
-Network<T>& Network<T>::push(std::unique_ptr<NetworkLayer<T>> layer, LayerKind kind,
-                             std::size_t c, std::size_t h, std::size_t w) {
+Network<T>& Network<T>::push(std::unique_ptr<NetworkLayer<T>> layer, LayerKind kind, std::size_t c,
+                             std::size_t h, std::size_t w) {
   LayerInfo info;
   info.kind = kind;
   info.offset = num_parameters_;
@@ -230,8 +231,7 @@ template <class T>
 Network<T>& Network<T>::add_conv2d(std::size_t out_channels, std::size_t kernel) {
   check_building(max_batch_, "add_conv2d");
   auto layer = std::make_unique<ConvLayer<T>>(c_, h_, w_, out_channels, kernel);
-  return push(std::move(layer), LayerKind::conv2d, out_channels, h_ - kernel + 1,
-              w_ - kernel + 1);
+  return push(std::move(layer), LayerKind::conv2d, out_channels, h_ - kernel + 1, w_ - kernel + 1);
 }
 
 template <class T>
@@ -256,7 +256,7 @@ Network<T>& Network<T>::add_gated_dense(std::size_t out, double droprate_init) {
   }
   const std::size_t in = out_features();
   auto layer = std::make_unique<GatedLayer<T, GatedDense<T>>>(droprate_init, in, out,
-                                                               std::uint64_t{num_gated_});
+                                                              std::uint64_t{num_gated_});
   const std::size_t la = layer->layer().layout().log_alpha_offset;
   push(std::move(layer), LayerKind::gated_dense, out, 1, 1);
   info_.back().num_gates = in;
@@ -276,8 +276,7 @@ Network<T>& Network<T>::add_gated_conv2d(std::size_t out_channels, std::size_t k
   auto layer = std::make_unique<GatedLayer<T, GatedConv2d<T>>>(
       droprate_init, c_, h_, w_, out_channels, kernel, std::uint64_t{num_gated_});
   const std::size_t la = layer->layer().layout().log_alpha_offset;
-  push(std::move(layer), LayerKind::gated_conv2d, out_channels, h_ - kernel + 1,
-       w_ - kernel + 1);
+  push(std::move(layer), LayerKind::gated_conv2d, out_channels, h_ - kernel + 1, w_ - kernel + 1);
   info_.back().num_gates = out_channels;
   info_.back().log_alpha_offset = info_.back().offset + la;
   ++num_gated_;

@@ -12,9 +12,9 @@ template <class T>
 void softmax(ConstView<T, 2> logits, View<T, 2> probs) {
   const std::size_t rows = logits.shape()[0], classes = logits.shape()[1];
   if (probs.shape()[0] != rows || probs.shape()[1] != classes || classes == 0) {
-    throw InputError("softmax: logits [" + std::to_string(rows) + ", " +
-                     std::to_string(classes) + "], probs [" + std::to_string(probs.shape()[0]) +
-                     ", " + std::to_string(probs.shape()[1]) + "]: need equal shapes, >= 1 column");
+    throw InputError("softmax: logits [" + std::to_string(rows) + ", " + std::to_string(classes) +
+                     "], probs [" + std::to_string(probs.shape()[0]) + ", " +
+                     std::to_string(probs.shape()[1]) + "]: need equal shapes, >= 1 column");
   }
   for (std::size_t r = 0; r < rows; ++r) {
     const T* l = logits.data() + r * classes;

@@ -83,7 +83,6 @@ class AllocationCounter {
   std::size_t count() const { return t_allocations; }
 };
 
-
 // Layer sizes where OpenBLAS itself does not allocate: its sgemm mallocs inside some small
 // calls (measured with OpenBLAS 0.3.21: [16, K] x [K, 20] for K >= 40, the same for the
 // plain and the gated dense layer), which no layer code can avoid.
@@ -116,8 +115,7 @@ void expect_no_allocation(saddle::nn::Network<float> net, std::size_t rows) {
 TEST(NnAllocation, ConvNetForwardBackwardDoNotAllocate) {
   if (!SADDLE_COUNT_ALLOCATIONS) GTEST_SKIP() << "allocation counting is off under sanitizers";
   saddle::nn::Network<float> net(1, 28, 28);  // LeNet5-Caffe's convolutional part
-  net.add_conv2d(20, 5).add_relu().add_max_pool().add_gated_conv2d(50, 5).add_relu()
-      .add_max_pool();
+  net.add_conv2d(20, 5).add_relu().add_max_pool().add_gated_conv2d(50, 5).add_relu().add_max_pool();
   expect_no_allocation(std::move(net), 32);
 }
 

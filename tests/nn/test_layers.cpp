@@ -50,7 +50,8 @@ void expect_matches_fd(const char* what, xt::xtensor<double, 1>& v,
     const double numeric = (fp - fm) / (2 * h);
     const double a = analytic(j);
     if (std::abs(a - numeric) > 1e-7 + 1e-6 * std::max(std::abs(a), std::abs(numeric))) {
-      if (++bad <= 3) ADD_FAILURE() << what << "[" << j << "]: analytic " << a << ", numeric " << numeric;
+      if (++bad <= 3)
+        ADD_FAILURE() << what << "[" << j << "]: analytic " << a << ", numeric " << numeric;
     }
   }
   EXPECT_EQ(bad, 0u) << what;
@@ -139,7 +140,8 @@ TEST(NnDense, ShapeMismatchesAreOneLineInputErrors) {
   one_line_error<saddle::InvalidOption>([&] { nn::Dense<double>(0, 2); });
 }
 
-// Direct convolution, the definition: y[b, o, i, j] = b_o + sum_{c,u,v} W[o, c, u, v] x[b, c, i+u, j+v].
+// Direct convolution, the definition: y[b, o, i, j] = b_o + sum_{c,u,v} W[o, c, u, v] x[b, c, i+u,
+// j+v].
 xt::xtensor<double, 2> naive_conv(const nn::Conv2d<double>& layer, const xt::xtensor<double, 1>& p,
                                   const xt::xtensor<double, 2>& x) {
   const std::size_t rows = x.shape()[0], C = layer.in_channels(), H = layer.in_height(),

@@ -115,8 +115,8 @@ TEST(NnNetwork, MixedGatedNetworkGradientMatchesFiniteDifferences) {
   // Gated and plain layers in one flat vector, gates sampled from the fixed noise seed,
   // plus the density terms of both gated layers.
   nn::Network<double> net(1, 8, 8);
-  net.add_gated_conv2d(3, 3).add_relu().add_max_pool().add_dense(10).add_relu()
-      .add_gated_dense(4, 0.3);
+  net.add_gated_conv2d(3, 3).add_relu().add_max_pool().add_dense(10).add_relu().add_gated_dense(
+      4, 0.3);
   ASSERT_EQ(net.layers()[0].num_gates, 3u);
   ASSERT_EQ(net.layers()[5].num_gates, 10u);
   check_network_gradient(std::move(net), 0);

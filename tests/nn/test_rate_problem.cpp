@@ -170,8 +170,8 @@ TEST(RateConstraintsProgram, TrainsOnATinyDataSetAndWritesJson) {
   const auto data = cli_test::write_tiny_mnist("rates_tiny", 600, 200, 17);
   const auto json_c = (cli_test::scratch_dir() / "rates_c.json").string();
   const auto json_u = (cli_test::scratch_dir() / "rates_u.json").string();
-  const std::vector<std::string> common = {"--data-dir", data.string(), "--epochs", "4",
-                                           "--hidden",   "32",          "--batch",  "50",
+  const std::vector<std::string> common = {"--data-dir", data.string(), "--epochs",    "4",
+                                           "--hidden",   "32",          "--batch",     "50",
                                            "--seed",     "3",           "--primal-lr", "3e-3"};
   auto args = common;
   for (const char* a : {"--recall", "0.9", "--dual-lr", "0.05", "--out"}) args.push_back(a);
@@ -207,6 +207,19 @@ TEST(RateConstraintsProgram, TrainsOnATinyDataSetAndWritesJson) {
   const auto u = mini_json::parse(cli_test::read_file(json_u));
   EXPECT_FALSE(u["constrained"].as_bool());
   for (double l : u["multipliers"].as_numbers()) EXPECT_EQ(l, 0.0);
+
+  // Any scheme by flag: extragradient takes two evaluations per step.
+  const auto json_e = (cli_test::scratch_dir() / "rates_e.json").string();
+  args = common;
+  for (const char* a : {"--recall", "0.9", "--solver", "extragradient", "--epochs", "1", "--out"}) {
+    args.push_back(a);
+  }
+  args.push_back(json_e);
+  const auto re = run_rates(args);
+  ASSERT_EQ(re.code, 0) << re.out << re.err;
+  const auto e = mini_json::parse(cli_test::read_file(json_e));
+  EXPECT_EQ(e["solver"].as_string(), "extragradient");
+  EXPECT_EQ(e["iterations"].as_number(), 12.0);
 }
 
 TEST(RateConstraintsProgram, BadInputExitsTwoWithOneLine) {

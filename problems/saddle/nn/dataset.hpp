@@ -18,14 +18,14 @@
 
 namespace saddle::nn {
 
-using l0::DataSplit;
 using l0::Dataset;
+using l0::dataset_names;
+using l0::dataset_search_dirs;
 using l0::DatasetFiles;
+using l0::DataSplit;
 using l0::IdxImages;
 using l0::IdxLabels;
 using l0::InputScaling;
-using l0::dataset_names;
-using l0::dataset_search_dirs;
 using l0::kDebianFashionMnistDir;
 using l0::kNumClasses;
 using l0::load_dataset;

@@ -15,14 +15,14 @@ namespace saddle::nn {
 
 /// Sizes of one valid convolution: C x H x W input maps, k x k kernel.
 struct ConvGeometry {
-  std::size_t channels = 0;  ///< C
-  std::size_t height = 0;    ///< H
-  std::size_t width = 0;     ///< W
-  std::size_t kernel = 0;    ///< k
-  std::size_t out_height() const { return height - kernel + 1; }  ///< Ho
-  std::size_t out_width() const { return width - kernel + 1; }    ///< Wo
-  std::size_t plane() const { return out_height() * out_width(); }  ///< P = Ho*Wo
-  std::size_t patch() const { return channels * kernel * kernel; }  ///< K = C*k*k
+  std::size_t channels = 0;                                              ///< C
+  std::size_t height = 0;                                                ///< H
+  std::size_t width = 0;                                                 ///< W
+  std::size_t kernel = 0;                                                ///< k
+  std::size_t out_height() const { return height - kernel + 1; }         ///< Ho
+  std::size_t out_width() const { return width - kernel + 1; }           ///< Wo
+  std::size_t plane() const { return out_height() * out_width(); }       ///< P = Ho*Wo
+  std::size_t patch() const { return channels * kernel * kernel; }       ///< K = C*k*k
   std::size_t in_features() const { return channels * height * width; }  ///< C*H*W
 };
 

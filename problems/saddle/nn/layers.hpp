@@ -6,16 +6,16 @@
 /// maps flattened NCHW rows [B, C*H*W]; a layer with parameters reads them from its slice
 /// of one flat parameter vector and OVERWRITES the same slice of one flat gradient.
 ///
-/// | layer | parameters (slice layout) | header |
-/// |---|---|---|
-/// | `Dense<T>(in, out)` | W: [in, out], b: [out] | saddle/nn/dense.hpp |
-/// | `Conv2d<T>(C, H, W, C_out, k)` | W: [C_out, C*k*k], b: [C_out] | saddle/nn/conv2d.hpp |
-/// | `GatedDense<T>(in, out)` | W: [in, out], b: [out], log_alpha: [in] | saddle/problems/l0/gated_dense.hpp |
-/// | `GatedConv2d<T>(C, H, W, C_out, k)` | W, b, log_alpha: [C_out] | saddle/problems/l0/gated_conv2d.hpp |
-/// | `relu_forward`, `relu_backward` | none | saddle/problems/l0/basic_layers.hpp |
-/// | `MaxPool2d<T>(C, H, W)` (2x2, stride 2) | none | saddle/problems/l0/basic_layers.hpp |
-/// | `softmax_cross_entropy` (mean over rows) | none | saddle/problems/l0/basic_layers.hpp |
-/// | `softmax` | none | here |
+/// - `Dense<T>(in, out)`: W [in, out], b [out] (saddle/nn/dense.hpp);
+/// - `Conv2d<T>(C, H, W, C_out, k)`: W [C_out, C*k*k], b [C_out] (saddle/nn/conv2d.hpp);
+/// - `GatedDense<T>(in, out)`: W [in, out], b [out], log_alpha [in]
+///   (saddle/problems/l0/gated_dense.hpp);
+/// - `GatedConv2d<T>(C, H, W, C_out, k)`: W, b, log_alpha [C_out]
+///   (saddle/problems/l0/gated_conv2d.hpp);
+/// - `relu_forward`, `relu_backward`, `MaxPool2d<T>(C, H, W)` (2x2, stride 2) and
+///   `softmax_cross_entropy` (mean over rows): no parameters
+///   (saddle/problems/l0/basic_layers.hpp);
+/// - `softmax`: no parameters (here).
 ///
 /// The gated layers carry one hard-concrete gate (Louizos et al. 2018) per input unit
 /// (dense) or output map (conv); they are the layers of the L0 plugin, exported here under

@@ -54,7 +54,7 @@ struct LayerInfo {
   std::size_t in_features = 0;   ///< row width of the layer's input
   std::size_t out_features = 0;  ///< row width of the layer's output
   std::size_t channels = 0, height = 0, width = 0;  ///< output shape C x H x W
-  std::size_t num_gates = 0;         ///< gated layers: number of gates (else 0)
+  std::size_t num_gates = 0;                        ///< gated layers: number of gates (else 0)
   std::size_t log_alpha_offset = 0;  ///< gated layers: absolute offset of the gate parameters
 };
 
@@ -139,7 +139,7 @@ class Network {
   std::size_t num_parameters_ = 0;
   std::size_t num_gated_ = 0;
   std::size_t max_batch_ = 0;
-  std::size_t batch_ = 0;  // rows of the last forward
+  std::size_t batch_ = 0;     // rows of the last forward
   const T* input_ = nullptr;  // input of the last forward (not owned)
   std::vector<std::unique_ptr<NetworkLayer<T>>> layers_;
   std::vector<LayerInfo> info_;

@@ -11,23 +11,24 @@
 ///   View<T, N>, ConstView<T, N>, Shape<N>;
 ///   make_view(data, shape), make_cview(data, shape): a view over a raw buffer;
 ///   view(tensor), cview(tensor or view): a whole owning tensor (or a mutable view) as a view;
-///   rows(m, b), crows(m, b): the first b rows of a [max_rows, F] buffer (InputError if b > max_rows);
-///   slice(v, offset, n), cslice(v, offset, n): elements [offset, offset+n) of a flat vector.
+///   rows(m, b), crows(m, b): the first b rows of a [max_rows, F] buffer (InputError if b >
+///   max_rows); slice(v, offset, n), cslice(v, offset, n): elements [offset, offset+n) of a flat
+///   vector.
 
 #include "saddle/problems/l0/tensor_view.hpp"
 
 namespace saddle::nn {
 
 using l0::ConstView;
-using l0::Shape;
-using l0::View;
 using l0::crows;
 using l0::cslice;
 using l0::cview;
 using l0::make_cview;
 using l0::make_view;
 using l0::rows;
+using l0::Shape;
 using l0::slice;
+using l0::View;
 using l0::view;
 
 }  // namespace saddle::nn
