@@ -10,7 +10,8 @@
 #   OUT_DIR defaults to docs/results/fashion-rates. Needs a build (scripts/build.sh) and
 #   Fashion-MNIST (apt-get install dataset-fashion-mnist, or DATA_DIR with the 4 IDX files).
 # Environment: BUILD_DIR (build/), SEEDS ("1 2 3"), EPOCHS (20), RECALLS ("0.8 0.9"),
-#   SOLVER (gda), DATA_DIR (""), JOBS (2).
+#   SOLVER (gda), DATA_DIR (""), JOBS (2), TABLES_ONLY=1 (no training: tables of the JSON
+#   files already in OUT_DIR).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,7 +23,7 @@ epochs=${EPOCHS:-20}
 recalls=${RECALLS:-0.8 0.9}
 solver=${SOLVER:-gda}
 jobs=${JOBS:-2}
-[[ -x "$exe" ]] || { echo "rate_constraints: $exe not built; run scripts/build.sh" >&2; exit 2; }
+[[ "${TABLES_ONLY:-0}" == 1 || -x "$exe" ]] || { echo "rate_constraints: $exe not built; run scripts/build.sh" >&2; exit 2; }
 mkdir -p "$out"
 export OPENBLAS_NUM_THREADS=1
 
@@ -38,19 +39,20 @@ run_one() {
     --out "$out/$name-seed$seed.json" >"$out/$name-seed$seed.log" 2>&1
 }
 pids=()
-for r in "${runs[@]}"; do
+[[ "${TABLES_ONLY:-0}" == 1 ]] && runs=()
+for r in "${runs[@]+"${runs[@]}"}"; do
   # shellcheck disable=SC2086
   run_one $r &
   pids+=($!)
   while [[ $(jobs -rp | wc -l) -ge $jobs ]]; do wait -n; done
 done
 status=0
-for p in "${pids[@]}"; do wait "$p" || status=1; done
+for p in "${pids[@]+"${pids[@]}"}"; do wait "$p" || status=1; done
 [[ $status -eq 0 ]] || { echo "rate_constraints: a run failed; see $out/*.log" >&2; exit 1; }
 
-# One line per run: test error, 10 test recalls, 10 multipliers.
+# One line per run: test error, 10 test recalls, 10 multipliers, 10 train recalls.
 extract() {
-  sed -E 's/.*"multipliers": \[([^]]*)\], "test": \{"error": ([^,]*), "loss": [^,]*, "recall": \[([^]]*)\].*/\2,\3,\1/' "$1" |
+  sed -E 's/.*"multipliers": \[([^]]*)\], "test": \{"error": ([^,]*), "loss": [^,]*, "recall": \[([^]]*)\].*"train": \{"error": [^,]*, "loss": [^,]*, "recall": \[([^]]*)\].*/\2,\3,\1,\4/' "$1" |
     tr -d ' '
 }
 table() {
@@ -65,8 +67,11 @@ table() {
       n++
       mn = $2
       for (i = 3; i <= 11; i++) if ($i < mn) mn = $i
-      $22 = mn  # the worst class recall of the run
-      for (i = 1; i <= 22; i++) { s[i] += $i; ss[i] += $i * $i }
+      $32 = mn  # the worst class test recall of the run
+      mn = $22
+      for (i = 23; i <= 31; i++) if ($i < mn) mn = $i
+      $33 = mn  # the worst class train recall
+      for (i = 1; i <= 33; i++) { s[i] += $i; ss[i] += $i * $i }
     }
     function cell(i,   m, v) {
       m = s[i] / n
@@ -75,10 +80,10 @@ table() {
       return sprintf("%.3f ± %.3f", m, n > 1 ? tq[n - 1] * sqrt(v / n) : 0)
     }
     END {
-      printf "%s (%d seeds)\n\n| class | test recall | final multiplier |\n|---|---|---|\n", kind, n
-      for (k = 1; k <= 10; k++) printf "| %s | %s | %s |\n", names[k], cell(k + 1), cell(k + 11)
-      printf "| **min over classes** | %s | |\n", cell(22)
-      printf "| **test error** | %s | |\n\n", cell(1)
+      printf "%s (%d seeds)\n\n| class | test recall | train recall | final multiplier |\n|---|---|---|---|\n", kind, n
+      for (k = 1; k <= 10; k++) printf "| %s | %s | %s | %s |\n", names[k], cell(k + 1), cell(k + 21), cell(k + 11)
+      printf "| **min over classes** | %s | %s | |\n", cell(32), cell(33)
+      printf "| **test error** | %s | | |\n\n", cell(1)
     }'
 }
 table unconstrained
