@@ -68,6 +68,42 @@ TEST(RateProblem, ZeroParametersGiveTheKnownProxyAndStrictValues) {
   EXPECT_NEAR(e.strict(0), 0.7 - 1.0, 1e-12);
 }
 
+TEST(RateProblem, HeldOutStrictValuesComeFromTheHeldOutSamples) {
+  // 9 samples, the last 3 held out (labels 2, 2, 0). theta = 0 predicts class 0 everywhere:
+  // held-out recall_0 = 1/1, recall_2 = 0/2, class 1 absent (strict 0); the proxies still
+  // come from the 6 training samples (1/3 each).
+  const nn::Dataset data = tiny_dataset({0, 1, 2, 0, 1, 1, 2, 2, 0}, 4);
+  RateProblemOptions o;
+  o.hidden = {};
+  o.recall = 0.7;
+  o.batch = 6;
+  o.validation = 3;
+  RateConstrainedClassifier p(data, o);
+  EXPECT_EQ(p.num_samples(), 6u);
+  EXPECT_EQ(p.num_fit(), 6u);
+  Vector<float> x = xt::zeros<float>({p.num_parameters()});
+  Evaluation e;
+  e.resize(3);
+  p.forward(x, Batch{0, 6, 0}, e);
+  for (std::size_t k = 0; k < 3; ++k) EXPECT_NEAR(e.constraints(k), 0.7 - 1.0 / 3.0, 1e-7);
+  EXPECT_NEAR(e.strict(0), 0.7 - 1.0, 1e-12);
+  EXPECT_DOUBLE_EQ(e.strict(1), 0.0);
+  EXPECT_NEAR(e.strict(2), 0.7, 1e-12);
+  EXPECT_THROW(p.forward(x, Batch{4, 3, 0}, e), InputError);  // row 6 is held out
+  // At a random point: strict values = r - recall of evaluate() on the held-out rows.
+  p.initial_point(x, 8);
+  p.shuffle(3);
+  p.forward(x, Batch{0, 6, 0}, e);
+  const auto held = p.evaluate(x, data.train, 6, 9);
+  for (std::size_t k = 0; k < 3; ++k) {
+    const double expected = held.count[k] > 0 ? 0.7 - held.recall[k] : 0.0;
+    EXPECT_NEAR(e.strict(k), expected, 1e-12) << k;
+  }
+  o.validation = 9;
+  EXPECT_THROW(RateConstrainedClassifier(data, o), InputError);  // nothing left to train on
+  EXPECT_THROW(p.evaluate(x, data.train, 5, 5), InputError);
+}
+
 TEST(RateProblem, StrictValuesAreTheMinibatchRecalls) {
   // At a random point, the strict values of a full-data batch equal r - recall from
   // evaluate(), an independent count over the same samples; proxies are in [r - 1, r].
@@ -208,6 +244,22 @@ TEST(RateConstraintsProgram, TrainsOnATinyDataSetAndWritesJson) {
   EXPECT_FALSE(u["constrained"].as_bool());
   for (double l : u["multipliers"].as_numbers()) EXPECT_EQ(l, 0.0);
 
+  // Held-out strict values: 100 of the 600 samples held out, 10 steps per epoch.
+  const auto json_v = (cli_test::scratch_dir() / "rates_v.json").string();
+  args = common;
+  for (const char* a : {"--recall", "0.9", "--validation", "100", "--out"}) args.push_back(a);
+  args.push_back(json_v);
+  const auto rv = run_rates(args);
+  ASSERT_EQ(rv.code, 0) << rv.out << rv.err;
+  EXPECT_NE(rv.out.find("500 train, 100 held out"), std::string::npos) << rv.out;
+  const auto v = mini_json::parse(cli_test::read_file(json_v));
+  EXPECT_EQ(v["validation"].as_number(), 100.0);
+  EXPECT_EQ(v["iterations"].as_number(), 4.0 * 10);
+  const auto held_count = v["held_out"]["count"].as_numbers();
+  double held_total = 0.0;
+  for (double c : held_count) held_total += c;
+  EXPECT_EQ(held_total, 100.0);
+
   // Any scheme by flag: extragradient takes two evaluations per step.
   const auto json_e = (cli_test::scratch_dir() / "rates_e.json").string();
   args = common;
@@ -231,6 +283,7 @@ TEST(RateConstraintsProgram, BadInputExitsTwoWithOneLine) {
       {"--epochs", "0"},
       {"--solver", "nope", "--data-dir", data.string()},
       {"--hidden", "10,0", "--data-dir", data.string()},
+      {"--validation", "20", "--data-dir", data.string()},  // all 20 training samples
       {"--frobnicate"},
       {"--seed"},
       {"--dataset", "mnist", "--data-dir", "/nonexistent/folder"},
