@@ -17,6 +17,9 @@
 #include <vector>
 
 #include <saddle/saddle.hpp>
+#if __has_include(<saddle/solvers.hpp>)
+#include <saddle/solvers.hpp>  // make_scheme, where the library declares it in its own header
+#endif
 
 #include "rate_problem.hpp"
 
