@@ -4,7 +4,8 @@
 #   2. configures and builds the project (Release, tests on) in $SADDLE_BUILD_DIR;
 #   3. runs the GoogleTest suite: ctest --output-on-failure -j2, OPENBLAS_NUM_THREADS=1;
 #   4. installs the build into a temporary prefix and builds and runs the out-of-tree
-#      consumer examples/consumer against it (find_package(saddle)): one more check; when
+#      consumer examples/consumer against it (find_package(saddle)), and builds
+#      examples/rate_constraints against it too (running its --help): one more check; when
 #      saddle was built with ADOL-C, also examples/consumer_autodiff (saddle::autodiff);
 #      then builds the out-of-tree plugin examples/plugin against the same prefix and solves
 #      its problem with the installed `saddle solve --plugin` (checks the answer): one more;
@@ -102,7 +103,8 @@ run_ctest() {
   [[ $rc -eq 0 && $nfail -eq 0 ]]
 }
 
-# Installs $build_dir into a temporary prefix and builds and runs examples/consumer.
+# Installs $build_dir into a temporary prefix and builds and runs examples/consumer, then
+# builds examples/rate_constraints (the saddle::nn layers API) against it.
 consumer_check() {
   local prefix=$tmp/prefix cdir=$tmp/consumer-build
   cmake --install "$build_dir" --prefix "$prefix" >"$tmp/install.log" 2>&1 || {
@@ -113,7 +115,11 @@ consumer_check() {
   cmake -S "$root/examples/consumer" -B "$cdir" -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_PREFIX_PATH="$prefix" &&
     cmake --build "$cdir" -j "$jobs" &&
-    "$cdir/consumer"
+    "$cdir/consumer" &&
+    cmake -S "$root/examples/rate_constraints" -B "$tmp/rates-build" -DCMAKE_BUILD_TYPE=Release \
+      -DCMAKE_PREFIX_PATH="$prefix" &&
+    cmake --build "$tmp/rates-build" -j "$jobs" &&
+    "$tmp/rates-build/rate_constraints" --help >/dev/null
 }
 
 # Builds examples/plugin against the prefix of consumer_check (installing it if needed) and

@@ -3,6 +3,8 @@
 
 #include "saddle/problems/l0/gated_conv2d.hpp"
 
+#include "saddle/nn/im2col.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -113,52 +115,12 @@ void GatedConv2d<T>::forward_eval(ConstView<T, 1> params, ConstView<T, 2> input,
 
 template <class T>
 void GatedConv2d<T>::im2col(const T* x, std::size_t rows) {
-  // col[(c*k+i)*k+j, b*P + oh*Wo + ow] = x[b, c, oh+i, ow+j]: contiguous runs of Wo values.
-  const std::size_t n = rows * plane_;
-  const std::size_t in_plane = in_h_ * in_w_;
-  const std::size_t in_feat = in_c_ * in_plane;
-  T* col = col_.data();
-  for (std::size_t c = 0; c < in_c_; ++c) {
-    for (std::size_t i = 0; i < k_; ++i) {
-      for (std::size_t j = 0; j < k_; ++j) {
-        T* dst_row = col + ((c * k_ + i) * k_ + j) * n;
-        for (std::size_t b = 0; b < rows; ++b) {
-          const T* src = x + b * in_feat + c * in_plane + i * in_w_ + j;
-          T* dst = dst_row + b * plane_;
-          for (std::size_t oh = 0; oh < out_h_; ++oh) {
-            std::copy(src + oh * in_w_, src + oh * in_w_ + out_w_, dst + oh * out_w_);
-          }
-        }
-      }
-    }
-  }
+  nn::im2col<T>(geometry(), x, rows, col_.data());
 }
 
 template <class T>
 void GatedConv2d<T>::col2im(std::size_t rows, T* dx) const {
-  // Adjoint of im2col: dx[b, c, oh+i, ow+j] += dcol[(c*k+i)*k+j, b*P + oh*Wo + ow].
-  const std::size_t n = rows * plane_;
-  const std::size_t in_plane = in_h_ * in_w_;
-  const std::size_t in_feat = in_c_ * in_plane;
-  std::fill(dx, dx + rows * in_feat, T(0));
-  // Rows of dcol outermost: dcol (K x B*P, the large array) is read once, sequentially.
-  const T* dcol = dcol_.data();
-  for (std::size_t c = 0; c < in_c_; ++c) {
-    for (std::size_t i = 0; i < k_; ++i) {
-      for (std::size_t j = 0; j < k_; ++j) {
-        const T* src_row = dcol + ((c * k_ + i) * k_ + j) * n;
-        for (std::size_t b = 0; b < rows; ++b) {
-          const T* src = src_row + b * plane_;
-          T* dst = dx + b * in_feat + c * in_plane + i * in_w_ + j;
-          for (std::size_t oh = 0; oh < out_h_; ++oh) {
-            const T* s = src + oh * out_w_;
-            T* d = dst + oh * in_w_;
-            for (std::size_t ow = 0; ow < out_w_; ++ow) d[ow] += s[ow];
-          }
-        }
-      }
-    }
-  }
+  nn::col2im<T>(geometry(), dcol_.data(), rows, dx);
 }
 
 template <class T>

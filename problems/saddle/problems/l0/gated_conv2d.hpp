@@ -10,7 +10,7 @@
 ///   input: [B, C_in*H*W], output: [B, C_out*Ho*Wo] with Ho = H-k+1, Wo = W-k+1.
 /// Parameters (see GatedLayout): W: [C_out, C_in, k, k], b: [C_out], log_alpha: [C_out].
 ///
-/// Method: im2col + GEMM over the whole batch. col: [K, B*P] with K = C_in*k*k, P = Ho*Wo,
+/// Method: im2col + GEMM (saddle/nn/im2col.hpp, shared with nn::Conv2d) over the whole batch. col: [K, B*P] with K = C_in*k*k, P = Ho*Wo,
 /// col[(c*k+i)*k+j, b*P + oh*Wo + ow] = x[b, c, oh+i, ow+j]; then Y_a = Wz_a @ col with Wz_a
 /// the gate-scaled rows of the n_active maps whose gate is not zero ([n_active, K]), so maps
 /// with a zero gate are neither computed (they are output as exact zeros) nor differentiated.
@@ -29,6 +29,7 @@
 
 #include <xtensor/xtensor.hpp>
 
+#include "saddle/nn/im2col.hpp"
 #include "saddle/problems/l0/gated_layout.hpp"
 #include "saddle/problems/l0/hard_concrete.hpp"
 #include "saddle/problems/l0/tensor_view.hpp"
@@ -113,6 +114,7 @@ class GatedConv2d {
   void forward_core(ConstView<T, 1> params, ConstView<T, 2> input, View<T, 2> output);
   void backward_core(ConstView<T, 1> params, ConstView<T, 2> grad_output, View<T, 1> grad_params,
                      View<T, 2>* grad_input);
+  nn::ConvGeometry geometry() const { return {in_c_, in_h_, in_w_, k_}; }
   void im2col(const T* x, std::size_t rows);
   void col2im(std::size_t rows, T* dx) const;
 

@@ -1,0 +1,67 @@
+/// \file im2col.cpp
+/// im2col and its adjoint col2im for batched valid convolutions.
+
+#include "saddle/nn/im2col.hpp"
+
+#include <algorithm>
+
+namespace saddle::nn {
+
+template <class T>
+void im2col(const ConvGeometry& g, const T* x, std::size_t rows, T* col) {
+  // Contiguous runs of Wo values are copied per output row.
+  const std::size_t k = g.kernel, out_h = g.out_height(), out_w = g.out_width();
+  const std::size_t plane = g.plane();
+  const std::size_t n = rows * plane;
+  const std::size_t in_plane = g.height * g.width;
+  const std::size_t in_feat = g.channels * in_plane;
+  for (std::size_t c = 0; c < g.channels; ++c) {
+    for (std::size_t i = 0; i < k; ++i) {
+      for (std::size_t j = 0; j < k; ++j) {
+        T* dst_row = col + ((c * k + i) * k + j) * n;
+        for (std::size_t b = 0; b < rows; ++b) {
+          const T* src = x + b * in_feat + c * in_plane + i * g.width + j;
+          T* dst = dst_row + b * plane;
+          for (std::size_t oh = 0; oh < out_h; ++oh) {
+            std::copy(src + oh * g.width, src + oh * g.width + out_w, dst + oh * out_w);
+          }
+        }
+      }
+    }
+  }
+}
+
+template <class T>
+void col2im(const ConvGeometry& g, const T* dcol, std::size_t rows, T* dx) {
+  // dx[b, c, oh+i, ow+j] += dcol[(c*k+i)*k+j, b*P + oh*Wo + ow].
+  const std::size_t k = g.kernel, out_h = g.out_height(), out_w = g.out_width();
+  const std::size_t plane = g.plane();
+  const std::size_t n = rows * plane;
+  const std::size_t in_plane = g.height * g.width;
+  const std::size_t in_feat = g.channels * in_plane;
+  std::fill(dx, dx + rows * in_feat, T(0));
+  // Rows of dcol outermost: dcol (K x B*P, the large array) is read once, sequentially.
+  for (std::size_t c = 0; c < g.channels; ++c) {
+    for (std::size_t i = 0; i < k; ++i) {
+      for (std::size_t j = 0; j < k; ++j) {
+        const T* src_row = dcol + ((c * k + i) * k + j) * n;
+        for (std::size_t b = 0; b < rows; ++b) {
+          const T* src = src_row + b * plane;
+          T* dst = dx + b * in_feat + c * in_plane + i * g.width + j;
+          for (std::size_t oh = 0; oh < out_h; ++oh) {
+            const T* s = src + oh * out_w;
+            T* d = dst + oh * g.width;
+            for (std::size_t ow = 0; ow < out_w; ++ow) d[ow] += s[ow];
+          }
+        }
+      }
+    }
+  }
+}
+
+template void im2col<float>(const ConvGeometry&, const float*, std::size_t, float*);
+template void im2col<double>(const ConvGeometry&, const double*, std::size_t, double*);
+template void col2im<float>(const ConvGeometry&, const float*, std::size_t, float*);
+template void col2im<double>(const ConvGeometry&, const double*, std::size_t, double*);
+
+}  // namespace saddle::nn

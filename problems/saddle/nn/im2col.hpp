@@ -1,0 +1,43 @@
+#pragma once
+/// \file im2col.hpp
+/// The im2col / col2im pair shared by the convolution layers (`nn::Conv2d`, and the gated
+/// `l0::GatedConv2d`): a valid convolution (stride 1, no padding, square k x k kernel) over
+/// a batch becomes one GEMM.
+///
+/// Layout: input rows are flattened NCHW maps, x: [B, C*H*W]. With K = C*k*k,
+/// P = Ho*Wo (Ho = H-k+1, Wo = W-k+1) and n = B*P, the column matrix col: [K, n] holds
+///   col[(c*k+i)*k+j, b*P + oh*Wo + ow] = x[b, c, oh+i, ow+j].
+/// No function here allocates; the caller owns col (K*n values) and dx (B*C*H*W values).
+
+#include <cstddef>
+
+namespace saddle::nn {
+
+/// Sizes of one valid convolution: C x H x W input maps, k x k kernel.
+struct ConvGeometry {
+  std::size_t channels = 0;                                              ///< C
+  std::size_t height = 0;                                                ///< H
+  std::size_t width = 0;                                                 ///< W
+  std::size_t kernel = 0;                                                ///< k
+  std::size_t out_height() const { return height - kernel + 1; }         ///< Ho
+  std::size_t out_width() const { return width - kernel + 1; }           ///< Wo
+  std::size_t plane() const { return out_height() * out_width(); }       ///< P = Ho*Wo
+  std::size_t patch() const { return channels * kernel * kernel; }       ///< K = C*k*k
+  std::size_t in_features() const { return channels * height * width; }  ///< C*H*W
+};
+
+/// col: [K, rows*P] <- the patches of x: [rows, C*H*W] (see the file comment). No allocation.
+template <class T>
+void im2col(const ConvGeometry& g, const T* x, std::size_t rows, T* col);
+
+/// The adjoint of im2col: dx: [rows, C*H*W] <- sum of dcol: [K, rows*P] over the patches
+/// each input pixel appears in (dx is overwritten). No allocation.
+template <class T>
+void col2im(const ConvGeometry& g, const T* dcol, std::size_t rows, T* dx);
+
+extern template void im2col<float>(const ConvGeometry&, const float*, std::size_t, float*);
+extern template void im2col<double>(const ConvGeometry&, const double*, std::size_t, double*);
+extern template void col2im<float>(const ConvGeometry&, const float*, std::size_t, float*);
+extern template void col2im<double>(const ConvGeometry&, const double*, std::size_t, double*);
+
+}  // namespace saddle::nn
