@@ -20,6 +20,7 @@
 #include <sstream>
 
 #include "json_read.hpp"
+#include "saddle/solvers.hpp"
 
 extern char** environ;  // POSIX: the environment handed on to the children
 
@@ -203,18 +204,21 @@ std::vector<std::vector<double>> parse_density_sets(const std::string& flag, con
 // --- solver variants ---
 
 const std::vector<Variant>& variants() {
-  static const std::vector<Variant> table = {
-      {"gda", "simultaneous GDA, dual restarts", {"--solver", "gda"}, false},
-      {"gda-no-restarts", "simultaneous GDA, no dual restarts", {"--solver", "gda", "--no-dual-restarts"}, false},
-      {"alternating-primal-dual", "primal step, then dual step at the new point", {"--solver", "alternating-primal-dual"}, false},
-      {"alternating-dual-primal", "dual step, then primal step with the new multipliers", {"--solver", "alternating-dual-primal"}, false},
-      {"extragradient", "extragradient (two gradients per step)", {"--solver", "extragradient"}, false},
-      {"extrapolation-from-the-past", "extrapolation from the past (one gradient per step)",
-       {"--solver", "extrapolation-from-the-past"}, false},
-      {"augmented-lagrangian", "simultaneous GDA on the augmented Lagrangian (--penalty rho)",
-       {"--solver", "gda", "--formulation", "augmented-lagrangian"}, false},
-      {"penalized", "fixed L0 penalty, no constraint (Louizos et al. 2018)", {}, true},
-  };
+  // One variant per update scheme of saddle::scheme_table() (with train's default dual
+  // restarts), plus GDA without restarts, the augmented Lagrangian and the penalized baseline.
+  static const std::vector<Variant> table = [] {
+    std::vector<Variant> t;
+    for (const auto& scheme : saddle::scheme_table()) {
+      t.push_back({scheme.name, scheme.summary, {"--solver", scheme.name}, false});
+      if (std::string(scheme.name) == "gda")
+        t.push_back({"gda-no-restarts", "simultaneous GDA, no dual restarts", {"--solver", "gda", "--no-dual-restarts"},
+                     false});
+    }
+    t.push_back({"augmented-lagrangian", "simultaneous GDA on the augmented Lagrangian (--penalty rho)",
+                 {"--solver", "gda", "--formulation", "augmented-lagrangian"}, false});
+    t.push_back({"penalized", "fixed L0 penalty, no constraint (Louizos et al. 2018)", {}, true});
+    return t;
+  }();
   return table;
 }
 

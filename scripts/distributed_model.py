@@ -14,7 +14,7 @@ beta the link bandwidth and alpha the per-message latency. No overlap of communi
 computation (saddle reduces after the backward pass). t_1(b) is interpolated linearly in b
 between the measured batches and extrapolated below the smallest one by the line through the
 two smallest. Prints Markdown tables: bytes per step, all-reduce time, speedup and efficiency
-at 2, 8 and 32 nodes, and the global batch below which P nodes are slower than one.
+at 2, 8 and 32 nodes, and the smallest global batch at which P nodes are faster than one.
 
 Usage: scripts/distributed_model.py RESULTS.txt
 """
@@ -81,7 +81,9 @@ def main():
                 s = t1 / (t + c)
                 print(f"| {name} | {p} | {1e3 * c:.3f} | {1e3 * t:.3f} ({BATCH / p:g}) | {1e3 * (t + c):.3f} | "
                       f"{s:.2f} | {100 * s / p:.0f} % |")
-        print("\nGlobal batch below which P nodes are no faster than one (t_1(B/P) + T_allreduce >= t_1(B)):\n")
+        print("\nSmallest global batch B (a multiple of P) at which P nodes are faster than one, "
+              "t_1(B/P) + T_allreduce < t_1(B); below it communication does not pay "
+              "(B = P: it pays from one row per node):\n")
         print("| link | " + " | ".join(f"P = {p}" for p in NODES) + " |")
         print("|---|" + "---|" * len(NODES))
         for name, beta, alpha in LINKS:
