@@ -130,12 +130,7 @@ int compare_body(const std::vector<std::string>& args, std::ostream& out, std::o
   for (const double l : lambdas)
     if (!(l >= 0.0) || !std::isfinite(l)) throw UsageError("--penalty-lambda value " + format_number(l) + ": must be >= 0");
 
-  ex::prepare_out_dir(shared.out_dir, shared.overwrite);
-  {
-    std::string command = "saddle compare";
-    for (const auto& a : args) command += " " + a;
-    ex::write_text((fs::path(shared.out_dir) / "command.txt").string(), command + "\n");
-  }
+  ex::start_runs(shared, "compare", args);
 
   // One job per (seed, variant); seeds outermost so that early results cover every variant.
   std::vector<ex::Job> jobs;
@@ -152,10 +147,10 @@ int compare_body(const std::vector<std::string>& args, std::ostream& out, std::o
   if (!shared.quiet)
     err << "saddle compare: " << chosen.size() << " variants x " << shared.seeds.size() << " seeds = " << jobs.size()
         << " runs, " << shared.jobs << " at a time, in " << shared.out_dir << "\n";
-  ex::run_jobs(jobs, shared.jobs, shared.quiet ? nullptr : &err);
+  if (!ex::execute_runs(jobs, shared, shared.quiet ? nullptr : &err)) return kExitOk;  // another rank tabulates
 
   const int code = ex::combined_exit_code(jobs);
-  if (code == kExitUsage) {
+  if (std::all_of(jobs.begin(), jobs.end(), [](const ex::Job& j) { return j.exit_code == kExitUsage; })) {
     // Every run was refused: it is the shared configuration, not a variant. Report train's
     // message as ours.
     const auto o = ex::read_outcome(jobs.front(), model_target, layer_targets);

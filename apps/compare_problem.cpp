@@ -447,9 +447,7 @@ int compare_problem_body(const std::vector<std::string>& args, std::ostream& out
           : ProblemArgs{};
   const ProblemFacts facts = problem_facts(catalog, entry, problem_args, shared.seeds);
   const std::string& note = facts.seed_note;
-  ex::prepare_out_dir(shared.out_dir, shared.overwrite);
-  ex::write_text((fs::path(shared.out_dir) / "command.txt").string(),
-                 "saddle compare " + join_args(args) + "\n");
+  ex::start_runs(shared, "compare", args);
 
   std::vector<std::string> base = {"solve", "--problem", problem_name};
   if (!plugin.empty()) base.insert(base.end(), {"--plugin", plugin});
@@ -473,7 +471,7 @@ int compare_problem_body(const std::vector<std::string>& args, std::ostream& out
     err << "saddle compare: " << chosen.size() << " variants x " << shared.seeds.size()
         << " seeds = " << jobs.size() << " runs of " << problem_name << ", " << shared.jobs
         << " at a time, in " << shared.out_dir << "\n";
-  ex::run_jobs(jobs, shared.jobs, shared.quiet ? nullptr : &err);
+  if (!ex::execute_runs(jobs, shared, shared.quiet ? nullptr : &err)) return kExitOk;  // another rank tabulates
 
   const int code = ex::combined_exit_code(jobs);
   if (std::all_of(jobs.begin(), jobs.end(),

@@ -36,6 +36,7 @@ struct SharedSettings {
   std::size_t jobs = 1;                 ///< child processes at once, >= 1
   std::string out_dir;                  ///< required
   bool overwrite = false;
+  bool resume = false;  ///< --resume: keep the finished runs, continue the others
   bool quiet = false;
   std::size_t gated_layers = 3;         ///< of --model (mlp: 3, lenet5: 4)
 };
@@ -86,10 +87,14 @@ struct Job {
   std::vector<std::string> args;  ///< after "saddle": {"train", ..., "--out", dir, "--quiet"}
   std::string out_dir;            ///< the child's run folder
   std::string log_path;           ///< the child's stdout and stderr
+  /// Finished in an earlier invocation (--resume, restore_finished_runs): not run again; its
+  /// outcome fields hold the recorded ones.
+  bool kept = false;
   // Filled by run_jobs:
   int exit_code = -1;             ///< the child's exit code; -1 if it did not exit normally
   int signal = 0;                 ///< the signal that ended it, if any
   double wall_seconds = 0.0;      ///< from spawn to exit
+  int rank = 0;                   ///< rank of the MPI launch that ran it (0 without MPI)
 };
 
 /// A job for `saddle train <train_args> <extra> --seed S --out <out_root>/<group>/seed-S
@@ -102,6 +107,28 @@ Job make_job(const std::string& out_root, const std::string& group, std::uint64_
 /// children get OPENBLAS_NUM_THREADS=1 (one core per run). `progress` (may be null) gets a
 /// line per finished run. A child that cannot be spawned is recorded with exit_code 127.
 void run_jobs(std::vector<Job>& jobs, std::size_t max_parallel, std::ostream* progress);
+// In an MPI launch (world() != nullptr, `mpirun -np P saddle compare|sweep ...`), run_jobs
+// spreads the jobs over the ranks: rank 0 hands them out one at a time to the rank that has a
+// free slot (its own --jobs slots included: dynamic assignment) and receives every outcome
+// with the files of the run folder and the log, which it writes where they are missing or
+// differ (so the ranks may share a file system or not). Jobs with `kept` set are skipped.
+// Rank 0 then writes <group>/seed-S.status for every run it ran ("exit signal seconds rank").
+
+/// --resume: marks the jobs whose status file says they ended (exit 0 or numerical failure)
+/// as kept, with their recorded outcome; an unfinished `saddle train` run with a checkpoint
+/// continues from it (`train --resume DIR`); one that saved no epoch starts again.
+void restore_finished_runs(std::vector<Job>& jobs);
+
+/// Before the jobs: on rank 0 (or the only process), prepares the output folder — a new one
+/// (prepare_out_dir) with experiment.txt, the arguments that define the experiment; with
+/// --resume, checks that the folder holds the same experiment — and writes command.txt; then
+/// agrees with the other ranks of an MPI launch that every one is ready (UsageError if not).
+void start_runs(const SharedSettings& s, const std::string& subcommand, const std::vector<std::string>& args);
+
+/// The jobs, after start_runs: restores finished runs with --resume (rank 0), runs the rest
+/// (run_jobs; progress lines on rank 0 only). Returns true on rank 0 (or the only process),
+/// which then tabulates; false on the other ranks of an MPI launch.
+bool execute_runs(std::vector<Job>& jobs, const SharedSettings& s, std::ostream* progress);
 
 /// How a finished job ended: "ok", "numerical failure", "exit N", "killed by signal N",
 /// "could not start".

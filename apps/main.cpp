@@ -38,7 +38,7 @@ void print_usage(std::ostream& out) {
 
 // Subcommands that run on every rank of an MPI launch (apps/world.hpp); the others run on
 // rank 0 only.
-bool distributed(const std::string& name) { return name == "train"; }
+bool distributed(const std::string& name) { return name == "train" || name == "compare" || name == "sweep"; }
 
 // A stream that discards what is written (stdout of ranks other than 0).
 class NullBuffer final : public std::streambuf {

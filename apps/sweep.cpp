@@ -122,12 +122,7 @@ int sweep_body(const std::vector<std::string>& args, std::ostream& out, std::ost
     for (std::size_t b = a + 1; b < points.size(); ++b)
       if (points[a].group == points[b].group) throw UsageError("sweep point " + points[a].label + " is repeated");
 
-  ex::prepare_out_dir(shared.out_dir, shared.overwrite);
-  {
-    std::string command = "saddle sweep";
-    for (const auto& a : args) command += " " + a;
-    ex::write_text((fs::path(shared.out_dir) / "command.txt").string(), command + "\n");
-  }
+  ex::start_runs(shared, "sweep", args);
   std::vector<ex::Job> jobs;
   for (const auto seed : shared.seeds)
     for (auto& p : points) {
@@ -138,9 +133,9 @@ int sweep_body(const std::vector<std::string>& args, std::ostream& out, std::ost
   if (!shared.quiet)
     err << "saddle sweep: " << points.size() << " points x " << shared.seeds.size() << " seeds = " << jobs.size()
         << " runs, " << shared.jobs << " at a time, in " << shared.out_dir << "\n";
-  ex::run_jobs(jobs, shared.jobs, shared.quiet ? nullptr : &err);
+  if (!ex::execute_runs(jobs, shared, shared.quiet ? nullptr : &err)) return kExitOk;  // another rank tabulates
   const int code = ex::combined_exit_code(jobs);
-  if (code == kExitUsage) {
+  if (std::all_of(jobs.begin(), jobs.end(), [](const ex::Job& j) { return j.exit_code == kExitUsage; })) {
     const auto o = ex::read_outcome(jobs.front(), 0.0, {});
     throw UsageError(o.status.rfind("exit 2: ", 0) == 0 ? o.status.substr(8) : "every run failed: " + o.status);
   }

@@ -787,10 +787,7 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
     metrics.flush();
     if (!quiet) log << "resumed from " << c.resume_from << " after epoch " << history.size() << "\n";
   };
-  if (!agree_setup(true)) {
-    if (is_root()) throw UsageError("another rank of the MPI launch failed its setup (its error follows)");
-    return kExitUsage;
-  }
+  require_setup_everywhere();
   saddle::l0::TrainResult result;
   try {
     begin_collective();

@@ -1,10 +1,13 @@
 // The processes of an MPI launch (apps/world.hpp).
 #include "world.hpp"
 
+#include "cli_common.hpp"
+
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <stdexcept>
 
 #ifdef SADDLE_HAS_MPI
 #include "saddle/mpi.hpp"
@@ -87,6 +90,29 @@ bool agree_setup(bool ok) {
   comm->allreduce_sum(&failed, 1);
   return failed == 0.0;
 }
+
+void require_setup_everywhere() {
+  if (agree_setup(true)) return;
+  throw UsageError(is_root() ? "another rank of the MPI launch failed its setup (its error follows)"
+                             : "another rank of the MPI launch failed its setup");
+}
+
+#ifdef SADDLE_HAS_MPI
+namespace {
+saddle::mpi::Communicator& mpi_world() {
+  auto& w = the_world();
+  if (!w.comm || w.comm->size() < 2) throw std::logic_error("point-to-point message outside an MPI launch");
+  return *w.comm;
+}
+}  // namespace
+void send_message(int dest, int tag, const std::string& bytes) { mpi_world().send(dest, tag, bytes); }
+std::string receive_message(int source, int tag, int* from) { return mpi_world().receive(source, tag, from); }
+int poll_message(int tag) { return mpi_world().poll(tag); }
+#else
+void send_message(int, int, const std::string&) { throw std::logic_error("built without MPI"); }
+std::string receive_message(int, int, int*) { throw std::logic_error("built without MPI"); }
+int poll_message(int) { throw std::logic_error("built without MPI"); }
+#endif
 
 void begin_collective() { the_world().in_collective = true; }
 void end_collective() { the_world().in_collective = false; }

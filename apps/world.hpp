@@ -38,6 +38,16 @@ std::string start_world(int* argc, char*** argv);
 /// Step 1 of the protocol: returns true when every rank passed its setup. Called by a
 /// distributed subcommand right before its first collective step.
 bool agree_setup(bool ok);
+/// agree_setup(true), throwing UsageError when another rank failed (rank 0: "another rank of
+/// the MPI launch failed its setup (its error follows)"; the others' line is not shown).
+void require_setup_everywhere();
+
+/// Point-to-point messages between the ranks of an MPI launch (world() != nullptr only):
+/// blocking send, blocking receive from `source` (-1: any rank; `from` gets the sender), and
+/// the sender of a waiting message with `tag` or -1 (never blocks).
+void send_message(int dest, int tag, const std::string& bytes);
+std::string receive_message(int source, int tag, int* from = nullptr);
+int poll_message(int tag);
 /// Marks the start and the end of the collective steps of a subcommand (between them, a
 /// failure aborts the job).
 void begin_collective();

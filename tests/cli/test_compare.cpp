@@ -285,3 +285,76 @@ TEST(Compare, BadInputGivesOneLineAndExitCodeTwo) {
   EXPECT_NE(r.err.find("scripts/fetch_mnist.sh"), std::string::npos) << describe(args, r);
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << describe(args, r);
 }
+
+// An interrupted comparison (killed -9 with its runs, after some checkpoints) continues with
+// --resume: finished runs are kept, unfinished ones continue from their checkpoints, and the
+// table equals the one of an uninterrupted comparison (resumed runs reach the same result).
+TEST(Compare, InterruptedComparisonResumesToTheSameTable) {
+  REQUIRE_EXE();
+  const fs::path full = scratch_dir() / "cmp_resume_full", cut = scratch_dir() / "cmp_resume_cut";
+  const std::vector<std::string> args = {"compare", "--data-dir", tiny_mnist().string(), "--batch", "50", "--epochs",
+                                         "5", "--variants", "gda,extragradient", "--seeds", "1,2",
+                                         "--target-density", "0.5", "--dual-lr", "0.05", "--jobs", "2", "--quiet"};
+  auto full_args = args;
+  full_args.insert(full_args.end(), {"--out", full.string()});
+  ASSERT_EQ(run(full_args).code, 0);
+
+  auto cut_args = args;
+  cut_args.insert(cut_args.end(), {"--out", cut.string()});
+  std::string command = shell_quote(SADDLE_EXE);
+  for (const auto& a : cut_args) command += " " + shell_quote(a);
+  // Kill the comparison and its runs once a run has a checkpoint ("[s]addle": the pattern must
+  // not match this shell's own command line).
+  command += " >/dev/null 2>&1 & pid=$!; while [ -z \"$(find " + shell_quote(cut.string()) +
+             " -name checkpoint.bin 2>/dev/null)\" ] && kill -0 $pid 2>/dev/null; do sleep 0.002; done; ";
+  command += "pkill -9 -f " + shell_quote("[s]addle .*" + cut.string()) + "; wait $pid 2>/dev/null; true";
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  if (fs::exists(cut / "compare.md")) GTEST_SKIP() << "the comparison finished before it was killed";
+
+  auto resume_args = cut_args;
+  resume_args.push_back("--resume");
+  resume_args.erase(std::find(resume_args.begin(), resume_args.end(), "--quiet"));
+  const auto r = run(resume_args);
+  ASSERT_EQ(r.code, 0) << describe(resume_args, r);
+  EXPECT_NE(r.err.find("resuming: "), std::string::npos) << r.err;
+  // Same runs, same results: the CSV tables agree but for the wall times.
+  const auto a = read_csv(full / "compare.csv"), b = read_csv(cut / "compare.csv");
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i)
+    for (const char* column : {"variant", "runs", "ok_runs", "test_error_mean", "test_error_ci95",
+                               "expected_density_mean", "worst_violation_mean"})
+      EXPECT_EQ(a[i].at(column), b[i].at(column)) << column;
+  for (const char* variant : {"gda", "extragradient"})
+    for (const char* seed : {"seed-1", "seed-2"}) EXPECT_TRUE(fs::exists(cut / variant / (std::string(seed) + ".status")));
+}
+
+TEST(Compare, ResumeRefusesAnotherExperimentOrNoFolder) {
+  REQUIRE_EXE();
+  const fs::path dir = scratch_dir() / "cmp_resume_other";
+  std::vector<std::string> args = {"compare", "--data-dir", tiny_mnist().string(), "--batch", "50", "--epochs", "1",
+                                   "--variants", "gda", "--seeds", "1", "--quiet", "--out", dir.string()};
+  ASSERT_EQ(run(args).code, 0);
+  // Everything finished: --resume keeps every run and tabulates again.
+  auto again = args;
+  again.push_back("--resume");
+  auto r = run(again);
+  EXPECT_EQ(r.code, 0) << r.err;
+  // Another experiment in the same folder.
+  auto other = again;
+  other[std::find(other.begin(), other.end(), "--epochs") - other.begin() + 1] = "2";
+  r = run(other);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("holds another experiment"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  // No folder, and --resume with --overwrite.
+  auto missing = again;
+  missing[std::find(missing.begin(), missing.end(), "--out") - missing.begin() + 1] = (dir / "nope").string();
+  r = run(missing);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("nothing to resume"), std::string::npos) << r.err;
+  auto both = again;
+  both.push_back("--overwrite");
+  r = run(both);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--resume, --overwrite"), std::string::npos) << r.err;
+}

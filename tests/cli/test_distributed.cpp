@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -155,4 +157,80 @@ TEST(Distributed, ErrorsArePrintedOnceAndOtherSubcommandsRunOnRankZero) {
   ASSERT_EQ(r.code, 0) << r.err;
   const auto v = mini_json::parse(r.out);  // one JSON object: rank 0 alone printed
   EXPECT_NEAR(v["x"][1].as_number(), 4.0, 1e-6);
+}
+
+// `mpirun -np 2 saddle compare --problem ...`: the runs are spread over both ranks and the
+// table equals the one-process table.
+TEST(Distributed, CompareSpreadsItsRunsOverTheRanks) {
+  REQUIRE_MPI();
+  const fs::path one = scratch_dir() / "dcmp_one", two = scratch_dir() / "dcmp_two";
+  const std::vector<std::string> args = {"compare", "--problem", "hs21", "--variants", "gda,extragradient",
+                                         "--seeds", "1,2,3"};
+  auto one_args = args;
+  one_args.insert(one_args.end(), {"--out", one.string()});
+  ASSERT_EQ(run(one_args).code, 0);
+  auto two_args = args;
+  two_args.insert(two_args.end(), {"--out", two.string()});
+  const auto r = run_mpi(2, two_args);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("on rank 1"), std::string::npos) << r.err;  // rank 1 ran some of them
+  std::set<int> ranks;
+  for (const char* v : {"gda", "extragradient"})
+    for (const char* s : {"seed-1", "seed-2", "seed-3"}) {
+      std::istringstream status(read_file(two / v / (std::string(s) + ".status")));
+      int code = -1, signal = -1, rank = -1;
+      double seconds = 0;
+      ASSERT_TRUE(status >> code >> signal >> seconds >> rank) << v << " " << s;
+      EXPECT_EQ(code, 0);
+      ranks.insert(rank);
+      EXPECT_TRUE(fs::exists(two / v / s / "summary.json"));
+    }
+  EXPECT_EQ(ranks, (std::set<int>{0, 1}));
+  // Same numbers (the loss and violation columns of the markdown table), other wall times.
+  auto columns = [](const std::string& md) {
+    std::string out;
+    std::istringstream in(md);
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("| gda", 0) != 0 && line.rfind("| extragradient", 0) != 0) continue;
+      int bar = 0;
+      for (char c : line) {
+        if (c == '|' && ++bar == 5) break;
+        out += c;
+      }
+      out += '\n';
+    }
+    return out;
+  };
+  EXPECT_EQ(columns(read_file(one / "compare.md")), columns(read_file(two / "compare.md")));
+  EXPECT_FALSE(columns(read_file(two / "compare.md")).empty());
+}
+
+// Ranks without a shared file system: each rank runs in its own working folder (MPMD launch
+// with --wdir) and writes its runs there; rank 0 receives the run folders and logs and
+// tabulates all of them. A sweep of the L0 flagship on the tiny data set.
+TEST(Distributed, SweepWithoutASharedFileSystem) {
+  REQUIRE_MPI();
+  const fs::path a = scratch_dir() / "dsw_rank0", b = scratch_dir() / "dsw_rank1";
+  fs::create_directories(a);
+  fs::create_directories(b);
+  const std::vector<std::string> args = {"sweep", "--data-dir", tiny_mnist().string(), "--batch", "50", "--epochs",
+                                         "1", "--target-densities", "0.5,0.7", "--seeds", "1,2", "--out", "exp"};
+  std::string command = std::string(kMpiEnv) + " " + shell_quote(kLauncher);
+  for (const fs::path& wdir : {a, b}) {
+    command += (wdir == a ? "" : " :") + std::string(" -np 1 --wdir ") + shell_quote(wdir.string()) + " " +
+               shell_quote(kExe);
+    for (const auto& arg : args) command += " " + shell_quote(arg);
+  }
+  command += " >" + shell_quote((scratch_dir() / "dsw.out").string()) + " 2>&1";
+  ASSERT_EQ(std::system(command.c_str()), 0) << read_file(scratch_dir() / "dsw.out");
+  int on_rank1 = 0;
+  for (const char* point : {"target-0.5", "target-0.7"})
+    for (const char* s : {"seed-1", "seed-2"}) {
+      EXPECT_TRUE(fs::exists(a / "exp" / point / s / "summary.json")) << point << " " << s;
+      EXPECT_TRUE(fs::exists(a / "exp" / point / (std::string(s) + ".log")));
+      on_rank1 += fs::exists(b / "exp" / point / s / "summary.json") ? 1 : 0;
+    }
+  EXPECT_GT(on_rank1, 0) << "rank 1 ran none of the runs";
+  EXPECT_TRUE(fs::exists(a / "exp" / "sweep.md"));
+  EXPECT_FALSE(fs::exists(b / "exp" / "sweep.md"));  // rank 1 tabulates nothing
 }
