@@ -417,3 +417,38 @@ TEST(Plugin, NanForwardIsANumericalFailure) {
 }
 
 }  // namespace
+
+// The rate-constrained classifier of examples/rate_constraints as a plugin of the saddle
+// program: solved from the command line on a small generated data set, ten recall
+// constraints with proxy (primal) and strict (dual) values; bad --problem-args refused.
+TEST(Plugin, RateConstraintExampleRunsFromTheSaddleProgram) {
+  REQUIRE_EXE();
+#ifndef SADDLE_RATE_PLUGIN
+  GTEST_SKIP() << "examples/rate_constraints not built in-tree";
+#else
+  const fs::path data = write_tiny_mnist("tiny_rates_plugin", 400, 100, 11);
+  const std::vector<std::string> base = {"solve", "--plugin", SADDLE_RATE_PLUGIN, "--problem", "fashion-recall",
+                                         "--solver", "gda", "--epochs", "2", "--batch", "50"};
+  auto args = base;
+  args.insert(args.end(), {"--problem-args", "data=" + data.string() + ",dataset=mnist,recall=0.7,hidden=20", "--json"});
+  auto r = run(args);
+  ASSERT_EQ(r.code, 0) << describe(args, r);
+  const auto v = mini_json::parse(r.out);
+  EXPECT_EQ(v["precision"].as_string(), "float");
+  EXPECT_EQ(v["multipliers"].as_numbers().size(), 10u);
+  for (double m : v["multipliers"].as_numbers()) EXPECT_GE(m, 0.0);  // inequalities: lambda >= 0
+  EXPECT_EQ(v["epochs"].as_number(), 2);
+
+  args = base;
+  args.insert(args.end(), {"--problem-args", "data=" + data.string() + ",dataset=mnist,colour=red"});
+  r = run(args);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("unknown --problem-args key 'colour'"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  args = base;
+  args.insert(args.end(), {"--problem-args", "data=" + data.string() + ",dataset=mnist,recall=high"});
+  r = run(args);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("recall = 'high'"), std::string::npos) << r.err;
+#endif
+}
