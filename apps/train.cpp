@@ -705,7 +705,7 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
     out_dir = resume_dir;
     c.resume_from = (fs::path(out_dir) / "checkpoint.bin").string();
     c.checkpoint_path = c.resume_from;
-  } else if (given(vm, "out")) {
+  } else if (given(vm, "out") && is_root()) {  // data parallel: rank 0 alone writes the folder
     out_dir = vm["out"].as<std::string>();
     std::error_code ec;
     if (fs::exists(out_dir, ec) && !fs::is_empty(out_dir, ec) && !vm["overwrite"].as<bool>())

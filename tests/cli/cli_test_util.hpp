@@ -35,6 +35,15 @@ inline std::string read_file(const fs::path& path) {
   return s.str();
 }
 
+/// A summary.json without its "seconds" lines (wall times differ between two equal runs).
+inline std::string without_seconds(const std::string& json) {
+  std::string out;
+  std::istringstream in(json);
+  for (std::string line; std::getline(in, line);)
+    if (line.find("\"seconds\"") == std::string::npos) out += line + "\n";
+  return out;
+}
+
 inline std::string shell_quote(const std::string& arg) {
   std::string q = "'";
   for (const char c : arg) q += c == '\'' ? std::string("'\\''") : std::string(1, c);

@@ -29,14 +29,6 @@ std::vector<std::string> base_args(int epochs = 3) {
   return {"train", "--data-dir", tiny_mnist().string(), "--batch", "50", "--epochs", std::to_string(epochs), "--seed", "4"};
 }
 
-std::string without_seconds(const std::string& json) {
-  std::string out;
-  std::istringstream in(json);
-  for (std::string line; std::getline(in, line);)
-    if (line.find("\"seconds\"") == std::string::npos) out += line + "\n";
-  return out;
-}
-
 }  // namespace
 
 TEST(Train, JsonSummaryHasEveryField) {

@@ -16,72 +16,13 @@
 #include "rate_problem.hpp"
 #include "saddle/nn/network.hpp"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SADDLE_COUNT_ALLOCATIONS 0
-#else
-#define SADDLE_COUNT_ALLOCATIONS 1
-#endif
+// This file defines the binary's interposed C allocator (tests/common/allocation_counter.hpp).
+#define SADDLE_TEST_ALLOC_DEFINE
+#include "common/allocation_counter.hpp"
+#define SADDLE_COUNT_ALLOCATIONS SADDLE_TEST_COUNT_ALLOCATIONS
 
 namespace {
-thread_local bool t_counting = false;
-thread_local std::size_t t_allocations = 0;
-inline void count() {
-  if (t_counting) ++t_allocations;
-}
-}  // namespace
-
-#if SADDLE_COUNT_ALLOCATIONS
-extern "C" {
-void* __libc_malloc(std::size_t size);
-void* __libc_calloc(std::size_t count, std::size_t size);
-void* __libc_realloc(void* ptr, std::size_t size);
-void* __libc_memalign(std::size_t alignment, std::size_t size);
-void __libc_free(void* ptr);
-}
-
-extern "C" {
-void* malloc(std::size_t size) {
-  count();
-  return __libc_malloc(size);
-}
-void* calloc(std::size_t n, std::size_t size) {
-  count();
-  return __libc_calloc(n, size);
-}
-void* realloc(void* ptr, std::size_t size) {
-  count();
-  return __libc_realloc(ptr, size);
-}
-void free(void* ptr) { __libc_free(ptr); }
-void* memalign(std::size_t alignment, std::size_t size) {
-  count();
-  return __libc_memalign(alignment, size);
-}
-void* aligned_alloc(std::size_t alignment, std::size_t size) {
-  count();
-  return __libc_memalign(alignment, size);
-}
-int posix_memalign(void** out, std::size_t alignment, std::size_t size) {
-  count();
-  void* p = __libc_memalign(alignment, size);
-  if (p == nullptr) return ENOMEM;
-  *out = p;
-  return 0;
-}
-}
-#endif  // SADDLE_COUNT_ALLOCATIONS
-
-namespace {
-
-class AllocationCounter {
- public:
-  AllocationCounter() {
-    t_allocations = 0;
-    t_counting = true;
-  }
-  ~AllocationCounter() { t_counting = false; }
-  std::size_t count() const { return t_allocations; }
-};
+using saddle_test_alloc::AllocationCounter;
 
 // Layer sizes where OpenBLAS itself does not allocate: its sgemm mallocs inside some small
 // calls (measured with OpenBLAS 0.3.21: [16, K] x [K, 20] for K >= 40, the same for the

@@ -14,73 +14,14 @@
 
 #include "analytic_test_util.hpp"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SADDLE_COUNT_ALLOCATIONS 0
-#else
-#define SADDLE_COUNT_ALLOCATIONS 1
-#endif
-
-namespace {
-thread_local bool t_counting = false;
-thread_local std::size_t t_allocations = 0;
-inline void count() {
-  if (t_counting) ++t_allocations;
-}
-}  // namespace
-
-#if SADDLE_COUNT_ALLOCATIONS
-extern "C" {
-void* __libc_malloc(std::size_t size);
-void* __libc_calloc(std::size_t count, std::size_t size);
-void* __libc_realloc(void* ptr, std::size_t size);
-void* __libc_memalign(std::size_t alignment, std::size_t size);
-void __libc_free(void* ptr);
-}
-
-extern "C" {
-void* malloc(std::size_t size) {
-  count();
-  return __libc_malloc(size);
-}
-void* calloc(std::size_t n, std::size_t size) {
-  count();
-  return __libc_calloc(n, size);
-}
-void* realloc(void* ptr, std::size_t size) {
-  count();
-  return __libc_realloc(ptr, size);
-}
-void free(void* ptr) { __libc_free(ptr); }
-void* memalign(std::size_t alignment, std::size_t size) {
-  count();
-  return __libc_memalign(alignment, size);
-}
-void* aligned_alloc(std::size_t alignment, std::size_t size) {
-  count();
-  return __libc_memalign(alignment, size);
-}
-int posix_memalign(void** out, std::size_t alignment, std::size_t size) {
-  count();
-  void* p = __libc_memalign(alignment, size);
-  if (p == nullptr) return ENOMEM;
-  *out = p;
-  return 0;
-}
-}
-#endif  // SADDLE_COUNT_ALLOCATIONS
+// This file defines the binary's interposed C allocator (tests/common/allocation_counter.hpp).
+#define SADDLE_TEST_ALLOC_DEFINE
+#include "common/allocation_counter.hpp"
+#define SADDLE_COUNT_ALLOCATIONS SADDLE_TEST_COUNT_ALLOCATIONS
 
 namespace saddle::problems {
 namespace {
-
-class AllocationCounter {
- public:
-  AllocationCounter() {
-    t_allocations = 0;
-    t_counting = true;
-  }
-  ~AllocationCounter() { t_counting = false; }
-  std::size_t count() const { return t_allocations; }
-};
+using saddle_test_alloc::AllocationCounter;
 
 TEST(Allocation, CounterSeesXtensorAndOperatorNew) {
   if (!SADDLE_COUNT_ALLOCATIONS) GTEST_SKIP() << "allocation counting is off under sanitizers";
@@ -88,7 +29,7 @@ TEST(Allocation, CounterSeesXtensorAndOperatorNew) {
   {
     AllocationCounter counter;
     Vector<double> v = xt::zeros<double>({1000});  // posix_memalign
-    auto* p = new int(3);                          // operator new -> malloc
+    int* volatile p = new int(3);                  // operator new -> malloc (volatile: not elided)
     delete p;
     seen = counter.count();
     (void)v;
