@@ -3,6 +3,7 @@
 // options (Boost.Program_options) and returns its exit code.
 
 #include <algorithm>
+#include <cstdlib>
 #include <exception>
 #include <iostream>
 #include <sstream>
@@ -90,7 +91,11 @@ int main(int argc, char** argv) {
   namespace cli = saddle::cli;
   const std::string world_error = cli::start_world(&argc, &argv);
   if (!world_error.empty()) {
-    cli::print_error(std::cerr, world_error);
+    // Launched with several ranks but unable to join them: every rank fails, the launcher's
+    // rank 0 alone says why (the others cannot agree with it without MPI).
+    const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
+    if (rank == nullptr) rank = std::getenv("PMI_RANK");
+    if (rank == nullptr || std::string(rank) == "0") cli::print_error(std::cerr, world_error);
     return cli::kExitUsage;
   }
   // Rank 0 (or the only process) writes as usual; other ranks of an MPI launch discard their
