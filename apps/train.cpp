@@ -151,6 +151,14 @@ void write_epoch_json(JsonWriter& j, const saddle::l0::EpochMetrics& m) {
   j.end_object();
 }
 
+// Every density constraint of the final epoch satisfied (measure - target <= 0)? A target is
+// met when the expected density is at or below it; no tolerance.
+bool constraints_met(const saddle::l0::EpochMetrics& m) {
+  for (const double v : m.constraint_values)
+    if (!(v <= 0.0)) return false;
+  return true;
+}
+
 void write_summary_json(JsonWriter& j, const TrainConfig& c, const std::string& dataset, const std::string& formulation,
                         const saddle::l0::TrainResult& r) {
   const auto& f = r.final_metrics;
@@ -176,6 +184,11 @@ void write_summary_json(JsonWriter& j, const TrainConfig& c, const std::string& 
   j.key("layer_names").string_array(r.layer_names);
   j.key("layer_densities").number_array(f.layer_densities);
   j.key("constraint_values").number_array(f.constraint_values);
+  j.key("constraints_met");
+  if (c.penalties.empty())
+    j.value(constraints_met(f));
+  else
+    j.null();  // penalized L0: no constraint
   j.key("test_time_density").value(f.test_time_density);
   j.key("pruned_architecture").value(f.pruned_architecture);
   j.key("purged_params").value(f.purged_params);
@@ -855,6 +868,14 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
       out << "   targets:";
       for (std::size_t k = 0; k < result.group_names.size(); ++k)
         out << ' ' << result.group_names[k] << " <= " << format_number(result.group_targets[k]);
+    }
+    if (c.penalties.empty()) {
+      out << "\n  constraints         " << (constraints_met(f) ? "met" : "NOT met") << ":";
+      for (std::size_t k = 0; k < result.group_names.size() && k < f.constraint_values.size(); ++k) {
+        const double measure = f.constraint_values[k] + result.group_targets[k];
+        out << ' ' << result.group_names[k] << ' ' << fixed(measure, 4)
+            << (f.constraint_values[k] <= 0.0 ? " <= " : " > ") << format_number(result.group_targets[k]);
+      }
     }
     out << "\n  layer densities    ";
     for (std::size_t l = 0; l < f.layer_densities.size(); ++l)

@@ -48,6 +48,10 @@ TEST(Train, JsonSummaryHasEveryField) {
   EXPECT_GE(v["multipliers"][0].as_number(), 0.0);
   EXPECT_LT(v["test_error"].as_number(), 0.5);  // the blocks are easy to learn
   EXPECT_EQ(v["dense_params"].as_number(), 266610);
+  // constraints_met agrees with the constraint values (density - target <= 0 for every group).
+  bool met = true;
+  for (double c : v["constraint_values"].as_numbers()) met = met && c <= 0.0;
+  EXPECT_EQ(v["constraints_met"].as_bool(), met);
   EXPECT_LE(v["purged_params"].as_number(), 266610);
 }
 
@@ -68,6 +72,7 @@ TEST(Train, LayerTargetsAndPenaltyModes) {
   v = mini_json::parse(r.out);
   EXPECT_EQ(v["formulation"].as_string(), "fixed-penalty");
   EXPECT_EQ(v["multipliers"][0].as_number(), 0.5);  // fixed multipliers never move
+  EXPECT_TRUE(v["constraints_met"].is_null());  // penalized: no constraint
 }
 
 TEST(Train, KilledRunResumesToTheSameResult) {
