@@ -84,7 +84,7 @@ po::options_description train_options() {
       ("nu", po::value<std::string>()->value_name("X")->default_value("0"), "nuPI EMA coefficient, in [0, 1)")
       ("penalty", po::value<std::string>()->value_name("X")->default_value("1"), "augmented Lagrangian / quadratic "
        "penalty coefficient rho, > 0")
-      ("batch", po::value<std::string>()->value_name("N")->default_value("128"), "minibatch size, > 0")
+      ("batch", po::value<std::string>()->value_name("N")->default_value("128"), "minibatch size, 1 to the training set size")
       ("epochs", po::value<std::string>()->value_name("N")->default_value("200"), "epochs, > 0")
       ("seed", po::value<std::string>()->value_name("S")->default_value("1"), "seed of init, shuffles and gate noise")
       ("eval-every", po::value<std::string>()->value_name("N")->default_value("1"), "test-set evaluation every N epochs");
@@ -753,6 +753,9 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
   c.communicator = world();
 
   const auto data = saddle::l0::load_dataset(dataset, data_dir, scaling);
+  if (c.batch > data.train.size())
+    throw UsageError("--batch " + std::to_string(c.batch) + ": larger than the training set of " + dataset + " (" +
+                     std::to_string(data.train.size()) + " samples)");
   const bool json = vm["json"].as<bool>();
   const bool quiet = vm["quiet"].as<bool>() || json;
   std::ostream& log = json ? err : out;

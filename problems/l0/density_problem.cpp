@@ -50,6 +50,9 @@ DensityProblem::DensityProblem(const Dataset& data, DensityProblemOptions option
   if (options_.groups.empty()) options_.groups = model_level(model_, 1.0);
   options_.validate(model_.gated_layers().size());
   if (data.train.size() == 0) throw InputError("dataset '" + data.name + "' has an empty training split");
+  if (options_.batch > data.train.size())
+    throw InputError("batch = " + std::to_string(options_.batch) + ": larger than the training split of '" + data.name +
+                     "' (" + std::to_string(data.train.size()) + " samples)");
   model_.reserve(std::max(options_.batch, options_.eval_batch));
   order_.resize(data.train.size());
   std::iota(order_.begin(), order_.end(), std::size_t{0});

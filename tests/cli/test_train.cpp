@@ -465,3 +465,13 @@ TEST(Train, DynamicsPlotAndItsScript) {
     EXPECT_TRUE(fs::exists(no_plot / "dynamics.png"));
   }
 }
+
+// A batch larger than the training set is refused with one line (it used to run out of memory).
+TEST(Train, BatchLargerThanTheTrainingSetIsRefused) {
+  REQUIRE_EXE();
+  const auto r = run({"train", "--data-dir", tiny_mnist().string(), "--batch", "100000", "--epochs", "1"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--batch 100000: larger than the training set of mnist (1200 samples)"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}

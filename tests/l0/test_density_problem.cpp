@@ -188,3 +188,18 @@ TEST(DensityProblem, EvaluationOfRowRangesAddsUpToTheWholeSplit) {
   EXPECT_THROW(p.evaluate(x, data.test, 30, 8), InputError);
   EXPECT_THROW(p.evaluate(x, data.test, 38, 0), InputError);
 }
+
+TEST(DensityProblem, BatchLargerThanTheTrainingSplitIsRefused) {
+  const auto data = tiny_dataset(64, 32);
+  GatedModel<float> shape(Architecture::mlp);
+  auto o = options(shape, false, 0.0);
+  o.batch = 65;
+  try {
+    DensityProblem p(data, o);
+    FAIL() << "no exception";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("batch = 65: larger than the training split"), std::string::npos) << e.what();
+  }
+  o.batch = 64;
+  EXPECT_NO_THROW(DensityProblem(data, o));
+}
