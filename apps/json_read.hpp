@@ -5,8 +5,8 @@
 /// `saddle compare` / `saddle sweep` to read the summary.json and metrics.jsonl of child runs,
 /// and by the command-line tests (tests/cli/mini_json.hpp). parse() throws
 /// std::runtime_error with the byte offset on malformed text, including anything but
-/// whitespace after the single top-level value. Values are plain trees (allocates freely:
-/// not for hot paths).
+/// whitespace after the single top-level value and nesting deeper than Parser::kMaxDepth.
+/// Values are plain trees (allocates freely: not for hot paths).
 
 #include <cctype>
 #include <cstddef>
@@ -70,6 +70,9 @@ struct Value {
 
 class Parser {
  public:
+  /// Deepest nesting of objects and arrays accepted (saddle's own files nest 3 levels).
+  static constexpr std::size_t kMaxDepth = 256;
+
   explicit Parser(const std::string& text) : s_(text) {}
 
   Value parse_document() {
@@ -98,9 +101,20 @@ class Parser {
   Value parse_value() {
     skip_ws();
     Value v;
-    switch (peek()) {
-      case '{': parse_object(v); break;
-      case '[': parse_array(v); break;
+    const char c = peek();
+    if (c == '{' || c == '[') {
+      // Objects and arrays are parsed recursively: bound the depth so that deeply nested
+      // text fails with a message instead of overflowing the stack.
+      if (depth_ == kMaxDepth) fail("nesting deeper than " + std::to_string(kMaxDepth) + " levels");
+      ++depth_;
+      if (c == '{')
+        parse_object(v);
+      else
+        parse_array(v);
+      --depth_;
+      return v;
+    }
+    switch (c) {
       case '"':
         v.type = Value::Type::string;
         v.string = parse_string();
@@ -238,6 +252,7 @@ class Parser {
 
   const std::string& s_;
   std::size_t i_ = 0;
+  std::size_t depth_ = 0;  // objects and arrays open at i_
 };
 
 /// Parses exactly one JSON value (surrounding whitespace allowed).

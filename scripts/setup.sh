@@ -20,10 +20,12 @@ set -euo pipefail
 # libopenmpi-dev, openmpi-bin     optional: data-parallel runs over MPI (saddle::mpi, mpirun)
 # libadolc-dev, libboost-system-dev  optional saddle::autodiff (ADOL-C; its pkg-config file
 #                                 links Boost.System); saddle builds without them
+# clang-14, libfuzzer-14-dev      fuzzing only: scripts/fuzz.sh (libFuzzer targets, tests/fuzz)
 packages=(
   build-essential cmake xtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev
   libboost-program-options-dev libgtest-dev libbenchmark-dev zlib1g-dev gnuplot-nox
   npm dataset-fashion-mnist libopenmpi-dev openmpi-bin libadolc-dev libboost-system-dev
+  clang-14 libfuzzer-14-dev
 )
 
 log() { echo "setup: $*"; }

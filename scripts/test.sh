@@ -11,16 +11,19 @@
 #      its problem with the installed `saddle solve --plugin` (checks the answer): one more;
 #   5. only when SADDLE_SANITIZE_TESTS=1: builds the suite with AddressSanitizer and
 #      UndefinedBehaviorSanitizer (-DSADDLE_SANITIZE=ON) in $SADDLE_SANITIZE_BUILD_DIR and
-#      runs it (slow: several minutes more).
+#      runs it (slow: several minutes more);
+#   6. only when SADDLE_FUZZ_TESTS=1: scripts/fuzz.sh 20 (builds the libFuzzer targets with
+#      clang 14 in build-fuzz/ and runs each for 20 s on its seed corpus): one more check.
 # Exits non-zero on any failure. The last line is always `N passed, N failed` (followed by
 # `, N skipped` when some tests were skipped), counting the ctest tests (of both suites
-# when the sanitizer run is on) plus the consumer, consumer_autodiff and plugin checks.
+# when the sanitizer run is on) plus the consumer, consumer_autodiff, plugin and fuzz checks.
 #
 # Usage: scripts/test.sh
 # Environment:
 #   SADDLE_BUILD_DIR           build directory (default: build/ in the repository)
 #   SADDLE_SANITIZE_TESTS=1    also run the ASan+UBSan suite (default: off)
 #   SADDLE_SANITIZE_BUILD_DIR  its build directory (default: build-sanitize/)
+#   SADDLE_FUZZ_TESTS=1        also build and run the fuzz targets for 20 s each (default: off)
 #   SADDLE_CMAKE_ARGS          extra cmake arguments for both builds (word-split)
 set -uo pipefail
 
@@ -223,6 +226,20 @@ if [[ "${SADDLE_SANITIZE_TESTS:-0}" == 1 ]]; then
   fi
 else
   log "sanitizer suite skipped (set SADDLE_SANITIZE_TESTS=1 to run it)"
+fi
+
+# --- 6. fuzzing (opt-in) ---
+if [[ "${SADDLE_FUZZ_TESTS:-0}" == 1 ]]; then
+  log "=== fuzz targets, 20 s each (scripts/fuzz.sh) ==="
+  if timed fuzz bash "$root/scripts/fuzz.sh" 20; then
+    log "fuzz check passed"
+    passed=$((passed + 1))
+  else
+    log "fuzz check FAILED"
+    failed=$((failed + 1))
+  fi
+else
+  log "fuzz targets skipped (set SADDLE_FUZZ_TESTS=1 to run them)"
 fi
 
 finish

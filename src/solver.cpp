@@ -435,6 +435,7 @@ Vector<T> Solver<T>::read_parameters(std::istream& in) {
     io::read_scalar<std::uint64_t>(in, what);
   io::read_scalar<double>(in, "elapsed seconds");
   if (n > (std::uint64_t{1} << 34)) throw InputError("solver state: corrupt parameter count");
+  if (!io::stream_holds(in, 8 + n * sizeof(T))) throw InputError("state truncated while reading parameters");
   Vector<T> x = Vector<T>::from_shape({static_cast<std::size_t>(n)});
   io::read_vector(in, x, "parameters");
   return x;

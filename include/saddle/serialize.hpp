@@ -33,6 +33,24 @@ void write_vector(std::ostream& out, const Vector<T>& v) {
   out.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(T)));
 }
 
+/// False when `in` is seekable and fewer than `bytes` bytes follow its read position, true
+/// otherwise (also for streams that cannot seek). Readers call it before allocating a
+/// buffer for a length read from the stream, so that a corrupt length fails as a
+/// truncation instead of allocating gigabytes. Leaves the read position where it was.
+inline bool stream_holds(std::istream& in, std::uint64_t bytes) {
+  const std::istream::pos_type here = in.tellg();
+  if (here == std::istream::pos_type(-1)) return true;
+  in.seekg(0, std::ios::end);
+  const std::istream::pos_type end = in.tellg();
+  in.seekg(here);
+  if (end == std::istream::pos_type(-1) || !in) {
+    in.clear();
+    in.seekg(here);
+    return true;
+  }
+  return static_cast<std::uint64_t>(end - here) >= bytes;
+}
+
 /// Reads into v, which must already have the stored length.
 template <class T>
 void read_vector(std::istream& in, Vector<T>& v, const char* what) {

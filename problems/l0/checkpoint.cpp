@@ -119,6 +119,14 @@ std::string read_checkpoint_file(const std::string& path) {
     throw InputError("checkpoint '" + path + "': format version " + std::to_string(version) +
                      " is not supported (this build reads version " + std::to_string(kCheckpointVersion) + ")");
   if (size > (std::uint64_t{1} << 34)) throw InputError("checkpoint '" + path + "': corrupt size field");
+  if (!io::stream_holds(in, size)) {
+    // Say how much is there without allocating the claimed size.
+    const auto here = in.tellg();
+    in.seekg(0, std::ios::end);
+    const auto have = static_cast<std::uint64_t>(in.tellg() - here);
+    throw InputError("checkpoint '" + path + "': truncated (" + std::to_string(have) + " of " + std::to_string(size) +
+                     " payload bytes)");
+  }
   std::string payload(size, '\0');
   in.read(payload.data(), static_cast<std::streamsize>(size));
   if (static_cast<std::uint64_t>(in.gcount()) != size)
@@ -154,6 +162,7 @@ RunState read_run_state(std::istream& in, const std::string& path) {
     s.ema_started = io::read_scalar<std::uint8_t>(in, "ema flag") != 0;
     const auto n = io::read_scalar<std::uint64_t>(in, "ema size");
     if (n > (std::uint64_t{1} << 32)) throw InputError("corrupt EMA size");
+    if (!io::stream_holds(in, n * sizeof(float))) throw InputError("truncated EMA");
     s.ema = Vector<float>::from_shape({static_cast<std::size_t>(n)});
     in.read(reinterpret_cast<char*>(s.ema.data()), static_cast<std::streamsize>(n * sizeof(float)));
     if (!in) throw InputError("truncated EMA");

@@ -220,9 +220,25 @@ std::vector<std::size_t> read_idx(const std::string& path, std::uint32_t expecte
                      std::to_string(size) + " (" + std::to_string(size - expected_len) + " extra)");
     }
   }
-  data.resize(static_cast<std::size_t>(elements));
-  got = src.read(data.data(), data.size());
-  if (got < data.size()) {
+  if (!src.gzip()) {
+    data.resize(static_cast<std::size_t>(elements));
+    got = src.read(data.data(), data.size());
+  } else {
+    // The size of a gzip file does not bound its decompressed length: grow the buffer as
+    // the data arrives (1 MiB, then doubling) so that a corrupt header claiming up to
+    // kIdxMaxElements does not allocate a gigabyte for a few bytes of input.
+    data.clear();
+    got = 0;
+    while (got < elements) {
+      const std::size_t step =
+          static_cast<std::size_t>(std::min<std::uint64_t>(elements - got, std::max<std::size_t>(got, 1u << 20)));
+      data.resize(got + step);
+      const std::size_t n = src.read(data.data() + got, step);
+      got += n;
+      if (n < step) break;
+    }
+  }
+  if (got < elements) {
     fail(path, "truncated: expected " + std::to_string(expected_len) + len_what + ", got " +
                    std::to_string(header + got) + src.note());
   }

@@ -253,11 +253,16 @@ class Reader {
     take(v.data(), n * sizeof(float), what);
     return v;
   }
+  /// Throws "truncated" unless n more u32 values follow (before a buffer of n is allocated).
+  void need_u32s(std::size_t n, const char* what) const {
+    if (n > (data_.size() - pos_) / sizeof(std::uint32_t)) throw InputError(name_ + ": truncated while reading " + what);
+  }
   bool done() const { return pos_ == data_.size(); }
 
  private:
   void take(void* dst, std::size_t n, const char* what) {
     if (n > data_.size() - pos_) throw InputError(name_ + ": truncated while reading " + what);
+    if (n == 0) return;  // dst may be the null data() of an empty vector
     std::memcpy(dst, data_.data() + pos_, n);
     pos_ += n;
   }
@@ -387,6 +392,7 @@ PurgedNetwork PurgedNetwork::deserialize(const std::string& bytes, const std::st
       case PurgedLayerKind::gather: {
         l.in_features = in.count("gather input width");
         l.out_features = in.count("gather index count");
+        in.need_u32s(l.out_features, "gather indices");
         l.indices.resize(l.out_features);
         for (auto& j : l.indices) j = in.u32("gather indices");
         break;

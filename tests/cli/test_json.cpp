@@ -127,4 +127,23 @@ TEST(MiniJson, RejectsMalformedText) {
   EXPECT_EQ(mini_json::parse("-0.5e+2").as_number(), -50.0);
 }
 
+// Found by fuzzing (docs/testing.md): the reader recursed once per '[' or '{', so 100000 of
+// them overflowed the stack (a crash, not an error). Nesting is now bounded.
+TEST(MiniJson, DeepNestingIsAnErrorNotAStackOverflow) {
+  std::string objects;
+  for (int i = 0; i < 100000; ++i) objects += "{\"a\":";
+  for (const std::string& deep : {std::string(100000, '['), objects}) {
+    try {
+      (void)mini_json::parse(deep);
+      ADD_FAILURE() << "no error for " << deep.substr(0, 10) << "...";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find("nesting deeper than 256 levels"), std::string::npos) << e.what();
+    }
+  }
+  // The deepest accepted nesting still parses; one level more does not.
+  const std::string ok = std::string(256, '[') + std::string(256, ']');
+  EXPECT_EQ(mini_json::parse(ok).type, mini_json::Value::Type::array);
+  EXPECT_THROW(mini_json::parse("[" + ok + "]"), std::runtime_error);
+}
+
 }  // namespace

@@ -265,6 +265,9 @@ TEST(Train, BadConfigFilesNameTheFileAndLine) {
       {"resume = somewhere\n", "'resume' cannot be set"},
       {"epochs = many\n", "--epochs = 'many'"},
       {"quiet = maybe\n", "maybe"},
+      {"epochs = 1\nquiet = maybe\n", "line 2: 'quiet' takes true or false"},
+      // Found by fuzzing (docs/testing.md): Boost's message for this value looped forever.
+      {"no-dual-restarts = %value%\n", "line 1: 'no-dual-restarts' takes true or false (or on/off, yes/no, 1/0), got '%value%'"},
   };
   const fs::path ini = scratch_dir() / "bad.ini";
   for (const auto& c : cases) {

@@ -1,0 +1,147 @@
+// The options of `saddle train` and the reader of its --config INI file (train_config.hpp).
+#include "train_config.hpp"
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "cli_common.hpp"
+#include "saddle/solvers.hpp"
+
+namespace saddle::cli {
+
+namespace fs = std::filesystem;
+
+po::options_description train_options() {
+  po::options_description what("Experiment", 100, 50);
+  what.add_options()
+      ("model", po::value<std::string>()->value_name("NAME")->default_value("mlp"), "mlp (784-300-100-10) | lenet5 (LeNet5-Caffe)")
+      ("dataset", po::value<std::string>()->value_name("NAME")->default_value("mnist"), "mnist | fashion-mnist")
+      ("data-dir", po::value<std::string>()->value_name("DIR"), "folder with the IDX files [default: data/<dataset>; "
+       "fashion-mnist falls back to Debian's /usr/share/datasets/fashion-mnist]")
+      ("target-density", po::value<std::string>()->value_name("X"), "model-level constraint: expected density <= X, "
+       "X in (0, 1] [default: 0.33]")
+      ("layer-densities", po::value<std::string>()->value_name("A,B,..."), "layer-level constraints, one target per "
+       "gated layer (mlp: 3, lenet5: 4)")
+      ("l0-penalty", po::value<std::string>()->value_name("L[,L..]"), "penalized L0 instead of constraints: fixed "
+       "multiplier(s), one (model level) or one per layer")
+      ("penalty-form", po::value<std::string>()->value_name("NAME")->default_value("density"), "measure the L0 penalty "
+       "multiplies: density (normalised, [GP]) | count (expected active weights, [LZ]: lambda = 0.1/N)")
+      ("input-scaling", po::value<std::string>()->value_name("NAME")->default_value("standardize"), "standardize "
+       "((p - 0.1307)/0.3081, [GP]) | unit (p in [0, 1], [LZ])")
+      ("test-gate", po::value<std::string>()->value_name("NAME")->default_value("median"), "test-time gate: median "
+       "([GP]) | mean_eq13 (Eq. 13 of the L0 paper, [LZ])")
+      ("init", po::value<std::string>()->value_name("NAME")->default_value("lz"), "weight init: lz (L0 code: He "
+       "fan-in, zero biases) | gp (constrained-L0 code: std sqrt(2/out), W/(1-d); trains far slower, docs/results.md)")
+      ("weight-decay", po::value<std::string>()->value_name("X")->default_value("0"), "L2 under the gates (Eq. 15), >= 0")
+      ("ema", po::value<std::string>()->value_name("BETA")->default_value("0"), "evaluate a moving average of the "
+       "parameters with decay BETA in [0, 1) (0 = off; [LZ] uses 0.999)");
+  po::options_description how("Solver", 100, 50);
+  how.add_options()
+      ("solver", po::value<std::string>()->value_name("NAME")->default_value("gda"),
+       saddle::scheme_choices().c_str())
+      ("formulation", po::value<std::string>()->value_name("NAME")->default_value("lagrangian"),
+       "lagrangian | augmented-lagrangian | quadratic-penalty")
+      ("no-dual-restarts", po::bool_switch(), "keep multipliers when constraints are satisfied [default: restarts on]")
+      ("primal-rule", po::value<std::string>()->value_name("NAME")->default_value("adam"), "sgd | momentum | nesterov | adam")
+      ("primal-lr", po::value<std::string>()->value_name("X")->default_value("7e-4"), "primal step size, > 0")
+      ("momentum", po::value<std::string>()->value_name("X")->default_value("0.9"), "momentum coefficient in [0, 1)")
+      ("dual-rule", po::value<std::string>()->value_name("NAME")->default_value("gradient-ascent"), "gradient-ascent | nupi")
+      ("dual-lr", po::value<std::string>()->value_name("X")->default_value("1e-4"), "dual step size, > 0")
+      ("kp", po::value<std::string>()->value_name("X")->default_value("0"), "nuPI proportional gain, >= 0")
+      ("nu", po::value<std::string>()->value_name("X")->default_value("0"), "nuPI EMA coefficient, in [0, 1)")
+      ("penalty", po::value<std::string>()->value_name("X")->default_value("1"), "augmented Lagrangian / quadratic "
+       "penalty coefficient rho, > 0")
+      ("batch", po::value<std::string>()->value_name("N")->default_value("128"), "minibatch size, 1 to the training set size")
+      ("epochs", po::value<std::string>()->value_name("N")->default_value("200"), "epochs, > 0")
+      ("seed", po::value<std::string>()->value_name("S")->default_value("1"), "seed of init, shuffles and gate noise")
+      ("eval-every", po::value<std::string>()->value_name("N")->default_value("1"), "test-set evaluation every N epochs");
+  po::options_description output("Output", 100, 50);
+  output.add_options()
+      ("config", po::value<std::string>()->value_name("FILE"), "read options from an INI file (lines 'name = value', "
+       "names without the dashes, # comments); options on the command line override it")
+      ("out", po::value<std::string>()->value_name("DIR"), "write the run folder (summary.json, metrics.jsonl, steps.csv, "
+       "config.ini, checkpoint.bin, dynamics.png, ...) to DIR")
+      ("overwrite", po::bool_switch(), "allow --out to name a folder that already holds a run")
+      ("resume", po::value<std::string>()->value_name("DIR"), "continue the run in DIR from its last checkpoint, "
+       "with the configuration recorded there (only --quiet, --json and --progress may be added)")
+      ("log-every", po::value<std::string>()->value_name("N")->default_value("50"), "with --out: a row of steps.csv every "
+       "N steps (0 = no steps.csv)")
+      ("progress", po::value<std::string>()->value_name("MODE")->default_value("auto"), "auto (a progress bar on a "
+       "terminal, a line per epoch otherwise) | bar | lines")
+      ("json", po::bool_switch(), "print one JSON object (the summary) on stdout instead of the table")
+      ("quiet", po::bool_switch(), "print only the final table (or the --json object)")
+      ("help,h", po::bool_switch(), "print this help and exit");
+  po::options_description all("saddle train options", 100, 50);
+  all.add(what).add(how).add(output);
+  return all;
+}
+
+std::string trim_text(const std::string& text) {
+  std::size_t b = 0, e = text.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(text[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(text[e - 1]))) --e;
+  return text.substr(b, e - b);
+}
+
+// The values Boost.Program_options accepts for a switch (any case; empty means true).
+// load_config_file checks switches itself: Boost 1.74's message for a bad value loops
+// forever when the value contains "%value%" (it substitutes the value into itself).
+bool is_bool_word(std::string value) {
+  for (char& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const char* word : {"", "on", "yes", "1", "true", "off", "no", "0", "false"})
+    if (value == word) return true;
+  return false;
+}
+
+// Reads the INI file `path` (Boost.Program_options config-file syntax: `name = value`,
+// `#` starts a comment) and stores its values under the options the command line did not
+// give (po::store keeps the first value stored). Boost's own messages carry no line
+// number, so a scan first checks every line and names the line of the first problem.
+void load_config_file(const std::string& path, const po::options_description& options, po::variables_map& vm) {
+  const std::string where = "--config " + path + ": ";
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw UsageError(where + "is a folder, not a file");
+  std::ifstream in(path);
+  if (!in) throw UsageError(where + "cannot read the file (" + std::strerror(errno) + ")");
+  std::map<std::string, std::size_t> seen;  // name -> line
+  std::string line;
+  for (std::size_t number = 1; std::getline(in, line); ++number) {
+    const std::string at = where + "line " + std::to_string(number) + ": ";
+    const std::string text = trim_text(line.substr(0, line.find('#')));
+    if (text.empty()) continue;
+    if (text.front() == '[')
+      throw UsageError(at + "sections are not used ('" + text + "'); write 'name = value' lines only");
+    const auto eq = text.find('=');
+    if (eq == std::string::npos) throw UsageError(at + "expected 'name = value', got '" + text + "'");
+    std::string name = trim_text(text.substr(0, eq));
+    if (name.empty()) throw UsageError(at + "missing option name before '='");
+    if (name.rfind("--", 0) == 0)
+      throw UsageError(at + "write option names without the dashes ('" + name.substr(2) + " = ...')");
+    if (options.find_nothrow(name, false) == nullptr) throw UsageError(at + "unknown option '" + name + "'");
+    if (name == "config" || name == "resume" || name == "help")
+      throw UsageError(at + "'" + name + "' cannot be set in a config file");
+    const po::option_description* option = options.find_nothrow(name, false);
+    if (option->semantic()->max_tokens() == 0 && !is_bool_word(trim_text(text.substr(eq + 1))))
+      throw UsageError(at + "'" + name + "' takes true or false (or on/off, yes/no, 1/0), got '" +
+                       trim_text(text.substr(eq + 1)) + "'");
+    const auto previous = seen.find(name);
+    if (previous != seen.end())
+      throw UsageError(at + "'" + name + "' is already set on line " + std::to_string(previous->second));
+    seen.emplace(name, number);
+  }
+  if (in.bad()) throw UsageError(where + "read error");
+  in.clear();
+  in.seekg(0);
+  try {
+    po::store(po::parse_config_file(in, options, false), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(where + e.what());
+  }
+}
+
+}  // namespace saddle::cli
