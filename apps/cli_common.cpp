@@ -124,6 +124,13 @@ po::variables_map parse_arguments(const std::vector<std::string>& args,
   all.add_options()(kPositional, po::value<std::vector<std::string>>());
   po::positional_options_description positionals;
   positionals.add(kPositional, -1);
+  // Boost.Program_options 1.74 substitutes an offending token into its message template,
+  // whose placeholders look like %name%: a token holding one (`--%original_token%`) makes it
+  // loop forever. No option name has a '%', so such a token is refused before Boost sees it.
+  for (const auto& a : args)
+    if (a.size() > 1 && a[0] == '-' && a.find('%') != std::string::npos)
+      throw UsageError("unknown option '" + a + "' (an option token cannot contain '%'; give a value with '%' " +
+                       "as a separate word)");
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(all).positional(positionals).style(style).run(), vm);
   if (vm.count(kPositional))
