@@ -7,48 +7,12 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdio>
-#include <fstream>
-#include <sstream>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
-namespace {
+#include "doc_example_util.hpp"
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot open " + path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::string drop_one_trailing_newline(std::string s) {
-  if (!s.empty() && s.back() == '\n') s.pop_back();
-  return s;
-}
-
-// Contents of every ```cpp fenced block (without the fences) that opens a line, in order.
-std::vector<std::string> cpp_blocks(const std::string& markdown) {
-  std::vector<std::string> blocks;
-  const std::string open = "```cpp\n";
-  std::size_t start = markdown.find(open);
-  while (start != std::string::npos) {
-    if (start != 0 && markdown[start - 1] != '\n') {
-      start = markdown.find(open, start + 1);
-      continue;
-    }
-    const std::size_t body = start + open.size();
-    const std::size_t end = markdown.find("\n```", body - 1);
-    if (end == std::string::npos) break;
-    blocks.push_back(markdown.substr(body, end + 1 - body));
-    start = markdown.find(open, end + 4);
-  }
-  return blocks;
-}
-
-}  // namespace
+using namespace doc_example;
 
 TEST(GettingStartedAdDoc, BlockExtractionFindsEveryCppFenceInOrder) {
   const std::string md =
@@ -73,33 +37,7 @@ TEST(GettingStartedAdDoc, DocumentShowsExactlyTheAutodiffExampleAsItsSecondCppBl
 
 #ifdef SADDLE_GETTING_STARTED_AD_EXE
 TEST(GettingStartedAdDoc, ExampleProgramReachesTheKnownAnswer) {
-  FILE* pipe = popen("\"" SADDLE_GETTING_STARTED_AD_EXE "\"", "r");
-  ASSERT_NE(pipe, nullptr) << "cannot run " << SADDLE_GETTING_STARTED_AD_EXE;
-  std::string output;
-  char buffer[512];
-  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) output += buffer;
-  const int status = pclose(pipe);
-  ASSERT_EQ(status, 0) << "the example exited with status " << status << "; output:\n" << output;
-  std::istringstream in(output);
-  std::string line;
-  std::vector<std::string> names;
-  while (std::getline(in, line)) {
-    char name[64] = {0}, termination[64] = {0};
-    double x0 = 0, x1 = 0, lambda = 0;
-    std::size_t steps = 0;
-    ASSERT_EQ(
-        std::sscanf(line.c_str(), "%63[^:]: x = (%lf, %lf), lambda = %lf, %63s after %zu steps",
-                    name, &x0, &x1, &lambda, termination, &steps),
-        6)
-        << "unexpected output line: " << line;
-    names.push_back(name);
-    EXPECT_STREQ(termination, "converged") << name;
-    EXPECT_NEAR(x0, 1.0, 1e-6) << name;
-    EXPECT_NEAR(x1, 4.0, 1e-6) << name;
-    EXPECT_NEAR(lambda, -28.0, 1e-6) << name;
-    EXPECT_GT(steps, 0u) << name;
-  }
-  EXPECT_EQ(names, (std::vector<std::string>{"gda", "extragradient"})) << output;
+  expect_example_reaches_known_answer(SADDLE_GETTING_STARTED_AD_EXE);
 }
 #else
 TEST(GettingStartedAdDoc, ExampleProgramReachesTheKnownAnswer) {
