@@ -161,8 +161,8 @@ int compare_body(const std::vector<std::string>& args, std::ostream& out, std::o
   std::vector<ex::GroupStats> stats;
   for (const Variant* v : chosen) {
     std::vector<ex::RunOutcome> outcomes;
-    for (const auto& j : jobs)
-      if (j.group == v->name) outcomes.push_back(ex::read_outcome(j, model_target, layer_targets));
+    for (const ex::Job* j : ex::jobs_of_group(jobs, v->name))
+      outcomes.push_back(ex::read_outcome(*j, model_target, layer_targets));
     stats.push_back(ex::aggregate(outcomes));
   }
 
@@ -201,9 +201,9 @@ int compare_body(const std::vector<std::string>& args, std::ostream& out, std::o
       "density at the last epoch; worst violation = largest max(0, density - target) over the targets; wall s = "
       "training time of one run";
   const fs::path dir(shared.out_dir);
-  ex::write_text((dir / "compare.md").string(), "# saddle compare\n\n" + heading + "\n\n" + ex::render_markdown(table) +
+  write_text((dir / "compare.md").string(), "# saddle compare\n\n" + heading + "\n\n" + ex::render_markdown(table) +
                                                     "\n" + legend + ".\n");
-  ex::write_text((dir / "compare.csv").string(), ex::render_csv(csv));
+  write_text((dir / "compare.csv").string(), ex::render_csv(csv));
   out << heading << "\n\n" << ex::render_terminal(table) << "\n(" << legend << ")\n";
 
   // Trajectories: a data file per variant and a two-panel gnuplot script.
@@ -216,7 +216,7 @@ int compare_body(const std::vector<std::string>& args, std::ostream& out, std::o
       dat += ex::dat_number(p.epoch) + " " + ex::dat_number(p.expected_density) + " " + ex::dat_number(p.max_multiplier) +
              " " + ex::dat_number(p.test_error) + "\n";
     const std::string file = std::string("plot/") + chosen[k]->name + ".dat";
-    ex::write_text((dir / file).string(), dat);
+    write_text((dir / file).string(), dat);
     const std::string style = " with linespoints lw 2 pt 7 ps 0.4 lc " + std::to_string(k + 1) + " title '" +
                               chosen[k]->name + "'";
     density_plot += (density_plot.empty() ? "" : ", \\\n     ") + ("'" + file + "' using 1:2" + style);
@@ -242,7 +242,7 @@ int compare_body(const std::vector<std::string>& args, std::ostream& out, std::o
                      "'\n"
                      "plot " + multiplier_plot + "\n"
                      "unset multiplot\n";
-    ex::write_text((dir / "compare.gp").string(), gp);
+    write_text((dir / "compare.gp").string(), gp);
     const std::string note = ex::run_gnuplot((dir / "compare.gp").string(), (dir / "compare.png").string(), shared.out_dir);
     if (!note.empty()) err << "saddle compare: " << note << "\n";
   }

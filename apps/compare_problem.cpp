@@ -20,17 +20,17 @@
 
 #include "cli_common.hpp"
 #include "experiments.hpp"
-#include "json_read.hpp"
+#include "json_io.hpp"
 #include "problem_catalog.hpp"
 #include "saddle/solver.hpp"
 #include "saddle/solvers.hpp"
+#include "solver_flags.hpp"
 
 namespace saddle::cli {
 namespace {
 
 namespace fs = std::filesystem;
 namespace ex = experiments;
-namespace jr = json_read;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // Trajectory points kept per run for the plot (every k-th logged step).
@@ -40,11 +40,14 @@ constexpr double kViolationFloor = 1e-16;
 
 // clang-format off
 // Flags copied verbatim to every child `saddle solve` when given (solve validates them).
-const std::vector<const char*>& solve_passthrough_flags() {
-  static const std::vector<const char*> flags = {
-      "problem-args", "iterations", "epochs", "batch", "tolerance", "feasibility-tolerance", "primal-rule",
-      "primal-lr", "momentum", "beta1", "beta2", "dual-rule", "dual-lr", "kp", "nu", "penalty", "penalty-growth",
-      "growth-factor", "growth-increment", "growth-tolerance", "max-penalty", "multipliers", "log-every"};
+const std::vector<std::string>& solve_passthrough_flags() {
+  static const std::vector<std::string> flags = [] {
+    std::vector<std::string> f = {"problem-args", "iterations", "epochs", "batch", "tolerance", "feasibility-tolerance"};
+    const auto& solver = valued_solver_flags();  // solver_flags.hpp
+    f.insert(f.end(), solver.begin(), solver.end());
+    f.insert(f.end(), {"multipliers", "log-every"});
+    return f;
+  }();
   return flags;
 }
 
@@ -64,21 +67,9 @@ po::options_description problem_compare_options() {
       ("batch", po::value<std::string>()->value_name("N"), "minibatch size (stochastic problems)")
       ("tolerance", po::value<std::string>()->value_name("X"), "convergence tolerance (0 = run to the limit)")
       ("feasibility-tolerance", po::value<std::string>()->value_name("X"), "largest violation accepted for convergence")
-      ("primal-rule", po::value<std::string>()->value_name("NAME"), "sgd | momentum | nesterov | adam")
-      ("primal-lr", po::value<std::string>()->value_name("X"), "primal step size")
-      ("momentum", po::value<std::string>()->value_name("X"), "momentum coefficient")
-      ("beta1", po::value<std::string>()->value_name("X"), "Adam first-moment decay")
-      ("beta2", po::value<std::string>()->value_name("X"), "Adam second-moment decay")
-      ("dual-rule", po::value<std::string>()->value_name("NAME"), "gradient-ascent | nupi")
-      ("dual-lr", po::value<std::string>()->value_name("X"), "dual step size")
-      ("kp", po::value<std::string>()->value_name("X"), "nuPI proportional gain")
-      ("nu", po::value<std::string>()->value_name("X"), "nuPI EMA coefficient")
-      ("penalty", po::value<std::string>()->value_name("X"), "penalty coefficient rho")
-      ("penalty-growth", po::value<std::string>()->value_name("NAME"), "none | multiplicative | additive")
-      ("growth-factor", po::value<std::string>()->value_name("X"), "multiplicative growth factor")
-      ("growth-increment", po::value<std::string>()->value_name("X"), "additive growth increment")
-      ("growth-tolerance", po::value<std::string>()->value_name("X"), "grow rho where the violation exceeds X")
-      ("max-penalty", po::value<std::string>()->value_name("X"), "cap on rho")
+      ;
+  add_solver_flags(solver, solver, SolverFlagSet::valued_only);  // the variants choose the restarts
+  solver.add_options()
       ("multipliers", po::value<std::string>()->value_name("A,B,.."), "initial multipliers")
       ("log-every", po::value<std::string>()->value_name("N"), "trajectory row every N steps [default: 1]");
   po::options_description all("saddle compare --problem options", 100, 50);
@@ -171,13 +162,6 @@ struct ProblemRunOutcome {
   std::vector<TrajectoryPoint> trajectory;
 };
 
-std::string read_all(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // trajectory.csv: iteration, epoch, loss, objective, max_violation, c_<name>..., lambda_<name>...
 // (the CsvLogger layout), with m = `constraints` values in each of the last two groups. The
 // columns are found by position, so a constraint name with a comma in the header does no harm.
@@ -233,22 +217,22 @@ ProblemRunOutcome read_problem_outcome(const ex::Job& job) {
       if (job.exit_code == 0) o.status = "no summary.json";
       return o;
     }
-    const jr::Value s = jr::parse(read_all(dir / "summary.json"));
-    o.termination = s["termination"].as_string();
+    const Json s = parse_json(read_all(dir / "summary.json"));
+    o.termination = json_string_at(s, "termination");
     if (job.exit_code == kExitNumericalFailure)
-      o.status = "numerical failure: " + s["message"].as_string();
-    o.loss = s["full_loss"].as_number_or_nan();
-    o.objective = s["objective"].as_number_or_nan();
-    o.max_violation = s["max_violation"].as_number_or_nan();
-    const jr::Value& a = s["known_answer"];
-    o.x_error = a["x_error"].as_number_or_nan();
-    o.multiplier_error = a["multiplier_error"].as_number_or_nan();
-    o.loss_error = a["loss_error"].as_number_or_nan();
-    o.iterations = s["iterations"].as_number();
-    o.forwards_per_step = o.iterations > 0 ? s["forwards"].as_number() / o.iterations : kNaN;
-    o.backwards_per_step = o.iterations > 0 ? s["backwards"].as_number() / o.iterations : kNaN;
-    o.seconds = s["seconds"].as_number_or_nan();
-    o.trajectory = read_trajectory(dir / "trajectory.csv", s["constraints"].array.size());
+      o.status = "numerical failure: " + json_string_at(s, "message");
+    o.loss = json_number_or_nan_at(s, "full_loss");
+    o.objective = json_number_or_nan_at(s, "objective");
+    o.max_violation = json_number_or_nan_at(s, "max_violation");
+    const Json& a = json_member(s, "known_answer");
+    o.x_error = json_number_or_nan_at(a, "x_error");
+    o.multiplier_error = json_number_or_nan_at(a, "multiplier_error");
+    o.loss_error = json_number_or_nan_at(a, "loss_error");
+    o.iterations = json_number_at(s, "iterations");
+    o.forwards_per_step = o.iterations > 0 ? json_number_at(s, "forwards") / o.iterations : kNaN;
+    o.backwards_per_step = o.iterations > 0 ? json_number_at(s, "backwards") / o.iterations : kNaN;
+    o.seconds = json_number_or_nan_at(s, "seconds");
+    o.trajectory = read_trajectory(dir / "trajectory.csv", json_array_at(s, "constraints").size());
     o.ok = job.exit_code == 0;
   } catch (const std::exception& e) {
     o.ok = false;
@@ -268,58 +252,32 @@ struct VariantStats {
 };
 
 VariantStats aggregate(const std::vector<ProblemRunOutcome>& outcomes) {
-  VariantStats g;
-  g.runs = outcomes.size();
-  std::vector<double> loss, objective, viol, xe, me, le, iters, fwd, bwd, sec;
+  std::vector<ex::RunValues> runs;
   std::map<std::string, std::size_t> terminations;
-  std::size_t failed = 0;
-  std::string first_failure;
   for (const auto& o : outcomes) {
-    if (!o.ok) {
-      if (failed++ == 0) first_failure = o.status;
-      continue;
-    }
-    ++g.ok;
-    loss.push_back(o.loss);
-    objective.push_back(o.objective);
-    viol.push_back(o.max_violation);
-    xe.push_back(o.x_error);
-    me.push_back(o.multiplier_error);
-    le.push_back(o.loss_error);
-    iters.push_back(o.iterations);
-    fwd.push_back(o.forwards_per_step);
-    bwd.push_back(o.backwards_per_step);
-    sec.push_back(o.seconds);
-    ++terminations[o.termination];
+    runs.push_back({o.ok, o.status, {o.loss, o.objective, o.max_violation, o.x_error, o.multiplier_error, o.loss_error,
+                                     o.iterations, o.forwards_per_step, o.backwards_per_step, o.seconds}});
+    if (o.ok) ++terminations[o.termination];
   }
-  g.loss = ex::mean_ci(loss);
-  g.objective = ex::mean_ci(objective);
-  g.max_violation = ex::mean_ci(viol);
-  g.x_error = ex::mean_ci(xe);
-  g.multiplier_error = ex::mean_ci(me);
-  g.loss_error = ex::mean_ci(le);
-  g.iterations = ex::mean_ci(iters);
-  g.forwards_per_step = ex::mean_ci(fwd);
-  g.backwards_per_step = ex::mean_ci(bwd);
-  g.seconds = ex::mean_ci(sec);
+  const ex::RunStats s = ex::aggregate_runs(runs, 10);
+  VariantStats g;
+  g.runs = s.runs;
+  g.ok = s.ok;
+  g.loss = s.metrics[0];
+  g.objective = s.metrics[1];
+  g.max_violation = s.metrics[2];
+  g.x_error = s.metrics[3];
+  g.multiplier_error = s.metrics[4];
+  g.loss_error = s.metrics[5];
+  g.iterations = s.metrics[6];
+  g.forwards_per_step = s.metrics[7];
+  g.backwards_per_step = s.metrics[8];
+  g.seconds = s.metrics[9];
   for (const auto& [t, n] : terminations)
     g.terminations += (g.terminations.empty() ? "" : ", ") + t + " " + std::to_string(n);
   if (g.terminations.empty()) g.terminations = "-";
-  g.status = failed == 0 ? std::string("ok") : std::to_string(failed) + " failed: " + first_failure;
+  g.status = s.status;
   return g;
-}
-
-// "m ± c" with `digits` significant digits ("m" alone without an interval; "-" for none).
-std::string format_sci(const ex::MeanCi& s, int digits = 4) {
-  if (s.n == 0 || std::isnan(s.mean)) return "-";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*g", digits, s.mean);
-  std::string text = buf;
-  if (!std::isnan(s.ci95)) {
-    std::snprintf(buf, sizeof buf, "%.2g", s.ci95);
-    text += std::string(" ± ") + buf;
-  }
-  return text;
 }
 
 std::string join_args(const std::vector<std::string>& args) {
@@ -410,9 +368,9 @@ int compare_problem_body(const std::vector<std::string>& args, std::ostream& out
 
   ex::SharedSettings shared;
   std::vector<std::string> solve_args;
-  for (const char* name : solve_passthrough_flags())
-    if (given(vm, name)) {
-      solve_args.push_back(std::string("--") + name);
+  for (const auto& name : solve_passthrough_flags())
+    if (given(vm, name.c_str())) {
+      solve_args.push_back("--" + name);
       solve_args.push_back(vm[name].as<std::string>());
     }
   ex::read_runs(vm, shared);
@@ -485,8 +443,7 @@ int compare_problem_body(const std::vector<std::string>& args, std::ostream& out
   std::vector<VariantStats> stats;
   std::vector<std::vector<ProblemRunOutcome>> outcomes(chosen.size());
   for (std::size_t k = 0; k < chosen.size(); ++k) {
-    for (const auto& j : jobs)
-      if (j.group == chosen[k].name) outcomes[k].push_back(read_problem_outcome(j));
+    for (const ex::Job* j : ex::jobs_of_group(jobs, chosen[k].name)) outcomes[k].push_back(read_problem_outcome(*j));
     stats.push_back(aggregate(outcomes[k]));
   }
   const bool known_x = !entry.answer.x.empty(), known_lambda = !entry.answer.multipliers.empty();
@@ -515,13 +472,13 @@ int compare_problem_body(const std::vector<std::string>& args, std::ostream& out
     const auto& g = stats[k];
     std::vector<std::string> row = {chosen[k].name,
                                     std::to_string(g.ok) + "/" + std::to_string(g.runs),
-                                    format_sci(g.loss, 8), format_sci(g.max_violation, 3)};
-    if (known_x) row.push_back(format_sci(g.x_error, 3));
-    if (known_lambda) row.push_back(format_sci(g.multiplier_error, 3));
-    row.push_back(format_sci(g.iterations, 6));
+                                    ex::format_sci(g.loss, 8), ex::format_sci(g.max_violation, 3)};
+    if (known_x) row.push_back(ex::format_sci(g.x_error, 3));
+    if (known_lambda) row.push_back(ex::format_sci(g.multiplier_error, 3));
+    row.push_back(ex::format_sci(g.iterations, 6));
     row.push_back(ex::format_mean_ci(no_ci(g.forwards_per_step), 2));
     row.push_back(ex::format_mean_ci(no_ci(g.backwards_per_step), 2));
-    row.push_back(format_sci(g.seconds, 3));
+    row.push_back(ex::format_sci(g.seconds, 3));
     row.push_back(g.terminations);
     row.push_back(g.status);
     table.rows.push_back(row);
@@ -558,10 +515,10 @@ int compare_problem_body(const std::vector<std::string>& args, std::ostream& out
   for (std::size_t p = md_heading.find('\n'); p != std::string::npos;
        p = md_heading.find('\n', p + 3))
     md_heading.replace(p, 1, "  \n");
-  ex::write_text((dir / "compare.md").string(), "# saddle compare\n\n" + md_heading + "\n\n" +
+  write_text((dir / "compare.md").string(), "# saddle compare\n\n" + md_heading + "\n\n" +
                                                     ex::render_markdown(table) + "\n" + legend +
                                                     ".\n");
-  ex::write_text((dir / "compare.csv").string(), ex::render_csv(csv));
+  write_text((dir / "compare.csv").string(), ex::render_csv(csv));
   out << heading << "\n\n" << ex::render_terminal(table) << "\n(" << legend << ")\n";
 
   // Trajectories: one data file per variant (one block per seed) and a two-panel plot.
@@ -581,7 +538,7 @@ int compare_problem_body(const std::vector<std::string>& args, std::ostream& out
     }
     if (!any) continue;
     const std::string file = "plot/" + chosen[k].name + ".dat";
-    ex::write_text((dir / file).string(), dat);
+    write_text((dir / file).string(), dat);
     const std::string style =
         " with lines lw 2 lc " + std::to_string(k + 1) + " title '" + chosen[k].name + "'";
     violation_plot +=
@@ -614,7 +571,7 @@ int compare_problem_body(const std::vector<std::string>& args, std::ostream& out
         multiplier_plot +
         "\n"
         "unset multiplot\n";
-    ex::write_text((dir / "compare.gp").string(), gp);
+    write_text((dir / "compare.gp").string(), gp);
     const std::string gnuplot_note = ex::run_gnuplot(
         (dir / "compare.gp").string(), (dir / "compare.png").string(), shared.out_dir);
     if (!gnuplot_note.empty()) err << "saddle compare: " << gnuplot_note << "\n";

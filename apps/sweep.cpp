@@ -142,12 +142,11 @@ int sweep_body(const std::vector<std::string>& args, std::ostream& out, std::ost
 
   for (auto& p : points) {
     std::vector<ex::RunOutcome> outcomes;
-    for (const auto& j : jobs)
-      if (j.group == p.group) {
-        auto o = ex::read_outcome(j, p.model_target, p.layer_targets);
-        if (p.series == "penalized") o.worst_violation = std::numeric_limits<double>::quiet_NaN();  // no target
-        outcomes.push_back(o);
-      }
+    for (const ex::Job* j : ex::jobs_of_group(jobs, p.group)) {
+      auto o = ex::read_outcome(*j, p.model_target, p.layer_targets);
+      if (p.series == "penalized") o.worst_violation = std::numeric_limits<double>::quiet_NaN();  // no target
+      outcomes.push_back(o);
+    }
     p.stats = ex::aggregate(outcomes);
   }
 
@@ -180,9 +179,9 @@ int sweep_body(const std::vector<std::string>& args, std::ostream& out, std::ost
       "mean ± 95% CI half-width (Student t, n-1 degrees of freedom) over the runs that finished; achieved density = "
       "final expected model density; worst violation = largest max(0, density - target) over the targets";
   const fs::path dir(shared.out_dir);
-  ex::write_text((dir / "sweep.md").string(),
+  write_text((dir / "sweep.md").string(),
                  "# saddle sweep\n\n" + heading + "\n\n" + ex::render_markdown(table) + "\n" + legend + ".\n");
-  ex::write_text((dir / "sweep.csv").string(), ex::render_csv(csv));
+  write_text((dir / "sweep.csv").string(), ex::render_csv(csv));
   out << heading << "\n\n" << ex::render_terminal(table) << "\n(" << legend << ")\n";
 
   // Error against achieved density, one data file per series (gnuplot skips NaN rows).
@@ -207,7 +206,7 @@ int sweep_body(const std::vector<std::string>& args, std::ostream& out, std::ost
              ex::dat_number(100.0 * zero_nan(p->stats.test_error.ci95)) + " " +
              ex::dat_number(p->stats.worst_violation.mean) + "\n";
     const std::string file = "plot/" + series + ".dat";
-    ex::write_text((dir / file).string(), dat);
+    write_text((dir / file).string(), dat);
     const std::string lc = " lc " + std::to_string(colour++);
     if (!plot.empty()) plot += ", \\\n     ";
     plot += "'" + file + "' using 2:4:3:5 with xyerrorbars pt 7 ps 0.8" + lc + " title '" + series +
@@ -228,7 +227,7 @@ int sweep_body(const std::vector<std::string>& args, std::ostream& out, std::ost
                            "set ylabel 'test error (%)'\nset format y '%g'\nset offsets graph 0.05, graph 0.05, "
                            "graph 0.1, graph 0.1\n"
                            "plot " + plot + "\n";
-    ex::write_text((dir / "sweep.gp").string(), gp);
+    write_text((dir / "sweep.gp").string(), gp);
     const std::string note = ex::run_gnuplot((dir / "sweep.gp").string(), (dir / "sweep.png").string(), shared.out_dir);
     if (!note.empty()) err << "saddle sweep: " << note << "\n";
   }
