@@ -5,39 +5,36 @@
 // one JSON object; --out DIR writes the run folder (command.txt, args.txt, config.ini,
 // metrics.jsonl, steps.csv, checkpoint.bin, summary.json, dynamics.{dat,gp,png}).
 
-#include <fcntl.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
+//
+// This file is the run itself: the options read into a TrainConfig, the run folder
+// prepared, the training loop with its per-epoch lines, and the final report. The options
+// and run-folder configuration are in train_config.cpp, --resume in train_resume.cpp, the
+// JSON and plot outputs in train_outputs.cpp, steps.csv and the progress bar in
+// train_progress.cpp.
+
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
-#include <cerrno>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
-#include <map>
 #include <ostream>
-#include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "cli_common.hpp"
-#include "world.hpp"
 #include "commands.hpp"
-#include "train_config.hpp"
-#include "json.hpp"
-#include "saddle/callbacks.hpp"
+#include "json_io.hpp"
 #include "saddle/problems/l0/experiment.hpp"
 #include "saddle/solver.hpp"
 #include "saddle/solvers.hpp"
+#include "solver_flags.hpp"
+#include "train_config.hpp"
+#include "train_outputs.hpp"
+#include "train_progress.hpp"
+#include "world.hpp"
 
 namespace saddle::cli {
 namespace {
@@ -55,442 +52,6 @@ double number(const po::variables_map& vm, const char* name) {
   return parse_double(std::string("--") + name, vm[name].as<std::string>());
 }
 
-std::string percent(double fraction) {
-  if (std::isnan(fraction)) return "   -  ";
-  std::ostringstream s;
-  s << std::fixed << std::setprecision(2) << 100.0 * fraction << '%';
-  return s.str();
-}
-
-std::string fixed(double v, int digits) {
-  std::ostringstream s;
-  s << std::fixed << std::setprecision(digits) << v;
-  return s.str();
-}
-
-void write_epoch_json(JsonWriter& j, const saddle::l0::EpochMetrics& m) {
-  j.begin_object();
-  j.key("epoch").value(m.epoch);
-  j.key("train_loss").value(m.train_loss);
-  j.key("train_error").value(m.train_error);
-  j.key("test_loss").value(m.test_loss);
-  j.key("test_error").value(m.test_error);
-  j.key("expected_density").value(m.expected_density);
-  j.key("layer_densities").number_array(m.layer_densities);
-  j.key("constraint_values").number_array(m.constraint_values);
-  j.key("test_time_density").value(m.test_time_density);
-  j.key("pruned_architecture").value(m.pruned_architecture);
-  j.key("purged_params").value(m.purged_params);
-  j.key("purged_macs").value(m.purged_macs);
-  j.key("multipliers").number_array(m.multipliers);
-  j.key("seconds").value(m.seconds);
-  j.end_object();
-}
-
-// Every density constraint of the final epoch satisfied (measure - target <= 0)? A target is
-// met when the expected density is at or below it; no tolerance.
-bool constraints_met(const saddle::l0::EpochMetrics& m) {
-  for (const double v : m.constraint_values)
-    if (!(v <= 0.0)) return false;
-  return true;
-}
-
-void write_summary_json(JsonWriter& j, const TrainConfig& c, const std::string& dataset, const std::string& formulation,
-                        const saddle::l0::TrainResult& r) {
-  const auto& f = r.final_metrics;
-  j.begin_object();
-  j.key("model").value(saddle::l0::to_string(c.architecture));
-  j.key("dataset").value(dataset);
-  j.key("solver").value(c.solver);
-  j.key("formulation").value(c.penalties.empty() ? formulation : std::string("fixed-penalty"));
-  j.key("dual_restarts").value(c.solver_options.dual_restarts && c.penalties.empty());
-  j.key("groups").string_array(r.group_names);
-  j.key("targets").number_array(r.group_targets);
-  j.key("penalties").number_array(c.penalties);
-  j.key("seed").value(c.seed);
-  j.key("termination").value(saddle::to_string(r.summary.termination));
-  j.key("message").value(r.summary.message);
-  j.key("epochs").value(r.summary.epochs);
-  j.key("iterations").value(r.summary.iterations);
-  j.key("test_error").value(f.test_error);
-  j.key("best_test_error").value(r.best_test_error);
-  j.key("best_epoch").value(r.best_epoch);
-  j.key("train_loss").value(f.train_loss);
-  j.key("expected_density").value(f.expected_density);
-  j.key("layer_names").string_array(r.layer_names);
-  j.key("layer_densities").number_array(f.layer_densities);
-  j.key("constraint_values").number_array(f.constraint_values);
-  j.key("constraints_met");
-  if (c.penalties.empty())
-    j.value(constraints_met(f));
-  else
-    j.null();  // penalized L0: no constraint
-  j.key("test_time_density").value(f.test_time_density);
-  j.key("pruned_architecture").value(f.pruned_architecture);
-  j.key("purged_params").value(f.purged_params);
-  j.key("purged_macs").value(f.purged_macs);
-  j.key("dense_params").value(r.dense_params);
-  j.key("dense_macs").value(r.dense_macs);
-  j.key("multipliers").number_array(f.multipliers);
-  j.key("forwards").value(r.summary.forwards);
-  j.key("backwards").value(r.summary.backwards);
-  j.key("seconds").value(r.summary.seconds);
-  j.end_object();
-}
-
-// --- configuration files ------------------------------------------------------------
-
-// Options that describe how a run reports, not what it computes: neither args.txt nor
-// config.ini records them (--log-every is recorded: it shapes steps.csv).
-const std::set<std::string>& output_only_options() {
-  static const std::set<std::string> names = {"config", "out", "overwrite", "resume", "json", "quiet", "progress", "help"};
-  return names;
-}
-
-bool is_switch(const po::option_description& o) { return o.semantic()->max_tokens() == 0; }
-
-// The configuration as command-line arguments, one per element: every option the user
-// gave (command line or config file), output-only options left out. Read back by --resume.
-std::vector<std::string> effective_arguments(const po::options_description& options, const po::variables_map& vm) {
-  std::vector<std::string> args;
-  for (const auto& o : options.options()) {
-    const std::string& name = o->long_name();
-    if (output_only_options().count(name) || !given(vm, name.c_str())) continue;
-    if (is_switch(*o)) {
-      if (vm[name].as<bool>()) args.push_back("--" + name);
-    } else {
-      args.push_back("--" + name);
-      args.push_back(vm[name].as<std::string>());
-    }
-  }
-  return args;
-}
-
-// The effective configuration as an INI file that --config reads: every option with its
-// value (given or default), output-only options left out.
-void write_config_ini(std::ostream& ini, const po::options_description& options, const po::variables_map& vm,
-                      const TrainConfig& c) {
-  ini << "# saddle train: the configuration of this run. Re-run it with\n"
-         "#   saddle train --config config.ini --out NEW_DIR\n"
-         "# Options on the command line override the values below.\n";
-  const bool has_targets = given(vm, "layer-densities") || given(vm, "l0-penalty");
-  for (const auto& o : options.options()) {
-    const std::string& name = o->long_name();
-    if (output_only_options().count(name)) continue;
-    if (is_switch(*o)) {
-      ini << name << " = " << (vm[name].as<bool>() ? "true" : "false") << '\n';
-    } else if (vm.count(name)) {
-      ini << name << " = " << vm[name].as<std::string>() << '\n';
-    } else if (name == "target-density" && !has_targets) {
-      ini << name << " = " << format_number(c.target_density) << '\n';
-    }
-  }
-}
-
-// --- per-step log and progress display ----------------------------------------------
-
-std::string duration_text(double seconds) {
-  if (!std::isfinite(seconds) || seconds < 0.0) return "?";
-  const auto s = static_cast<long long>(seconds + 0.5);
-  char buf[32];
-  if (s >= 3600)
-    std::snprintf(buf, sizeof(buf), "%lldh%02lldm", s / 3600, (s / 60) % 60);
-  else if (s >= 60)
-    std::snprintf(buf, sizeof(buf), "%lldm%02llds", s / 60, s % 60);
-  else
-    std::snprintf(buf, sizeof(buf), "%llds", s);
-  return buf;
-}
-
-std::size_t terminal_columns() {
-  winsize w{};
-  if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &w) == 0 && w.ws_col > 20) return w.ws_col;
-  return 120;
-}
-
-// Watches every step of the solve: writes a row of steps.csv every `every` steps, and
-// redraws the progress bar (at most 5 times a second, and at every epoch end).
-//
-// steps.csv: iteration,epoch,batch,loss,objective,max_violation,c_<constraint>...,
-// lambda_<constraint>... (epoch 1-based, batch 1-based within the epoch; loss and
-// constraint values are the step's minibatch estimates, multipliers after the step).
-// On --resume, rows at or past the first resumed iteration (logged after the checkpoint,
-// before the run was stopped) are dropped before appending, so every iteration is listed
-// at most once and the file matches an uninterrupted run.
-class StepWatcher final : public saddle::Callback<float> {
- public:
-  StepWatcher(std::string csv_path, std::size_t every, bool resuming, std::ostream* bar, std::size_t epochs)
-      : csv_path_(std::move(csv_path)), every_(every), resuming_(resuming), bar_(bar), epochs_(epochs) {}
-
-  void on_begin(saddle::BasicProblem<float>& problem, const saddle::SolverOptions&) override {
-    header_ = "iteration,epoch,batch,loss,objective,max_violation";
-    const auto specs = problem.constraints();
-    for (const auto& spec : specs) header_ += ",c_" + spec.name;
-    for (const auto& spec : specs) header_ += ",lambda_" + spec.name;
-    start_ = last_draw_ = std::chrono::steady_clock::now();
-  }
-
-  bool on_step(const saddle::StepInfo<float>& info) override {
-    if (first_iteration_ == 0) {
-      first_iteration_ = info.iteration;
-      if (!csv_path_.empty() && every_ > 0) open_csv(info.iteration);
-    }
-    if (csv_.is_open() && info.iteration % every_ == 0) {
-      csv_ << info.iteration << ',' << info.epoch + 1 << ',' << info.batch + 1 << ',' << info.evaluation->loss << ','
-           << info.objective << ',' << info.max_violation;
-      const auto& v = info.evaluation->dual_values();
-      for (std::size_t i = 0; i < v.size(); ++i) csv_ << ',' << v(i);
-      for (std::size_t i = 0; i < info.multipliers->size(); ++i) csv_ << ',' << (*info.multipliers)(i);
-      csv_ << '\n';
-      if (!csv_) throw saddle::InputError("cannot write '" + csv_path_ + "'");
-    }
-    // Flush at the epoch's last step, before the epoch watcher writes the checkpoint: every
-    // row up to a checkpoint is on disk when the checkpoint is.
-    if (csv_.is_open() && info.batch + 1 == info.batches_per_epoch) csv_.flush();
-    if (bar_ != nullptr) {
-      last_ = info;
-      have_step_ = true;
-      const auto now = std::chrono::steady_clock::now();
-      if (std::chrono::duration<double>(now - last_draw_).count() >= 0.2) {
-        last_draw_ = now;
-        draw();
-      }
-    }
-    return true;
-  }
-
-  void on_end(const saddle::Summary<float>&) override {
-    if (csv_.is_open()) {
-      csv_.flush();
-      if (!csv_) throw saddle::InputError("cannot write '" + csv_path_ + "'");
-    }
-  }
-
-  /// The latest epoch's metrics for the bar (test error, density); redraws it.
-  void epoch_done(const saddle::l0::EpochMetrics& m) {
-    if (!std::isnan(m.test_error)) test_error_ = m.test_error;
-    density_ = m.expected_density;
-    if (bar_ != nullptr && have_step_) draw();
-  }
-
-  /// Ends the bar's line (before anything else is printed).
-  void finish_bar() {
-    if (bar_ != nullptr && drawn_) {
-      *bar_ << '\n';
-      bar_->flush();
-      drawn_ = false;
-    }
-  }
-
- private:
-  void open_csv(std::size_t first_iteration) {
-    std::vector<std::string> kept;
-    if (resuming_) {
-      std::ifstream old(csv_path_);
-      std::string line;
-      if (old && std::getline(old, line) && line == header_) {
-        const auto columns = std::count(header_.begin(), header_.end(), ',');
-        // A row cut short by a kill has fewer columns: dropped with the rows past the checkpoint.
-        while (std::getline(old, line))
-          if (std::count(line.begin(), line.end(), ',') == columns &&
-              std::strtoull(line.c_str(), nullptr, 10) < first_iteration)
-            kept.push_back(line);
-      }
-    }
-    const std::string tmp = csv_path_ + ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::trunc);
-      out << header_ << '\n';
-      for (const auto& line : kept) out << line << '\n';
-      if (!out) throw saddle::InputError("cannot write '" + tmp + "'");
-    }
-    std::error_code ec;
-    fs::rename(tmp, csv_path_, ec);
-    if (ec) throw saddle::InputError("cannot rename '" + tmp + "' to '" + csv_path_ + "': " + ec.message());
-    csv_.open(csv_path_, std::ios::app);
-    if (!csv_) throw saddle::InputError("cannot write '" + csv_path_ + "'");
-    csv_.precision(9);
-  }
-
-  void draw() {
-    const auto& info = last_;
-    const std::size_t per_epoch = info.batches_per_epoch;
-    const std::size_t total = per_epoch * epochs_;
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-    const double done_here = static_cast<double>(info.iteration - first_iteration_ + 1);
-    const double eta = elapsed / done_here * static_cast<double>(total - std::min(total, info.iteration));
-    const std::size_t step = info.batch + 1;
-    constexpr int kWidth = 20;
-    const int filled = static_cast<int>(kWidth * static_cast<double>(step) / static_cast<double>(per_epoch));
-    std::ostringstream line;
-    line << "epoch " << info.epoch + 1 << '/' << epochs_ << " [" << std::string(filled, '#')
-         << std::string(kWidth - filled, '-') << "] " << step << '/' << per_epoch << "  ETA " << duration_text(eta)
-         << "  test err " << (std::isnan(test_error_) ? std::string("-") : percent(test_error_)) << "  density "
-         << (std::isnan(density_) ? std::string("-") : fixed(density_, 4)) << "  lambda ";
-    line << std::setprecision(4);
-    for (std::size_t i = 0; i < info.multipliers->size(); ++i) line << (i ? "," : "") << (*info.multipliers)(i);
-    std::string text = line.str();
-    const std::size_t columns = terminal_columns();
-    if (text.size() >= columns) text.resize(columns - 1);  // a wrapped line cannot be redrawn with \r
-    *bar_ << '\r' << text << "\033[K";
-    bar_->flush();
-    drawn_ = true;
-  }
-
-  std::string csv_path_;
-  std::size_t every_;
-  bool resuming_;
-  std::ostream* bar_;
-  std::size_t epochs_;
-  std::string header_;
-  std::ofstream csv_;
-  std::size_t first_iteration_ = 0;
-  std::chrono::steady_clock::time_point start_, last_draw_;
-  saddle::StepInfo<float> last_;
-  bool have_step_ = false, drawn_ = false;
-  double test_error_ = std::nan(""), density_ = std::nan("");
-};
-
-// --- training-dynamics plot (Figure 1 of Gallego-Posada et al. 2021) -----------------
-
-// "model density <= 0.33", "densities fc1 <= 0.5, ..." or "fixed L0 penalty (0.1)" for a plot title.
-std::string title_targets(const saddle::l0::TrainResult& r, const TrainConfig& c) {
-  if (!c.penalties.empty()) return "fixed L0 penalty " + format_list(c.penalties);
-  std::string s = "density";
-  for (std::size_t g = 0; g < r.group_names.size(); ++g)
-    s += (g ? ", " : " ") + r.group_names[g] + " <= " + format_number(r.group_targets[g]);
-  return s;
-}
-
-// The full path of `name` on $PATH, or "".
-std::string find_on_path(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::istringstream dirs(path ? path : "");
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    if (dir.empty()) continue;
-    const std::string candidate = dir + "/" + name;
-    struct stat st {};
-    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0)
-      return candidate;
-  }
-  return "";
-}
-
-// Writes DIR/dynamics.dat (one row per epoch) and DIR/dynamics.gp (3 panels: expected
-// density of the model and of each layer with the targets dashed; multipliers; test and
-// train error), then runs gnuplot to draw DIR/dynamics.png. Returns a one-line note for
-// the user ("" when the PNG was drawn or there is no epoch to plot). Never throws for
-// plotting problems: a run's result does not depend on its plot.
-std::string write_dynamics_plot(const fs::path& dir, const saddle::l0::TrainResult& r, const TrainConfig& c) {
-  const auto& history = r.history;
-  if (history.empty()) return "";
-  const std::size_t layers = r.layer_names.size();
-  const std::size_t groups = history.front().multipliers.size();
-  {
-    std::ofstream dat(dir / "dynamics.dat");
-    dat << "# epoch density_model";
-    for (const auto& l : r.layer_names) dat << " density_" << l;
-    dat << " test_error_pct train_error_pct";
-    for (std::size_t g = 0; g < groups; ++g) dat << " lambda_" << (g < r.group_names.size() ? r.group_names[g] : std::to_string(g));
-    dat << " test_time_density\n";
-    dat.precision(8);
-    for (const auto& m : history) {
-      dat << m.epoch << ' ' << m.expected_density;
-      for (std::size_t l = 0; l < layers; ++l) dat << ' ' << (l < m.layer_densities.size() ? m.layer_densities[l] : 0.0);
-      if (std::isfinite(m.test_error))
-        dat << ' ' << 100.0 * m.test_error;
-      else
-        dat << " ?";  // not evaluated this epoch (--eval-every): gnuplot's missing value
-      dat << ' ' << (std::isfinite(m.train_error) ? 100.0 * m.train_error : 0.0);
-      for (std::size_t g = 0; g < groups; ++g) dat << ' ' << (g < m.multipliers.size() ? m.multipliers[g] : 0.0);
-      dat << ' ' << m.test_time_density << '\n';
-    }
-    if (!dat) return "cannot write " + (dir / "dynamics.dat").string();
-  }
-  const bool penalized = !c.penalties.empty();
-  {
-    std::ofstream gp(dir / "dynamics.gp");
-    gp << "# Training dynamics of a saddle train run (as Figure 1 of Gallego-Posada et al. 2021).\n"
-          "# Draws dynamics.png from dynamics.dat next to this script:  gnuplot " << (dir / "dynamics.gp").string() << "\n"
-          "script = ARG0\n"
-          "do for [i = strlen(script):1:-1] { if (script[i:i] eq \"/\") { cd script[1:i]; break } }\n"
-          "if (strstrt(GPVAL_TERMINALS, \"pngcairo\") > 0) { set terminal pngcairo size 900,1050 font \"sans,10\" } "
-          "else { set terminal png size 900,1050 }\n"
-          "set output \"dynamics.png\"\n"
-          "set datafile missing \"?\"\n"
-          "set key outside right top\n"
-          "set grid\n"
-          "set xrange [0:" << std::max<std::size_t>(history.back().epoch, c.epochs) << "]\n"
-          "set lmargin 10\nset rmargin 26\n"
-          "set multiplot layout 3,1 title \"" << saddle::l0::to_string(c.architecture) << ", " << title_targets(r, c)
-       << ", solver " << c.solver << ", seed " << c.seed << "\"\n";
-    // Panel 1: densities and targets.
-    gp << "set ylabel \"expected density\"\nset yrange [0:1.05]\nunset xlabel\n";
-    gp << "plot \"dynamics.dat\" using 1:2 with lines lw 2.5 lc rgb \"black\" title \"model\"";
-    static const char* const kColors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"};
-    for (std::size_t l = 0; l < layers; ++l)
-      gp << ", \"\" using 1:" << 3 + l << " with lines lw 1.5 lc rgb \"" << kColors[l % 6] << "\" title \""
-         << r.layer_names[l] << "\"";
-    if (!penalized) {
-      for (std::size_t g = 0; g < r.group_names.size(); ++g) {
-        std::string color = "black";
-        for (std::size_t l = 0; l < layers; ++l)
-          if (r.layer_names[l] == r.group_names[g]) color = kColors[l % 6];
-        gp << ", " << format_number(r.group_targets[g]) << " with lines dt 2 lw 1.5 lc rgb \"" << color
-           << "\" title \"target " << r.group_names[g] << "\"";
-      }
-    }
-    gp << '\n';
-    // Panel 2: multipliers.
-    const std::size_t lambda0 = 3 + layers + 2;
-    gp << "set ylabel \"" << (penalized ? "penalty (fixed)" : "multiplier") << "\"\nset yrange [0:*]\n";
-    gp << "plot ";
-    for (std::size_t g = 0; g < groups; ++g) {
-      std::string color = "black";
-      const std::string name = g < r.group_names.size() ? r.group_names[g] : std::to_string(g);
-      for (std::size_t l = 0; l < layers; ++l)
-        if (r.layer_names[l] == name) color = kColors[l % 6];
-      gp << (g ? ", " : "") << "\"dynamics.dat\" using 1:" << lambda0 + g << " with lines lw 2 lc rgb \"" << color
-         << "\" title \"lambda " << name << "\"";
-    }
-    gp << '\n';
-    // Panel 3: errors.
-    gp << "set ylabel \"error (%, log scale)\"\nset xlabel \"epoch\"\nset autoscale y\nset logscale y\n"
-          "set format y \"%g\"\n"
-       << "plot \"dynamics.dat\" using 1:" << 3 + layers << " with lines lw 2 lc rgb \"#d62728\" "
-          "title \"test (test-time gates)\", \"\" using 1:"
-       << 4 + layers << " with lines lw 1 dt 3 lc rgb \"gray40\" title \"train (sampled gates)\"\n";
-    gp << "unset multiplot\n";
-    if (!gp) return "cannot write " + (dir / "dynamics.gp").string();
-  }
-  const std::string gnuplot = find_on_path("gnuplot");
-  const std::string script = (dir / "dynamics.gp").string();
-  if (gnuplot.empty()) return "gnuplot not found: apt-get install gnuplot-nox, then run: gnuplot " + script;
-  std::cout.flush();
-  std::cerr.flush();
-  const std::string log = (dir / "dynamics.log").string();
-  const pid_t pid = ::fork();
-  if (pid < 0) return "cannot start gnuplot (" + std::string(std::strerror(errno)) + "); run: gnuplot " + script;
-  if (pid == 0) {  // child: only async-signal-safe calls until exec
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) {
-      ::dup2(fd, STDOUT_FILENO);
-      ::dup2(fd, STDERR_FILENO);
-    }
-    ::execl(gnuplot.c_str(), "gnuplot", script.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 && fs::exists(dir / "dynamics.png");
-  std::error_code ec;
-  if (ok) {
-    fs::remove(log, ec);
-    return "";
-  }
-  return "gnuplot failed on " + script + " (see " + log + ")";
-}
 
 int train_body(const std::vector<std::string>& given_args, std::ostream& out, std::ostream& err) {
   const auto options = train_options();
@@ -498,22 +59,8 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
   std::vector<std::string> args = given_args;
   std::string resume_dir;
   if (given(vm, "resume")) {
-    // Re-parse the configuration recorded by the run; only output flags may be added.
     resume_dir = vm["resume"].as<std::string>();
-    for (const auto& a : given_args)
-      if (a.rfind("--", 0) == 0 && a != "--resume" && a != "--quiet" && a != "--json" && a != "--progress" &&
-          a.rfind("--resume=", 0) != 0 && a.rfind("--progress=", 0) != 0)
-        throw UsageError("--resume takes the configuration of the run; drop " + a);
-    std::ifstream in(fs::path(resume_dir) / "args.txt");
-    if (!in) throw UsageError("--resume " + resume_dir + ": not a run folder (no args.txt)");
-    if (!fs::exists(fs::path(resume_dir) / "checkpoint.bin"))
-      throw UsageError("--resume " + resume_dir + ": no checkpoint.bin in the folder (the run saved no epoch yet)");
-    args.clear();
-    for (std::string line; std::getline(in, line);)
-      if (!line.empty()) args.push_back(line);
-    if (vm["quiet"].as<bool>()) args.push_back("--quiet");
-    if (vm["json"].as<bool>()) args.push_back("--json");
-    if (given(vm, "progress")) args.insert(args.end(), {"--progress", vm["progress"].as<std::string>()});
+    args = resume_arguments(resume_dir, given_args, vm);
     vm = parse_arguments(args, options);
   } else if (given(vm, "config")) {
     load_config_file(vm["config"].as<std::string>(), options, vm);
@@ -572,16 +119,8 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
   so.formulation.kind = saddle::parse_formulation(formulation);
   if (so.formulation.kind == saddle::FormulationKind::fixed_penalty)
     throw UsageError("--formulation fixed-penalty: use --l0-penalty LAMBDA for penalized L0");
-  so.dual_restarts = !vm["no-dual-restarts"].as<bool>();
-  so.primal.kind = saddle::parse_primal_rule(vm["primal-rule"].as<std::string>());
-  so.primal.lr = number(vm, "primal-lr");
-  so.primal.momentum = number(vm, "momentum");
-  so.dual.kind = saddle::parse_dual_rule(vm["dual-rule"].as<std::string>());
-  so.dual.lr = number(vm, "dual-lr");
-  so.dual.kp = number(vm, "kp");
-  so.dual.nu = number(vm, "nu");
-  so.formulation.penalty = number(vm, "penalty");
-  so.formulation.max_penalty = std::max(so.formulation.max_penalty, so.formulation.penalty);
+  so.dual_restarts = true;  // train's default; --no-dual-restarts turns them off
+  read_solver_flags(vm, so);
   c.batch = positive_size(vm, "batch");
   c.epochs = positive_size(vm, "epochs");
   so.max_epochs = c.epochs;
@@ -673,8 +212,7 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
       log.flush();
     }
     if (metrics.is_open()) {
-      JsonWriter j(metrics, 0);
-      write_epoch_json(j, m);  // the writer ends the line
+      metrics << json_text(epoch_json(m), 0);
       metrics.flush();
     }
     return true;
@@ -682,10 +220,7 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
   auto on_restore = [&](const std::vector<saddle::l0::EpochMetrics>& history) {
     // A resumed run rewrites metrics.jsonl from the checkpoint's history, so an epoch that
     // was logged but not checkpointed before a kill is not listed twice.
-    for (const auto& m : history) {
-      JsonWriter j(metrics, 0);
-      write_epoch_json(j, m);  // the writer ends the line
-    }
+    for (const auto& m : history) metrics << json_text(epoch_json(m), 0);
     metrics.flush();
     if (!quiet) log << "resumed from " << c.resume_from << " after epoch " << history.size() << "\n";
   };
@@ -707,8 +242,7 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
     const fs::path tmp = fs::path(out_dir) / "summary.json.tmp";
     {
       std::ofstream s(tmp);
-      JsonWriter j(s, 2);
-      write_summary_json(j, c, dataset, formulation, result);
+      s << json_text(summary_json(c, dataset, formulation, result), 2);
       if (!s) throw UsageError("--out " + out_dir + ": cannot write summary.json");
     }
     fs::rename(tmp, fs::path(out_dir) / "summary.json");  // atomic on POSIX
@@ -735,18 +269,14 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
       else
         checkpoint += " (epoch " + std::to_string(last.epoch) + ")";
     }
-    if (json) {
-      JsonWriter j(out, 2);
-      write_summary_json(j, c, dataset, formulation, result);
-    }
+    if (json) out << json_text(summary_json(c, dataset, formulation, result), 2);
     print_error(err, "training diverged at epoch " + std::to_string(result.summary.epochs + 1) + ", iteration " +
                          std::to_string(result.summary.iterations + 1) + ": " + result.summary.message +
                          "; last good checkpoint: " + checkpoint);
     return kExitNumericalFailure;
   }
   if (json) {
-    JsonWriter j(out, 2);
-    write_summary_json(j, c, dataset, formulation, result);
+    out << json_text(summary_json(c, dataset, formulation, result), 2);
   } else {
     out << "\nresult (" << saddle::to_string(result.summary.termination) << ", " << result.summary.epochs << " epochs, "
         << fixed(result.summary.seconds, 1) << " s)\n";

@@ -7,9 +7,12 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <ostream>
+#include <set>
 
 #include "cli_common.hpp"
 #include "saddle/solvers.hpp"
+#include "solver_flags.hpp"
 
 namespace saddle::cli {
 
@@ -45,16 +48,12 @@ po::options_description train_options() {
        saddle::scheme_choices().c_str())
       ("formulation", po::value<std::string>()->value_name("NAME")->default_value("lagrangian"),
        "lagrangian | augmented-lagrangian | quadratic-penalty")
-      ("no-dual-restarts", po::bool_switch(), "keep multipliers when constraints are satisfied [default: restarts on]")
-      ("primal-rule", po::value<std::string>()->value_name("NAME")->default_value("adam"), "sgd | momentum | nesterov | adam")
-      ("primal-lr", po::value<std::string>()->value_name("X")->default_value("7e-4"), "primal step size, > 0")
-      ("momentum", po::value<std::string>()->value_name("X")->default_value("0.9"), "momentum coefficient in [0, 1)")
-      ("dual-rule", po::value<std::string>()->value_name("NAME")->default_value("gradient-ascent"), "gradient-ascent | nupi")
-      ("dual-lr", po::value<std::string>()->value_name("X")->default_value("1e-4"), "dual step size, > 0")
-      ("kp", po::value<std::string>()->value_name("X")->default_value("0"), "nuPI proportional gain, >= 0")
-      ("nu", po::value<std::string>()->value_name("X")->default_value("0"), "nuPI EMA coefficient, in [0, 1)")
-      ("penalty", po::value<std::string>()->value_name("X")->default_value("1"), "augmented Lagrangian / quadratic "
-       "penalty coefficient rho, > 0")
+      ;
+  // The solver flags of solver_flags.hpp (the same as solve's), with train's defaults.
+  add_solver_flags(how, how, SolverFlagSet::all,
+                   {{"primal-rule", "adam"}, {"primal-lr", "7e-4"}, {"momentum", "0.9"}, {"dual-rule", "gradient-ascent"},
+                    {"dual-lr", "1e-4"}, {"kp", "0"}, {"nu", "0"}, {"penalty", "1"}});
+  how.add_options()
       ("batch", po::value<std::string>()->value_name("N")->default_value("128"), "minibatch size, 1 to the training set size")
       ("epochs", po::value<std::string>()->value_name("N")->default_value("200"), "epochs, > 0")
       ("seed", po::value<std::string>()->value_name("S")->default_value("1"), "seed of init, shuffles and gate noise")
@@ -143,5 +142,55 @@ void load_config_file(const std::string& path, const po::options_description& op
     throw UsageError(where + e.what());
   }
 }
+
+// --- the configuration of a run folder (args.txt, config.ini) ---
+
+// Options that describe how a run reports, not what it computes: neither args.txt nor
+// config.ini records them (--log-every is recorded: it shapes steps.csv).
+const std::set<std::string>& output_only_options() {
+  static const std::set<std::string> names = {"config", "out", "overwrite", "resume", "json", "quiet", "progress", "help"};
+  return names;
+}
+
+bool is_switch(const po::option_description& o) { return o.semantic()->max_tokens() == 0; }
+
+// The configuration as command-line arguments, one per element: every option the user
+// gave (command line or config file), output-only options left out. Read back by --resume.
+std::vector<std::string> effective_arguments(const po::options_description& options, const po::variables_map& vm) {
+  std::vector<std::string> args;
+  for (const auto& o : options.options()) {
+    const std::string& name = o->long_name();
+    if (output_only_options().count(name) || !given(vm, name.c_str())) continue;
+    if (is_switch(*o)) {
+      if (vm[name].as<bool>()) args.push_back("--" + name);
+    } else {
+      args.push_back("--" + name);
+      args.push_back(vm[name].as<std::string>());
+    }
+  }
+  return args;
+}
+
+// The effective configuration as an INI file that --config reads: every option with its
+// value (given or default), output-only options left out.
+void write_config_ini(std::ostream& ini, const po::options_description& options, const po::variables_map& vm,
+                      const saddle::l0::TrainConfig& c) {
+  ini << "# saddle train: the configuration of this run. Re-run it with\n"
+         "#   saddle train --config config.ini --out NEW_DIR\n"
+         "# Options on the command line override the values below.\n";
+  const bool has_targets = given(vm, "layer-densities") || given(vm, "l0-penalty");
+  for (const auto& o : options.options()) {
+    const std::string& name = o->long_name();
+    if (output_only_options().count(name)) continue;
+    if (is_switch(*o)) {
+      ini << name << " = " << (vm[name].as<bool>() ? "true" : "false") << '\n';
+    } else if (vm.count(name)) {
+      ini << name << " = " << vm[name].as<std::string>() << '\n';
+    } else if (name == "target-density" && !has_targets) {
+      ini << name << " = " << format_number(c.target_density) << '\n';
+    }
+  }
+}
+
 
 }  // namespace saddle::cli
