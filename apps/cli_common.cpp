@@ -287,42 +287,39 @@ std::vector<std::string> describe_options(const SolverOptions& o) {
   return lines;
 }
 
-void write_options_json(JsonWriter& json, const SolverOptions& o) {
-  json.begin_object();
-  json.key("primal").begin_object();
-  json.key("rule").value(to_string(o.primal.kind));
-  json.key("lr").value(o.primal.lr);
-  json.key("momentum").value(o.primal.momentum);
-  json.key("beta1").value(o.primal.beta1);
-  json.key("beta2").value(o.primal.beta2);
-  json.key("epsilon").value(o.primal.epsilon);
-  json.end_object();
-  json.key("dual").begin_object();
-  json.key("rule").value(to_string(o.dual.kind));
-  json.key("lr").value(o.dual.lr);
-  json.key("kp").value(o.dual.kp);
-  json.key("nu").value(o.dual.nu);
-  json.end_object();
-  json.key("formulation").begin_object();
-  json.key("kind").value(to_string(o.formulation.kind));
-  json.key("penalty").value(o.formulation.penalty);
-  json.key("growth").value(to_string(o.formulation.growth));
-  json.key("growth_factor").value(o.formulation.growth_factor);
-  json.key("growth_increment").value(o.formulation.growth_increment);
-  json.key("growth_tolerance").value(o.formulation.growth_tolerance);
-  json.key("max_penalty").value(o.formulation.max_penalty);
-  json.key("dual_lr_is_penalty").value(o.formulation.dual_lr_is_penalty);
-  json.end_object();
-  json.key("dual_restarts").value(o.dual_restarts);
-  json.key("initial_multipliers").number_array(o.initial_multipliers);
-  json.key("max_iterations").value(o.max_iterations);
-  json.key("max_epochs").value(o.max_epochs);
-  json.key("batch_size").value(o.batch_size);
-  json.key("tolerance").value(o.tolerance);
-  json.key("feasibility_tolerance").value(o.feasibility_tolerance);
-  json.key("seed").value(o.seed);
-  json.key("check_finite").value(o.check_finite);
-  json.end_object();
+Json options_json(const SolverOptions& o) {
+  Json json;
+  Json& primal = json["primal"];
+  primal["rule"] = to_string(o.primal.kind);
+  primal["lr"] = o.primal.lr;
+  primal["momentum"] = o.primal.momentum;
+  primal["beta1"] = o.primal.beta1;
+  primal["beta2"] = o.primal.beta2;
+  primal["epsilon"] = o.primal.epsilon;
+  Json& dual = json["dual"];
+  dual["rule"] = to_string(o.dual.kind);
+  dual["lr"] = o.dual.lr;
+  dual["kp"] = o.dual.kp;
+  dual["nu"] = o.dual.nu;
+  Json& formulation = json["formulation"];
+  formulation["kind"] = to_string(o.formulation.kind);
+  formulation["penalty"] = o.formulation.penalty;
+  formulation["growth"] = to_string(o.formulation.growth);
+  formulation["growth_factor"] = o.formulation.growth_factor;
+  formulation["growth_increment"] = o.formulation.growth_increment;
+  formulation["growth_tolerance"] = o.formulation.growth_tolerance;
+  formulation["max_penalty"] = o.formulation.max_penalty;
+  formulation["dual_lr_is_penalty"] = o.formulation.dual_lr_is_penalty;
+  json["dual_restarts"] = o.dual_restarts;
+  json["initial_multipliers"] = number_array(o.initial_multipliers);
+  json["max_iterations"] = o.max_iterations;
+  json["max_epochs"] = o.max_epochs;
+  json["batch_size"] = o.batch_size;
+  json["tolerance"] = o.tolerance;
+  json["feasibility_tolerance"] = o.feasibility_tolerance;
+  json["seed"] = o.seed;
+  json["check_finite"] = o.check_finite;
+  return json;
 }
 
 }  // namespace saddle::cli

@@ -14,7 +14,7 @@
 
 #include <boost/program_options.hpp>
 
-#include "json.hpp"
+#include "json_io.hpp"
 #include "saddle/options.hpp"
 #include "saddle/problems/registry.hpp"
 
@@ -101,8 +101,8 @@ void validate_with_flags(const SolverOptions& options);
 /// rule and formulation names), for help and human-readable reports.
 std::vector<std::string> describe_options(const SolverOptions& options);
 
-/// Writes the options as one JSON object value (the caller writes the key, if any).
-void write_options_json(JsonWriter& json, const SolverOptions& options);
+/// The options as one JSON object.
+Json options_json(const SolverOptions& options);
 
 /// A double for humans: up to 10 significant digits.
 std::string format_number(double v);

@@ -14,7 +14,7 @@
 
 #include "cli_common.hpp"
 #include "commands.hpp"
-#include "json.hpp"
+#include "json_io.hpp"
 #include "saddle/problems/l0/basic_layers.hpp"
 #include "saddle/problems/l0/dataset.hpp"
 #include "saddle/problems/l0/idx.hpp"
@@ -215,35 +215,34 @@ int eval_body(const std::vector<std::string>& given_args, std::ostream& out) {
   if (given(vm, "predictions")) write_predictions(vm["predictions"].as<std::string>(), predictions);
 
   if (json) {
-    JsonWriter j(out, 2);
-    j.begin_object();
-    j.key("source").value(source);
-    j.key("kind").value(kind);
-    if (!exported) j.key("checkpoint").value(checkpoint);
-    j.key("model").value(model_name);
-    j.key("dataset").value(dataset);
-    j.key("data_dir").value(directory);
-    j.key("input_scaling").value(scaling_name);
-    j.key("test_gate").value(gate_name);
+    Json j;
+    j["source"] = source;
+    j["kind"] = kind;
+    if (!exported) j["checkpoint"] = checkpoint;
+    j["model"] = model_name;
+    j["dataset"] = dataset;
+    j["data_dir"] = directory;
+    j["input_scaling"] = scaling_name;
+    j["test_gate"] = gate_name;
     if (!exported) {
-      j.key("ema").value(ema);
-      j.key("epochs").value(epochs);
+      j["ema"] = ema;
+      j["epochs"] = epochs;
     }
-    j.key("count").value(count);
-    j.key("test_error").value(error);
-    j.key("test_loss").value(loss);
+    j["count"] = count;
+    j["test_error"] = error;
+    j["test_loss"] = loss;
     if (!exported) {
-      j.key("expected_density").value(expected_density);
-      j.key("layer_names").string_array(layer_names);
-      j.key("layer_densities").number_array(layer_densities);
-      j.key("test_time_density").value(test_time_density);
+      j["expected_density"] = expected_density;
+      j["layer_names"] = layer_names;
+      j["layer_densities"] = number_array(layer_densities);
+      j["test_time_density"] = test_time_density;
     }
-    j.key("pruned_architecture").value(pruned);
-    j.key("purged_params").value(params);
-    j.key("purged_macs").value(macs);
-    j.key("dense_params").value(dense_params);
-    j.key("dense_macs").value(dense_macs);
-    j.end_object();
+    j["pruned_architecture"] = pruned;
+    j["purged_params"] = params;
+    j["purged_macs"] = macs;
+    j["dense_params"] = dense_params;
+    j["dense_macs"] = dense_macs;
+    out << json_text(j, 2);
   } else {
     out << "saddle eval: " << source << " (" << (exported ? "exported purged network" : kind == "run" ? "run folder" : "checkpoint")
         << ")\n";
@@ -318,25 +317,24 @@ int export_body(const std::vector<std::string>& given_args, std::ostream& out) {
   }
   const auto bytes = fs::file_size(path, ec);
   if (vm["json"].as<bool>()) {
-    JsonWriter j(out, 2);
-    j.begin_object();
-    j.key("source").value(source);
-    j.key("checkpoint").value(saved.checkpoint_path);
-    j.key("out").value(path);
-    j.key("bytes").value(static_cast<std::size_t>(ec ? 0 : bytes));
-    j.key("model").value(net.source_architecture);
-    j.key("dataset").value(net.dataset);
-    j.key("input_scaling").value(net.input_scaling);
-    j.key("test_gate").value(net.test_gate);
-    j.key("ema").value(saved.ema);
-    j.key("epochs").value(saved.history.size());
-    j.key("pruned_architecture").value(net.pruned_architecture);
-    j.key("layers").value(net.layers.size());
-    j.key("purged_params").value(net.params());
-    j.key("purged_macs").value(net.macs());
-    j.key("dense_params").value(model.dense_params());
-    j.key("dense_macs").value(model.dense_macs());
-    j.end_object();
+    Json j;
+    j["source"] = source;
+    j["checkpoint"] = saved.checkpoint_path;
+    j["out"] = path;
+    j["bytes"] = static_cast<std::size_t>(ec ? 0 : bytes);
+    j["model"] = net.source_architecture;
+    j["dataset"] = net.dataset;
+    j["input_scaling"] = net.input_scaling;
+    j["test_gate"] = net.test_gate;
+    j["ema"] = saved.ema;
+    j["epochs"] = saved.history.size();
+    j["pruned_architecture"] = net.pruned_architecture;
+    j["layers"] = net.layers.size();
+    j["purged_params"] = net.params();
+    j["purged_macs"] = net.macs();
+    j["dense_params"] = model.dense_params();
+    j["dense_macs"] = model.dense_macs();
+    out << json_text(j, 2);
   } else {
     out << "saddle export: wrote " << path << " (" << (ec ? 0 : bytes) << " bytes)\n"
         << "  model               " << net.source_architecture << " from " << saved.checkpoint_path << " ("

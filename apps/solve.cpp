@@ -24,8 +24,9 @@
 
 #include "cli_common.hpp"
 #include "commands.hpp"
-#include "json.hpp"
+#include "json_io.hpp"
 #include "problem_catalog.hpp"
+#include "solver_flags.hpp"
 #include "saddle/callbacks.hpp"
 #include "saddle/solver.hpp"
 #include "saddle/solvers.hpp"
@@ -61,28 +62,9 @@ po::options_description solve_options() {
        "(and --formulation) also the problem's default for every option");
 
   po::options_description rules("Update rules [default: the problem's]", kHelpWidth, kHelpDescriptionWidth);
-  rules.add_options()
-      ("primal-rule", po::value<std::string>()->value_name("NAME"), "sgd | momentum | nesterov | adam")
-      ("primal-lr", po::value<std::string>()->value_name("X"), "primal step size, > 0")
-      ("momentum", po::value<std::string>()->value_name("X"), "momentum coefficient in [0, 1) (momentum, nesterov)")
-      ("beta1", po::value<std::string>()->value_name("X"), "Adam first-moment decay in [0, 1)")
-      ("beta2", po::value<std::string>()->value_name("X"), "Adam second-moment decay in [0, 1)")
-      ("dual-rule", po::value<std::string>()->value_name("NAME"), "gradient-ascent | nupi")
-      ("dual-lr", po::value<std::string>()->value_name("X"), "dual step size (nuPI: integral gain), > 0")
-      ("kp", po::value<std::string>()->value_name("X"), "nuPI proportional gain, >= 0 (0 = gradient ascent)")
-      ("nu", po::value<std::string>()->value_name("X"), "nuPI EMA coefficient of the error signal, in [0, 1)")
-      ("dual-restarts", po::bool_switch(), "reset the multiplier of every strictly satisfied "
-       "inequality to 0 [default: off]");
-
   po::options_description form("Formulation [default: the problem's]", kHelpWidth, kHelpDescriptionWidth);
+  add_solver_flags(rules, form);  // solver_flags.hpp: the same flags as train, compare and sweep
   form.add_options()
-      ("penalty", po::value<std::string>()->value_name("X"), "initial penalty coefficient rho, > 0 "
-       "(augmented-lagrangian, quadratic-penalty)")
-      ("penalty-growth", po::value<std::string>()->value_name("NAME"), "none | multiplicative | additive")
-      ("growth-factor", po::value<std::string>()->value_name("X"), "rho *= X where violated, > 1 (multiplicative)")
-      ("growth-increment", po::value<std::string>()->value_name("X"), "rho += X where violated, > 0 (additive)")
-      ("growth-tolerance", po::value<std::string>()->value_name("X"), "grow rho where the violation exceeds X, >= 0")
-      ("max-penalty", po::value<std::string>()->value_name("X"), "cap on rho, >= --penalty")
       ("multipliers", po::value<std::string>()->value_name("A,B,..."), "initial multipliers, one per "
        "constraint (fixed-penalty: the fixed multipliers) [default: the problem's, else zeros]");
 
@@ -140,30 +122,7 @@ void apply_flags(const po::variables_map& vm, SolverOptions& o) {
     if (given(vm, name)) field = to_size(std::string("--") + name, text(name));
   };
 
-  if (given(vm, "primal-rule")) o.primal.kind = parse_choice("--primal-rule", text("primal-rule"), saddle::parse_primal_rule);
-  set_double("primal-lr", o.primal.lr);
-  set_double("momentum", o.primal.momentum);
-  set_double("beta1", o.primal.beta1);
-  set_double("beta2", o.primal.beta2);
-  if (given(vm, "dual-rule")) o.dual.kind = parse_choice("--dual-rule", text("dual-rule"), saddle::parse_dual_rule);
-  set_double("dual-lr", o.dual.lr);
-  set_double("kp", o.dual.kp);
-  set_double("nu", o.dual.nu);
-  if (vm["dual-restarts"].as<bool>()) o.dual_restarts = true;
-
-  set_double("penalty", o.formulation.penalty);
-  if (given(vm, "penalty-growth"))
-    o.formulation.growth = parse_choice("--penalty-growth", text("penalty-growth"), saddle::parse_penalty_growth);
-  set_double("growth-factor", o.formulation.growth_factor);
-  set_double("growth-increment", o.formulation.growth_increment);
-  set_double("growth-tolerance", o.formulation.growth_tolerance);
-  set_double("max-penalty", o.formulation.max_penalty);
-  // A problem's defaults may cap rho at the initial penalty (no growth); a user who raises
-  // --penalty or asks for growth without giving --max-penalty means "no tighter cap than
-  // the library default".
-  if (!given(vm, "max-penalty") && (given(vm, "penalty") || given(vm, "penalty-growth")))
-    o.formulation.max_penalty = std::max(o.formulation.max_penalty,
-                                         std::max(o.formulation.penalty, FormulationOptions{}.max_penalty));
+  read_solver_flags(vm, o);
   if (given(vm, "multipliers")) o.initial_multipliers = parse_double_list("--multipliers", text("multipliers"));
 
   set_size("iterations", o.max_iterations);
@@ -252,70 +211,55 @@ template <class T>
 void write_json(std::ostream& out, const SolveResult<T>& r) {
   const Summary<T>& s = r.summary;
   const SolverOptions& options = r.options;
-  auto optional_number = [](JsonWriter& json, const std::optional<double>& v) {
-    if (v)
-      json.value(*v);
-    else
-      json.null();
-  };
+  auto optional_number = [](const std::optional<double>& v) { return v ? Json(*v) : Json(nullptr); };
 
-  JsonWriter json(out);
-  json.begin_object();
-  json.key("problem").value(r.problem_name);
-  json.key("description").value(r.entry->description);
-  json.key("plugin");
-  if (r.plugin.empty())
-    json.null();
-  else
-    json.value(r.plugin);
-  json.key("precision").value(std::is_same_v<T, float> ? "float" : "double");
-  json.key("solver").value(r.solver_name);
-  json.key("formulation").value(to_string(options.formulation.kind));
-  json.key("dual_restarts").value(options.dual_restarts);
-  json.key("stochastic").value(r.stochastic);
-  json.key("termination").value(to_string(s.termination));
-  json.key("message").value(s.message);
-  json.key("exit_code").value(exit_code(s.termination));
-  json.key("iterations").value(s.iterations);
-  json.key("epochs").value(s.epochs);
-  json.key("forwards").value(s.forwards);
-  json.key("backwards").value(s.backwards);
-  json.key("seconds").value(s.seconds);
-  json.key("loss").value(s.loss);
-  json.key("full_loss").value(r.full_loss);
-  json.key("objective").value(s.objective);
-  json.key("max_violation").value(s.max_violation);
-  json.key("x").number_array(s.x);
-  json.key("multipliers").number_array(s.multipliers);
-  json.key("constraint_values").number_array(s.constraint_values);
-  json.key("penalties").number_array(s.penalties);
-  json.key("constraints").begin_array();
+  Json json;
+  json["problem"] = r.problem_name;
+  json["description"] = r.entry->description;
+  json["plugin"] = r.plugin.empty() ? Json(nullptr) : Json(r.plugin);
+  json["precision"] = std::is_same_v<T, float> ? "float" : "double";
+  json["solver"] = r.solver_name;
+  json["formulation"] = to_string(options.formulation.kind);
+  json["dual_restarts"] = options.dual_restarts;
+  json["stochastic"] = r.stochastic;
+  json["termination"] = to_string(s.termination);
+  json["message"] = s.message;
+  json["exit_code"] = exit_code(s.termination);
+  json["iterations"] = s.iterations;
+  json["epochs"] = s.epochs;
+  json["forwards"] = s.forwards;
+  json["backwards"] = s.backwards;
+  json["seconds"] = s.seconds;
+  json["loss"] = s.loss;
+  json["full_loss"] = r.full_loss;
+  json["objective"] = s.objective;
+  json["max_violation"] = s.max_violation;
+  json["x"] = number_array(s.x);
+  json["multipliers"] = number_array(s.multipliers);
+  json["constraint_values"] = number_array(s.constraint_values);
+  json["penalties"] = number_array(s.penalties);
+  Json constraints = Json::array();
   for (std::size_t i = 0; i < s.constraints.size(); ++i) {
-    json.begin_object();
-    json.key("name").value(s.constraints[i].name);
-    json.key("kind").value(to_string(s.constraints[i].kind));
-    json.key("value").value(i < s.constraint_values.size() ? s.constraint_values(i) : std::nan(""));
-    json.key("multiplier").value(i < s.multipliers.size() ? s.multipliers(i) : std::nan(""));
-    json.end_object();
+    Json c;
+    c["name"] = s.constraints[i].name;
+    c["kind"] = to_string(s.constraints[i].kind);
+    c["value"] = i < s.constraint_values.size() ? static_cast<double>(s.constraint_values(i)) : std::nan("");
+    c["multiplier"] = i < s.multipliers.size() ? static_cast<double>(s.multipliers(i)) : std::nan("");
+    constraints.push_back(std::move(c));
   }
-  json.end_array();
-  json.key("known_answer").begin_object();
-  json.key("x").number_array(r.answer.x);
-  json.key("multipliers").number_array(r.answer.multipliers);
-  json.key("loss");
-  optional_number(json, r.answer.loss);
-  json.key("note").value(r.answer.note);
-  json.key("x_error");
-  optional_number(json, r.errors.x);
-  json.key("multiplier_error");
-  optional_number(json, r.errors.multipliers);
-  json.key("loss_error");
-  optional_number(json, r.errors.loss);
-  json.key("expected_to_converge").value(r.expected_to_converge);
-  json.end_object();
-  json.key("options");
-  write_options_json(json, options);
-  json.end_object();
+  json["constraints"] = std::move(constraints);
+  Json answer;
+  answer["x"] = number_array(r.answer.x);
+  answer["multipliers"] = number_array(r.answer.multipliers);
+  answer["loss"] = optional_number(r.answer.loss);
+  answer["note"] = r.answer.note;
+  answer["x_error"] = optional_number(r.errors.x);
+  answer["multiplier_error"] = optional_number(r.errors.multipliers);
+  answer["loss_error"] = optional_number(r.errors.loss);
+  answer["expected_to_converge"] = r.expected_to_converge;
+  json["known_answer"] = std::move(answer);
+  json["options"] = options_json(options);
+  out << json_text(json, 2);
 }
 
 /// `items` joined by ", " after `prefix`, broken into lines of at most `width` characters
@@ -420,61 +364,39 @@ void write_list(std::ostream& out, bool as_json, const ProblemCatalog& catalog) 
   const std::vector<std::string> dual_rules = {"gradient-ascent", "nupi"};
 
   if (as_json) {
-    std::ostringstream text;
-    JsonWriter json(text);
-    json.begin_object();
-    json.key("problems").begin_array();
+    Json json;
+    Json problems = Json::array();
     for (const auto& name : problem_names) {
       const auto& entry = catalog.get(name);
       const ProblemFacts facts = problem_facts(catalog, entry);
-      json.begin_object();
-      json.key("name").value(name);
-      json.key("description").value(entry.description);
-      json.key("plugin");
-      if (catalog.from_plugin(name))
-        json.value(catalog.plugin_path());
-      else
-        json.null();
-      json.key("precision").value(entry.is_float() ? "float" : "double");
-      auto count = [&](std::size_t v) {
-        if (facts.error.empty())
-          json.value(v);
-        else
-          json.null();
-      };
-      json.key("parameters");
-      count(facts.parameters);
-      json.key("constraints");
-      count(facts.constraints);
-      json.key("stochastic");
-      if (facts.error.empty())
-        json.value(facts.stochastic);
-      else
-        json.null();
-      json.key("error");
-      if (facts.error.empty())
-        json.null();
-      else
-        json.value(facts.error);
-      json.key("converging_schemes").string_array(entry.converging_schemes);
-      json.end_object();
+      const bool known = facts.error.empty();
+      Json p;
+      p["name"] = name;
+      p["description"] = entry.description;
+      p["plugin"] = catalog.from_plugin(name) ? Json(catalog.plugin_path()) : Json(nullptr);
+      p["precision"] = entry.is_float() ? "float" : "double";
+      p["parameters"] = known ? Json(facts.parameters) : Json(nullptr);
+      p["constraints"] = known ? Json(facts.constraints) : Json(nullptr);
+      p["stochastic"] = known ? Json(facts.stochastic) : Json(nullptr);
+      p["error"] = known ? Json(nullptr) : Json(facts.error);
+      p["converging_schemes"] = entry.converging_schemes;
+      problems.push_back(std::move(p));
     }
-    json.end_array();
-    json.key("solvers").begin_array();
+    json["problems"] = std::move(problems);
+    Json solvers = Json::array();
     for (const auto& scheme : saddle::scheme_table()) {
-      json.begin_object();
-      json.key("name").value(std::string(scheme.name));
-      json.key("description").value(std::string(scheme.summary));
-      json.key("forwards_per_step").value(scheme.forwards_per_step);
-      json.key("backwards_per_step").value(scheme.backwards_per_step);
-      json.end_object();
+      Json s;
+      s["name"] = std::string(scheme.name);
+      s["description"] = std::string(scheme.summary);
+      s["forwards_per_step"] = scheme.forwards_per_step;
+      s["backwards_per_step"] = scheme.backwards_per_step;
+      solvers.push_back(std::move(s));
     }
-    json.end_array();
-    json.key("formulations").string_array(formulations);
-    json.key("primal_rules").string_array(primal_rules);
-    json.key("dual_rules").string_array(dual_rules);
-    json.end_object();
-    out << text.str();
+    json["solvers"] = std::move(solvers);
+    json["formulations"] = formulations;
+    json["primal_rules"] = primal_rules;
+    json["dual_rules"] = dual_rules;
+    out << json_text(json, 2);
     return;
   }
 

@@ -12,6 +12,7 @@ set -euo pipefail
 # libxsimd-dev                    SIMD for xtensor (only a Recommends of libxtensor-dev)
 # libopenblas-dev                 BLAS for xtensor-blas
 # libboost-program-options-dev    the `saddle` command line
+# nlohmann-json3-dev              the `saddle` command line's JSON (not needed by the libraries)
 # libgtest-dev, libbenchmark-dev  tests and benchmarks
 # zlib1g-dev                      gzip'd IDX files
 # gnuplot-nox                     plots of runs
@@ -23,7 +24,7 @@ set -euo pipefail
 # clang-14, libfuzzer-14-dev      fuzzing only: scripts/fuzz.sh (libFuzzer targets, tests/fuzz)
 packages=(
   build-essential cmake xtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev
-  libboost-program-options-dev libgtest-dev libbenchmark-dev zlib1g-dev gnuplot-nox
+  libboost-program-options-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev zlib1g-dev gnuplot-nox
   npm dataset-fashion-mnist libopenmpi-dev openmpi-bin libadolc-dev libboost-system-dev
   clang-14 libfuzzer-14-dev
 )
