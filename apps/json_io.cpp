@@ -1,6 +1,7 @@
 // JSON of the command line on nlohmann-json (json_io.hpp).
 #include "json_io.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -11,16 +12,75 @@
 
 namespace saddle::cli {
 
-std::string json_text(const Json& value, int indent) {
-  return value.dump(indent > 0 ? indent : -1, ' ', false, Json::error_handler_t::replace) + "\n";
-}
-
 std::string json_number(double v) {
   if (!std::isfinite(v)) return "null";
   char buffer[64];
   const auto result = std::to_chars(buffer, buffer + sizeof(buffer), v);
   if (result.ec != std::errc()) return "null";  // cannot happen with 64 chars
   return std::string(buffer, result.ptr);
+}
+
+namespace {
+
+// `v` appended to `out` in the layout of the command line's former writer, so that every output
+// file keeps its bytes: "key": value with `indent` spaces per level, arrays of scalars on one
+// line ("[1, 4]"), doubles in their shortest round-trip form ("1", not nlohmann's "1.0");
+// indent <= 0: everything on one line without spaces. Recursion is bounded by the depth of the
+// value (parse_json: kMaxJsonDepth; the command line's own values: a few levels).
+void append_json(std::string& out, const Json& v, int indent, int level) {
+  const bool pretty = indent > 0;
+  auto newline = [&](int depth) {
+    if (!pretty) return;
+    out += '\n';
+    out.append(static_cast<std::size_t>(depth) * static_cast<std::size_t>(indent), ' ');
+  };
+  auto scalar = [](const Json& e) { return !e.is_object() && !e.is_array(); };
+  if (v.is_object()) {
+    if (v.empty()) {
+      out += "{}";
+      return;
+    }
+    out += '{';
+    bool first = true;
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      if (!first) out += ',';
+      first = false;
+      newline(level + 1);
+      out += Json(it.key()).dump(-1, ' ', false, Json::error_handler_t::replace);
+      out += pretty ? ": " : ":";
+      append_json(out, it.value(), indent, level + 1);
+    }
+    newline(level);
+    out += '}';
+  } else if (v.is_array()) {
+    if (v.empty()) {
+      out += "[]";
+      return;
+    }
+    const bool one_line = !pretty || std::all_of(v.begin(), v.end(), scalar);
+    out += '[';
+    bool first = true;
+    for (const auto& e : v) {
+      if (!first) out += one_line && pretty ? ", " : ",";
+      first = false;
+      if (!one_line) newline(level + 1);
+      append_json(out, e, indent, level + 1);
+    }
+    if (!one_line) newline(level);
+    out += ']';
+  } else if (v.is_number_float()) {
+    out += json_number(v.get<double>());
+  } else {
+    out += v.dump(-1, ' ', false, Json::error_handler_t::replace);
+  }
+}
+
+}  // namespace
+
+std::string json_text(const Json& value, int indent) {
+  std::string out;
+  append_json(out, value, indent, 0);
+  return out + "\n";
 }
 
 namespace {

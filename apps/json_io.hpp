@@ -6,8 +6,8 @@
 /// `saddle compare` and `saddle sweep` read back.
 ///
 /// Writing: build a Json value (keys keep their insertion order) and print it with
-/// json_text(). Doubles are printed with enough digits to read back the same value; NaN and
-/// +-Inf, which JSON cannot express, are printed as null.
+/// json_text(). Doubles are printed with the shortest text that reads back to the same value;
+/// NaN and +-Inf, which JSON cannot express, are printed as null.
 ///
 ///     saddle::cli::Json j;
 ///     j["x"] = saddle::cli::number_array(summary.x);
@@ -31,9 +31,11 @@ using Json = nlohmann::ordered_json;
 /// Deepest nesting of objects and arrays parse_json accepts (saddle's own files nest 3).
 constexpr std::size_t kMaxJsonDepth = 256;
 
-/// `value` as text ending with a newline: on one line for `indent` <= 0, else pretty-printed
-/// with `indent` spaces per level. NaN and Inf are printed as null; bytes of strings that
-/// are not valid UTF-8 are replaced by U+FFFD (never an exception).
+/// `value` as text ending with a newline: on one line without spaces for `indent` <= 0, else
+/// pretty-printed with `indent` spaces per level and arrays of scalars on one line ("[1, 4]").
+/// Doubles are written in their shortest round-trip form (json_number: "1", "0.1"); NaN and
+/// Inf as null; bytes of strings that are not valid UTF-8 are replaced by U+FFFD (never an
+/// exception). The same bytes as the command line's former hand-written writer.
 std::string json_text(const Json& value, int indent);
 
 /// `v` as a JSON number text: the shortest text that reads back to `v`; "null" for NaN or

@@ -76,8 +76,29 @@ TEST(JsonText, KeysKeepInsertionOrderOnOneLineOrIndented) {
   EXPECT_EQ(
       json_text(j, 0),
       "{\"name\":\"equality-qp\",\"count\":184,\"negative\":-3,\"flag\":true,\"nothing\":null,"
-      "\"x\":[1.0,4.0,null],\"empty\":[],\"names\":[\"a\",\"b\\\"c\"]}\n");
+      "\"x\":[1,4,null],\"empty\":[],\"names\":[\"a\",\"b\\\"c\"]}\n");
   EXPECT_EQ(json_text(Json{{"b", 1}, {"a", 2}}, 2), "{\n  \"b\": 1,\n  \"a\": 2\n}\n");
+  // The layout of the former writer: arrays of scalars on one line, containers of containers
+  // one element per line, empty containers as {} and [].
+  Json nested;
+  nested["x"] = number_array(std::vector<double>{1.0, 0.5});
+  nested["items"] = Json::array({Json{{"k", 0.25}}, Json::array(), Json::object()});
+  nested["known"] = Json{{"loss", 70.0}, {"names", Json::array({"a", "b"})}};
+  EXPECT_EQ(json_text(nested, 2),
+            "{\n"
+            "  \"x\": [1, 0.5],\n"
+            "  \"items\": [\n"
+            "    {\n"
+            "      \"k\": 0.25\n"
+            "    },\n"
+            "    [],\n"
+            "    {}\n"
+            "  ],\n"
+            "  \"known\": {\n"
+            "    \"loss\": 70,\n"
+            "    \"names\": [\"a\", \"b\"]\n"
+            "  }\n"
+            "}\n");
   EXPECT_EQ(json_text(parse_json(json_text(j, 2)), 0), json_text(j, 0));  // NaN came back as null
 }
 
