@@ -1,6 +1,6 @@
 // `saddle compare --problem NAME [--plugin FILE]`: solver variants on any problem (built-in
 // or plugin) over seeds. Each run is a child `saddle solve ... --seed S --out RUN` process
-// (run_jobs of experiments.cpp, --jobs at once) that writes summary.json and trajectory.csv;
+// (run_jobs of jobs.cpp, --jobs at once) that writes summary.json and trajectory.csv;
 // the table (terminal, markdown, CSV) holds mean ± 95 % CI per variant, and gnuplot draws
 // the violation and multiplier trajectories of every run.
 
