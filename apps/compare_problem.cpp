@@ -66,8 +66,7 @@ po::options_description problem_compare_options() {
       ("epochs", po::value<std::string>()->value_name("N"), "epoch limit (stochastic problems)")
       ("batch", po::value<std::string>()->value_name("N"), "minibatch size (stochastic problems)")
       ("tolerance", po::value<std::string>()->value_name("X"), "convergence tolerance (0 = run to the limit)")
-      ("feasibility-tolerance", po::value<std::string>()->value_name("X"), "largest violation accepted for convergence")
-      ;
+      ("feasibility-tolerance", po::value<std::string>()->value_name("X"), "largest violation accepted for convergence");
   add_solver_flags(solver, solver, SolverFlagSet::valued_only);  // the variants choose the restarts
   solver.add_options()
       ("multipliers", po::value<std::string>()->value_name("A,B,.."), "initial multipliers")

@@ -40,8 +40,7 @@ po::options_description shared_options() {
       ("dataset", po::value<std::string>()->value_name("NAME"), "mnist | fashion-mnist")
       ("data-dir", po::value<std::string>()->value_name("DIR"), "folder with the IDX files")
       ("epochs", po::value<std::string>()->value_name("N"), "epochs of every run [train's default: 200]")
-      ("batch", po::value<std::string>()->value_name("N"), "minibatch size")
-      ;
+      ("batch", po::value<std::string>()->value_name("N"), "minibatch size");
   add_solver_flags(what, what, SolverFlagSet::valued_only);  // the variants choose the restarts
   what.add_options()
       ("weight-decay", po::value<std::string>()->value_name("X"), "L2 under the gates")

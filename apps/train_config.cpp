@@ -47,8 +47,7 @@ po::options_description train_options() {
       ("solver", po::value<std::string>()->value_name("NAME")->default_value("gda"),
        saddle::scheme_choices().c_str())
       ("formulation", po::value<std::string>()->value_name("NAME")->default_value("lagrangian"),
-       "lagrangian | augmented-lagrangian | quadratic-penalty")
-      ;
+       "lagrangian | augmented-lagrangian | quadratic-penalty");
   // The solver flags of solver_flags.hpp (the same as solve's), with train's defaults.
   add_solver_flags(how, how, SolverFlagSet::all,
                    {{"primal-rule", "adam"}, {"primal-lr", "7e-4"}, {"momentum", "0.9"}, {"dual-rule", "gradient-ascent"},
