@@ -42,7 +42,7 @@ po::options_description train_options() {
       ("weight-decay", po::value<std::string>()->value_name("X")->default_value("0"), "L2 under the gates (Eq. 15), >= 0")
       ("ema", po::value<std::string>()->value_name("BETA")->default_value("0"), "evaluate a moving average of the "
        "parameters with decay BETA in [0, 1) (0 = off; [LZ] uses 0.999)");
-  po::options_description how("Solver", 100, 50);
+  po::options_description how("Solver [dual restarts: on unless --no-dual-restarts]", 100, 50);
   how.add_options()
       ("solver", po::value<std::string>()->value_name("NAME")->default_value("gda"),
        saddle::scheme_choices().c_str())
