@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "saddle/atomic_file.hpp"
 #include "saddle/serialize.hpp"
 
 namespace saddle::l0 {
@@ -82,21 +83,7 @@ void write_checkpoint_file(const std::string& path, const std::string& payload) 
       crc32(0L, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size())));
   io::write_scalar<std::uint32_t>(head, crc);
   const std::string data = head.str() + payload;
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) throw InputError("cannot write checkpoint '" + tmp + "': " + std::strerror(errno));
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const auto n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      ::close(fd);
-      throw InputError("cannot write checkpoint '" + tmp + "': " + std::strerror(errno));
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) throw InputError("cannot flush checkpoint '" + tmp + "'");
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    throw InputError("cannot rename checkpoint into '" + path + "': " + std::strerror(errno));
+  write_file_atomically(path, data);  // temp file + fsync + rename; WriteError on failure
 }
 
 std::string read_checkpoint_file(const std::string& path) {

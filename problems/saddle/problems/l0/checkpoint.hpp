@@ -32,8 +32,9 @@ struct RunState {
   Vector<float> ema;  ///< [n] or empty
 };
 
-/// Writes magic, version, size, CRC32 and payload to `path` atomically: a temporary file,
-/// fsync, rename. Throws InputError naming the path on failure.
+/// Writes magic, version, size, CRC32 and payload to `path` atomically
+/// (saddle::write_file_atomically: a temporary file, fsync, rename). Throws WriteError (an
+/// InputError) naming the path on failure.
 void write_checkpoint_file(const std::string& path, const std::string& payload);
 /// Reads and checks a checkpoint file; returns its payload. Throws InputError naming the
 /// path and the problem: cannot open, bad magic, truncated header or payload, other format
