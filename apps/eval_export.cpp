@@ -15,6 +15,7 @@
 #include "cli_common.hpp"
 #include "commands.hpp"
 #include "json.hpp"
+#include "saddle/atomic_file.hpp"
 #include "saddle/problems/l0/basic_layers.hpp"
 #include "saddle/problems/l0/dataset.hpp"
 #include "saddle/problems/l0/idx.hpp"
@@ -75,10 +76,9 @@ l0::DataSplit load_test_split(const std::string& dataset, const std::string& dat
 }
 
 void write_predictions(const std::string& path, const std::vector<std::size_t>& predictions) {
-  std::ofstream out(path);
-  if (!out) throw UsageError("--predictions " + path + ": cannot write the file");
-  for (std::size_t p : predictions) out << p << '\n';
-  if (!out) throw UsageError("--predictions " + path + ": cannot write the file");
+  std::string text;
+  for (std::size_t p : predictions) text += std::to_string(p) + '\n';
+  saddle::write_file_atomically(path, text);  // WriteError: exit 4
 }
 
 std::size_t argmax_row(const float* row, std::size_t n) {

@@ -95,6 +95,7 @@ struct Job {
   int signal = 0;                 ///< the signal that ended it, if any
   double wall_seconds = 0.0;      ///< from spawn to exit
   int rank = 0;                   ///< rank of the MPI launch that ran it (0 without MPI)
+  bool started = false;           ///< spawned (false: not started, e.g. after a stop signal)
 };
 
 /// A job for `saddle train <train_args> <extra> --seed S --out <out_root>/<group>/seed-S
@@ -218,7 +219,8 @@ std::string format_mean_ci(const MeanCi& s, int digits, double scale = 1.0);
 /// A number for CSV: shortest round-trip text, empty for NaN.
 std::string csv_number(double v);
 
-/// Writes `text` to `path`; throws UsageError if the file cannot be written.
+/// Writes `text` to `path` atomically (saddle::write_file_atomically); throws
+/// saddle::WriteError (exit code 4) if the file cannot be written.
 void write_text(const std::string& path, const std::string& text);
 
 /// Runs gnuplot on `script` (absolute path) if it is on PATH. Returns "" when `png` was

@@ -26,6 +26,7 @@
 #include "commands.hpp"
 #include "json.hpp"
 #include "problem_catalog.hpp"
+#include "saddle/atomic_file.hpp"
 #include "saddle/callbacks.hpp"
 #include "saddle/solver.hpp"
 #include "saddle/solvers.hpp"
@@ -559,13 +560,8 @@ void write_help(std::ostream& out, const po::options_description& options, const
   for (const auto& line : describe_options(defaults)) out << "  " << line << '\n';
 }
 
-/// Writes `text` to `path`; throws InputError naming the file if it cannot.
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream file(path, std::ios::binary | std::ios::trunc);
-  file << text;
-  file.flush();
-  if (!file) throw InputError("cannot write " + path);
-}
+/// Writes `text` to `path` atomically; throws saddle::WriteError (exit 4) naming the file.
+void write_file(const std::string& path, const std::string& text) { saddle::write_file_atomically(path, text); }
 
 /// Everything solve_main has read from the command line.
 struct SolveRequest {

@@ -34,6 +34,8 @@
 #include "commands.hpp"
 #include "train_config.hpp"
 #include "json.hpp"
+#include "stop_signal.hpp"
+#include "saddle/atomic_file.hpp"
 #include "saddle/callbacks.hpp"
 #include "saddle/problems/l0/experiment.hpp"
 #include "saddle/solver.hpp"
@@ -242,7 +244,7 @@ class StepWatcher final : public saddle::Callback<float> {
       for (std::size_t i = 0; i < v.size(); ++i) csv_ << ',' << v(i);
       for (std::size_t i = 0; i < info.multipliers->size(); ++i) csv_ << ',' << (*info.multipliers)(i);
       csv_ << '\n';
-      if (!csv_) throw saddle::InputError("cannot write '" + csv_path_ + "'");
+      if (!csv_) throw saddle::WriteError(csv_path_, std::strerror(errno));
     }
     // Flush at the epoch's last step, before the epoch watcher writes the checkpoint: every
     // row up to a checkpoint is on disk when the checkpoint is.
@@ -262,7 +264,7 @@ class StepWatcher final : public saddle::Callback<float> {
   void on_end(const saddle::Summary<float>&) override {
     if (csv_.is_open()) {
       csv_.flush();
-      if (!csv_) throw saddle::InputError("cannot write '" + csv_path_ + "'");
+      if (!csv_) throw saddle::WriteError(csv_path_, std::strerror(errno));
     }
   }
 
@@ -297,18 +299,11 @@ class StepWatcher final : public saddle::Callback<float> {
             kept.push_back(line);
       }
     }
-    const std::string tmp = csv_path_ + ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::trunc);
-      out << header_ << '\n';
-      for (const auto& line : kept) out << line << '\n';
-      if (!out) throw saddle::InputError("cannot write '" + tmp + "'");
-    }
-    std::error_code ec;
-    fs::rename(tmp, csv_path_, ec);
-    if (ec) throw saddle::InputError("cannot rename '" + tmp + "' to '" + csv_path_ + "': " + ec.message());
+    std::string text = header_ + '\n';
+    for (const auto& line : kept) text += line + '\n';
+    saddle::write_file_atomically(csv_path_, text);  // then appended row by row
     csv_.open(csv_path_, std::ios::app);
-    if (!csv_) throw saddle::InputError("cannot write '" + csv_path_ + "'");
+    if (!csv_) throw saddle::WriteError(csv_path_, std::strerror(errno));
     csv_.precision(9);
   }
 
@@ -387,7 +382,7 @@ std::string write_dynamics_plot(const fs::path& dir, const saddle::l0::TrainResu
   const std::size_t layers = r.layer_names.size();
   const std::size_t groups = history.front().multipliers.size();
   {
-    std::ofstream dat(dir / "dynamics.dat");
+    std::ostringstream dat;
     dat << "# epoch density_model";
     for (const auto& l : r.layer_names) dat << " density_" << l;
     dat << " test_error_pct train_error_pct";
@@ -405,11 +400,15 @@ std::string write_dynamics_plot(const fs::path& dir, const saddle::l0::TrainResu
       for (std::size_t g = 0; g < groups; ++g) dat << ' ' << (g < m.multipliers.size() ? m.multipliers[g] : 0.0);
       dat << ' ' << m.test_time_density << '\n';
     }
-    if (!dat) return "cannot write " + (dir / "dynamics.dat").string();
+    try {
+      saddle::write_file_atomically((dir / "dynamics.dat").string(), dat.str());
+    } catch (const saddle::WriteError& e) {
+      return e.what();
+    }
   }
   const bool penalized = !c.penalties.empty();
   {
-    std::ofstream gp(dir / "dynamics.gp");
+    std::ostringstream gp;
     gp << "# Training dynamics of a saddle train run (as Figure 1 of Gallego-Posada et al. 2021).\n"
           "# Draws dynamics.png from dynamics.dat next to this script:  gnuplot " << (dir / "dynamics.gp").string() << "\n"
           "script = ARG0\n"
@@ -461,7 +460,11 @@ std::string write_dynamics_plot(const fs::path& dir, const saddle::l0::TrainResu
           "title \"test (test-time gates)\", \"\" using 1:"
        << 4 + layers << " with lines lw 1 dt 3 lc rgb \"gray40\" title \"train (sampled gates)\"\n";
     gp << "unset multiplot\n";
-    if (!gp) return "cannot write " + (dir / "dynamics.gp").string();
+    try {
+      saddle::write_file_atomically((dir / "dynamics.gp").string(), gp.str());
+    } catch (const saddle::WriteError& e) {
+      return e.what();
+    }
   }
   const std::string gnuplot = find_on_path("gnuplot");
   const std::string script = (dir / "dynamics.gp").string();
@@ -612,17 +615,19 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
     fs::create_directories(out_dir, ec);
     if (ec || !fs::is_directory(out_dir))
       throw UsageError("--out " + out_dir + ": cannot create the folder (" + ec.message() + ")");
-    std::ofstream cmd(fs::path(out_dir) / "command.txt");
+    std::ostringstream cmd;
     cmd << "saddle train";
     for (const auto& a : args) cmd << ' ' << a;
     cmd << '\n';
     // One argument per line, for --resume: the effective configuration (a --config file
     // is expanded, so that the run does not depend on it any more).
-    std::ofstream arg_file(fs::path(out_dir) / "args.txt");
+    std::ostringstream arg_file;
     for (const auto& a : effective_arguments(options, vm)) arg_file << a << '\n';
-    std::ofstream ini(fs::path(out_dir) / "config.ini");
+    std::ostringstream ini;
     write_config_ini(ini, options, vm, c);
-    if (!cmd || !arg_file || !ini) throw UsageError("--out " + out_dir + ": folder is not writable");
+    saddle::write_file_atomically((fs::path(out_dir) / "command.txt").string(), cmd.str());  // WriteError: exit 4
+    saddle::write_file_atomically((fs::path(out_dir) / "args.txt").string(), arg_file.str());
+    saddle::write_file_atomically((fs::path(out_dir) / "config.ini").string(), ini.str());
     c.checkpoint_path = (fs::path(out_dir) / "checkpoint.bin").string();
     // A previous run's outputs (--overwrite) must not be mixed into this one.
     for (const char* stale : {"steps.csv", "metrics.jsonl", "summary.json", "dynamics.dat", "dynamics.gp", "dynamics.png",
@@ -651,8 +656,16 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
         << (c.penalties.empty() ? formulation : "fixed-penalty " + format_list(c.penalties))
         << (so.dual_restarts && c.penalties.empty() ? ", dual restarts" : "") << ", " << c.epochs << " epochs\n";
   }
-  std::ofstream metrics;
-  if (!out_dir.empty()) metrics.open(fs::path(out_dir) / "metrics.jsonl");  // rewritten whole on resume
+  // metrics.jsonl: one line per epoch, the whole file rewritten atomically at every epoch
+  // (never a torn line); on resume rebuilt from the checkpoint's history.
+  const std::string metrics_path = out_dir.empty() ? std::string() : (fs::path(out_dir) / "metrics.jsonl").string();
+  std::string metrics_text;
+  auto add_metrics_line = [&](const saddle::l0::EpochMetrics& m) {
+    std::ostringstream line;
+    JsonWriter j(line, 0);
+    write_epoch_json(j, m);  // the writer ends the line
+    metrics_text += line.str();
+  };
 
   // Progress: a bar redrawn in place on a terminal, a line per epoch otherwise.
   const bool terminal = &out == &std::cout && ::isatty(STDOUT_FILENO) == 1;
@@ -660,6 +673,8 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
   StepWatcher steps(out_dir.empty() ? std::string() : (fs::path(out_dir) / "steps.csv").string(), log_every,
                     !resume_dir.empty(), bar ? &log : nullptr, c.epochs);
   c.callbacks.push_back(&steps);
+  StopOnSignal stop_on_signal(c.communicator);  // SIGINT/SIGTERM: stop after the step (stop_signal.hpp)
+  c.callbacks.push_back(&stop_on_signal);
 
   auto on_epoch = [&](const saddle::l0::EpochMetrics& m) {
     if (bar) steps.epoch_done(m);
@@ -672,21 +687,17 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
           << format_list(m.multipliers) << "  " << fixed(m.seconds, 1) << "s\n";
       log.flush();
     }
-    if (metrics.is_open()) {
-      JsonWriter j(metrics, 0);
-      write_epoch_json(j, m);  // the writer ends the line
-      metrics.flush();
+    if (!metrics_path.empty()) {
+      add_metrics_line(m);
+      saddle::write_file_atomically(metrics_path, metrics_text);
     }
     return true;
   };
   auto on_restore = [&](const std::vector<saddle::l0::EpochMetrics>& history) {
     // A resumed run rewrites metrics.jsonl from the checkpoint's history, so an epoch that
     // was logged but not checkpointed before a kill is not listed twice.
-    for (const auto& m : history) {
-      JsonWriter j(metrics, 0);
-      write_epoch_json(j, m);  // the writer ends the line
-    }
-    metrics.flush();
+    for (const auto& m : history) add_metrics_line(m);
+    if (!metrics_path.empty()) saddle::write_file_atomically(metrics_path, metrics_text);
     if (!quiet) log << "resumed from " << c.resume_from << " after epoch " << history.size() << "\n";
   };
   require_setup_everywhere();
@@ -700,18 +711,15 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
     throw;
   }
   steps.finish_bar();
+  if (stop_on_signal.stopped()) throw_training_stopped(out_dir, result.summary.epochs, stop_on_signal.iteration());
   const auto& f = result.final_metrics;
   const bool diverged = result.summary.termination == saddle::Termination::numerical_failure;
 
   if (!out_dir.empty()) {
-    const fs::path tmp = fs::path(out_dir) / "summary.json.tmp";
-    {
-      std::ofstream s(tmp);
-      JsonWriter j(s, 2);
-      write_summary_json(j, c, dataset, formulation, result);
-      if (!s) throw UsageError("--out " + out_dir + ": cannot write summary.json");
-    }
-    fs::rename(tmp, fs::path(out_dir) / "summary.json");  // atomic on POSIX
+    std::ostringstream s;
+    JsonWriter j(s, 2);
+    write_summary_json(j, c, dataset, formulation, result);
+    saddle::write_file_atomically((fs::path(out_dir) / "summary.json").string(), s.str());  // WriteError: exit 4
     const std::string note = write_dynamics_plot(out_dir, result, c);
     if (!note.empty())
       err << "saddle: note: " << note << '\n';
