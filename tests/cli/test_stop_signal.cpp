@@ -1,0 +1,238 @@
+// Stopping `saddle train` and `saddle compare` with SIGTERM / SIGINT (exit 128 + signal, the
+// last checkpoint kept, --resume reaching the uninterrupted result), a second signal ending
+// the process at once without damage, and a file that cannot be written giving exit code 4
+// with one error line (apps/stop_signal.hpp, saddle/atomic_file.hpp, docs/cli.md).
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "cli_test_util.hpp"
+
+using namespace cli_test;
+
+namespace {
+
+fs::path tiny_mnist() {
+  static const fs::path dir = write_tiny_mnist("tiny_mnist_stop", 1200, 300, 11);
+  return dir;
+}
+
+std::vector<std::string> train_args(int epochs) {
+  return {"train",
+          "--data-dir",
+          tiny_mnist().string(),
+          "--batch",
+          "50",
+          "--epochs",
+          std::to_string(epochs),
+          "--seed",
+          "3",
+          "--target-density",
+          "0.5",
+          "--dual-lr",
+          "0.05",
+          "--ema",
+          "0.9",
+          "--quiet"};
+}
+
+struct Background {
+  int code = -1;
+  std::string err;
+};
+
+// Runs `saddle <args>` in the background, waits until `marker` exists (or the process has
+// ended), then sends it `signals` (kill -SIG, in order), and returns its exit code and stderr.
+Background run_and_signal(const std::vector<std::string>& args, const fs::path& marker,
+                          const std::vector<std::string>& signals) {
+  static int counter = 0;
+  const fs::path err = scratch_dir() / ("signal_err" + std::to_string(counter));
+  const fs::path code = scratch_dir() / ("signal_code" + std::to_string(counter++));
+  std::string command = shell_quote(SADDLE_EXE);
+  for (const auto& a : args) command += " " + shell_quote(a);
+  command += " >/dev/null 2>" + shell_quote(err.string()) + " & pid=$!; ";
+  command += "while [ ! -e " + shell_quote(marker.string()) +
+             " ] && kill -0 $pid 2>/dev/null; do sleep 0.002; done; ";
+  for (const auto& s : signals) command += "kill -" + s + " $pid 2>/dev/null; ";
+  command += "wait $pid; echo $? >" + shell_quote(code.string());
+  EXPECT_EQ(std::system(command.c_str()), 0);
+  Background b;
+  b.code = std::atoi(read_file(code).c_str());
+  b.err = read_file(err);
+  return b;
+}
+
+std::size_t lines_in(const std::string& text) {
+  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+}  // namespace
+
+// SIGTERM after the first checkpoint: exit 143, one line naming the checkpoint and the resume
+// command, no summary.json; --resume reaches the summary of the uninterrupted run.
+TEST(StopSignal, SigtermStopsTrainingAndResumeReachesTheSameSummary) {
+  REQUIRE_EXE();
+  const fs::path full = scratch_dir() / "stop_full", cut = scratch_dir() / "stop_cut";
+  auto args = train_args(12);
+  auto full_args = args;
+  full_args.insert(full_args.end(), {"--out", full.string()});
+  const auto f = run(full_args);
+  ASSERT_EQ(f.code, 0) << describe(full_args, f);
+
+  args.insert(args.end(), {"--out", cut.string()});
+  const auto b = run_and_signal(args, cut / "checkpoint.bin", {"TERM"});
+  if (b.code == 0) GTEST_SKIP() << "the run finished before the signal";
+  EXPECT_EQ(b.code, 143) << b.err;
+  EXPECT_EQ(lines_in(b.err), 1u) << b.err;
+  EXPECT_EQ(b.err.rfind("saddle: stopped by SIGTERM: training stopped after iteration ", 0), 0u)
+      << b.err;
+  EXPECT_NE(b.err.find("continue with: saddle train --resume " + cut.string()), std::string::npos)
+      << b.err;
+  ASSERT_TRUE(fs::exists(cut / "checkpoint.bin"));
+  EXPECT_FALSE(fs::exists(cut / "summary.json"));
+
+  const auto r = run({"train", "--resume", cut.string()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(without_seconds(read_file(full / "summary.json")),
+            without_seconds(read_file(cut / "summary.json")));
+  EXPECT_EQ(read_file(full / "steps.csv"), read_file(cut / "steps.csv"));
+  EXPECT_EQ(lines_in(read_file(cut / "metrics.jsonl")), 12u);
+}
+
+// SIGINT (Ctrl-C) gives 130; a second signal ends the process at once (its own code), and
+// what is on disk still resumes to the uninterrupted result.
+TEST(StopSignal, SigintThenASecondSignalExitAtOnceWithoutDamage) {
+  REQUIRE_EXE();
+  const fs::path full = scratch_dir() / "stop2_full", once = scratch_dir() / "stop2_int",
+                 twice = scratch_dir() / "stop2_twice";
+  auto args = train_args(12);
+  auto full_args = args;
+  full_args.insert(full_args.end(), {"--out", full.string()});
+  ASSERT_EQ(run(full_args).code, 0);
+
+  auto once_args = args;
+  once_args.insert(once_args.end(), {"--out", once.string()});
+  const auto a = run_and_signal(once_args, once / "checkpoint.bin", {"INT"});
+  if (a.code == 0) GTEST_SKIP() << "the run finished before the signal";
+  EXPECT_EQ(a.code, 130) << a.err;
+  EXPECT_EQ(a.err.rfind("saddle: stopped by SIGINT: ", 0), 0u) << a.err;
+
+  // INT then TERM at once (two different signals are both delivered).
+  auto twice_args = args;
+  twice_args.insert(twice_args.end(), {"--out", twice.string()});
+  const auto b = run_and_signal(twice_args, twice / "checkpoint.bin", {"INT", "TERM"});
+  if (b.code == 0) GTEST_SKIP() << "the run finished before the signal";
+  EXPECT_TRUE(b.code == 130 || b.code == 143) << b.code << " " << b.err;
+  for (const fs::path& dir : {once, twice}) {
+    const auto r = run({"train", "--resume", dir.string()});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(without_seconds(read_file(full / "summary.json")),
+              without_seconds(read_file(dir / "summary.json")));
+  }
+}
+
+// compare: SIGTERM once a run has a checkpoint: no new run, the running ones stop with their
+// checkpoints, exit 143 and no table; --resume finishes to the table of an uninterrupted one.
+TEST(StopSignal, SigtermStopsCompareAndResumeReachesTheSameTable) {
+  REQUIRE_EXE();
+  const fs::path full = scratch_dir() / "stop_cmp_full", cut = scratch_dir() / "stop_cmp_cut";
+  const std::vector<std::string> args = {"compare", "--data-dir", tiny_mnist().string(),
+                                         "--batch", "50",         "--epochs",
+                                         "8",       "--variants", "gda,extragradient",
+                                         "--seeds", "1,2",        "--target-density",
+                                         "0.5",     "--dual-lr",  "0.05",
+                                         "--jobs",  "2",          "--quiet"};
+  auto full_args = args;
+  full_args.insert(full_args.end(), {"--out", full.string()});
+  const auto f = run(full_args);
+  ASSERT_EQ(f.code, 0) << describe(full_args, f);
+
+  auto cut_args = args;
+  cut_args.insert(cut_args.end(), {"--out", cut.string()});
+  const auto b = run_and_signal(cut_args, cut / "gda" / "seed-1" / "checkpoint.bin", {"TERM"});
+  if (b.code == 0) GTEST_SKIP() << "the comparison finished before the signal";
+  EXPECT_EQ(b.code, 143) << b.err;
+  EXPECT_EQ(b.err.rfind("saddle: stopped by SIGTERM: ", 0), 0u) << b.err;
+  EXPECT_NE(b.err.find("not started"), std::string::npos) << b.err;
+  EXPECT_FALSE(fs::exists(cut / "compare.csv"));
+  // The two runs that were running got the signal and ended with 143 (status file).
+  EXPECT_EQ(read_file(cut / "gda" / "seed-1.status").rfind("143 0 ", 0), 0u);
+  EXPECT_TRUE(fs::exists(cut / "gda" / "seed-1" / "checkpoint.bin"));
+  EXPECT_FALSE(fs::exists(cut / "extragradient" / "seed-2")) << "a run started after the stop";
+
+  auto resume_args = cut_args;
+  resume_args.push_back("--resume");
+  const auto r = run(resume_args);
+  ASSERT_EQ(r.code, 0) << describe(resume_args, r);
+  // Equal but for the wall-time columns.
+  auto strip_seconds = [](const std::string& csv) {
+    std::string out;
+    std::istringstream in(csv);
+    std::string header;
+    std::getline(in, header);
+    std::vector<std::string> names;
+    {
+      std::istringstream h(header);
+      for (std::string c; std::getline(h, c, ',');) names.push_back(c);
+    }
+    for (std::string line; std::getline(in, line);) {
+      std::istringstream l(line);
+      std::size_t i = 0;
+      for (std::string c; std::getline(l, c, ','); ++i)
+        if (i >= names.size() || names[i].find("seconds") == std::string::npos) out += c + ",";
+      out += "\n";
+    }
+    return out;
+  };
+  EXPECT_EQ(strip_seconds(read_file(full / "compare.csv")),
+            strip_seconds(read_file(cut / "compare.csv")));
+}
+
+// A file that cannot be written (here: a folder in the way of summary.json, a real failure
+// even as root) gives exit 4 and one line `saddle: error: cannot write FILE: REASON`.
+TEST(StopSignal, UnwritableSummaryGivesExitCodeFour) {
+  REQUIRE_EXE();
+  const fs::path dir = scratch_dir() / "write_fail";
+  fs::create_directories(dir / "summary.json" / "in_the_way");
+  auto args = train_args(1);
+  args.insert(args.end(), {"--out", dir.string(), "--overwrite"});
+  const auto r = run(args);
+  EXPECT_EQ(r.code, 4) << describe(args, r);
+  EXPECT_EQ(r.err, "saddle: error: cannot write " + (dir / "summary.json").string() +
+                       ": Is a directory\n");
+  EXPECT_FALSE(fs::exists(dir / "summary.json.tmp"));
+  EXPECT_TRUE(fs::exists(dir / "checkpoint.bin"));  // the work is kept
+}
+
+TEST(StopSignal, UnwritableCompareTableGivesExitCodeFour) {
+  REQUIRE_EXE();
+  const fs::path dir = scratch_dir() / "write_fail_cmp";
+  fs::create_directories(dir / "compare.csv" / "in_the_way");
+  const std::vector<std::string> args = {"compare",    "--data-dir", tiny_mnist().string(),
+                                         "--batch",    "100",        "--epochs",
+                                         "1",          "--variants", "gda",
+                                         "--seeds",    "1",          "--target-density",
+                                         "0.5",        "--quiet",    "--out",
+                                         dir.string(), "--overwrite"};
+  const auto r = run(args);
+  EXPECT_EQ(r.code, 4) << describe(args, r);
+  EXPECT_EQ(r.err,
+            "saddle: error: cannot write " + (dir / "compare.csv").string() + ": Is a directory\n");
+}
+
+TEST(StopSignal, UnwritableSolveOutputGivesExitCodeFour) {
+  REQUIRE_EXE();
+  const fs::path dir = scratch_dir() / "write_fail_solve";
+  fs::create_directories(dir / "summary.json" / "in_the_way");
+  const std::vector<std::string> args = {"solve",         "--problem", "hs21",      "--solver",
+                                         "extragradient", "--out",     dir.string()};
+  const auto r = run(args);
+  EXPECT_EQ(r.code, 4) << describe(args, r);
+  EXPECT_EQ(r.err, "saddle: error: cannot write " + (dir / "summary.json").string() +
+                       ": Is a directory\n");
+}
