@@ -112,19 +112,17 @@ int report_stop(std::ostream& err, const StopRequested& stop) {
   return kExitSignalBase + stop.signal();
 }
 
-void throw_training_stopped(const std::string& run_dir, std::size_t epochs_done,
-                            std::size_t iteration) {
+void throw_training_stopped(const std::string& run_dir, std::size_t epochs_done, std::size_t iteration) {
   std::string what = "training stopped after iteration " + std::to_string(iteration) + " (" +
                      std::to_string(epochs_done) + " complete epochs); ";
   const std::string checkpoint = run_dir.empty() ? std::string() : run_dir + "/checkpoint.bin";
   std::error_code ec;
   if (run_dir.empty())
     what += "no checkpoint (no --out)";
-  else if (epochs_done == 0 || !std::filesystem::exists(checkpoint, ec))
-    what += "no checkpoint yet (one is written at every epoch end): run it again";
+  else if (!std::filesystem::exists(checkpoint, ec))
+    what += "no checkpoint was written";
   else
-    what += "checkpoint " + checkpoint + " (epoch " + std::to_string(epochs_done) +
-            "); continue with: saddle train --resume " + run_dir;
+    what += "checkpoint " + checkpoint + "; continue with: saddle train --resume " + run_dir;
   throw StopRequested(agreed_stop_signal(), what);
 }
 

@@ -5,7 +5,7 @@
 ///
 ///  - First signal: the handler only records it (a lock-free atomic: async-signal-safe).
 ///    A training run stops after the step in progress (StopOnSignal, a solver callback),
-///    keeps its last checkpoint (written at every epoch end) and exits with
+///    writes a checkpoint of that point (saddle::l0::train does on a stop) and exits with
 ///    kExitSignalBase + signal (130 for SIGINT, 143 for SIGTERM); compare and sweep start no
 ///    new run, forward the signal once to every running child run, wait for them, write the
 ///    status of every run that ended and exit with the same code. `--resume` continues.
@@ -70,8 +70,8 @@ int report_stop(std::ostream& err, const StopRequested& stop);
 
 /// Throws the StopRequested of a training run stopped by StopOnSignal after `iteration`,
 /// with `epochs_done` complete epochs; `run_dir` is its --out folder ("" without one). The
-/// message names the checkpoint (DIR/checkpoint.bin, written at the last epoch end, if any)
-/// and the command that continues the run.
+/// message names the checkpoint (DIR/checkpoint.bin, written by saddle::l0::train after the
+/// last step) and the command that continues the run.
 [[noreturn]] void throw_training_stopped(const std::string& run_dir, std::size_t epochs_done,
                                          std::size_t iteration);
 

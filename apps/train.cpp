@@ -246,9 +246,9 @@ class StepWatcher final : public saddle::Callback<float> {
       csv_ << '\n';
       if (!csv_) throw saddle::WriteError(csv_path_, std::strerror(errno));
     }
-    // Flush at the epoch's last step, before the epoch watcher writes the checkpoint: every
-    // row up to a checkpoint is on disk when the checkpoint is.
-    if (csv_.is_open() && info.batch + 1 == info.batches_per_epoch) csv_.flush();
+    // Every row is flushed as written: every row up to a checkpoint (at an epoch end, or at
+    // a stop on a signal) is on disk when the checkpoint is.
+    if (csv_.is_open() && info.iteration % every_ == 0) csv_.flush();
     if (bar_ != nullptr) {
       last_ = info;
       have_step_ = true;

@@ -72,6 +72,9 @@ EpochMetrics read_metrics(std::istream& in) {
 }
 
 // File layout: magic[8] | u32 version | u64 payload bytes | u32 crc32(payload) | payload.
+
+// The run state in the layout of format `version` (1: no partial-epoch sums).
+RunState read_run_state_version(std::istream& in, const std::string& path, std::uint32_t version);
 }  // namespace
 
 void write_checkpoint_file(const std::string& path, const std::string& payload) {
@@ -102,7 +105,7 @@ std::string read_checkpoint_file(const std::string& path) {
   } catch (const InputError&) {
     throw InputError("checkpoint '" + path + "': truncated header");
   }
-  if (version != kCheckpointVersion)
+  if (version != kCheckpointVersion && version != 1)
     throw InputError("checkpoint '" + path + "': format version " + std::to_string(version) +
                      " is not supported (this build reads version " + std::to_string(kCheckpointVersion) + ")");
   if (size > (std::uint64_t{1} << 34)) throw InputError("checkpoint '" + path + "': corrupt size field");
@@ -122,6 +125,15 @@ std::string read_checkpoint_file(const std::string& path) {
   const auto actual = static_cast<std::uint32_t>(
       crc32(0L, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size())));
   if (actual != crc) throw InputError("checkpoint '" + path + "': checksum mismatch (file corrupted)");
+  if (version == 1) {
+    // Version 1 had no running sums of a partial epoch (always 0 at an epoch end): rewrite its
+    // run state in the current layout, the solver state after it unchanged.
+    std::istringstream in(payload);
+    const RunState state = read_run_state_version(in, path, 1);
+    std::ostringstream out;
+    write_run_state(out, state);
+    payload = out.str() + payload.substr(static_cast<std::size_t>(in.tellg()));
+  }
   return payload;
 }
 
@@ -132,12 +144,20 @@ void write_run_state(std::ostream& out, const RunState& s) {
   io::write_scalar<std::uint64_t>(out, s.best_epoch);
   io::write_scalar<std::uint64_t>(out, s.history.size());
   for (const auto& m : s.history) write_metrics(out, m);
+  io::write_scalar<std::uint64_t>(out, s.epoch_steps);
+  io::write_scalar<double>(out, s.epoch_loss_sum);
+  io::write_scalar<double>(out, s.epoch_error_sum);
   io::write_scalar<std::uint8_t>(out, s.ema_started ? 1 : 0);
   io::write_scalar<std::uint64_t>(out, s.ema.size());
   out.write(reinterpret_cast<const char*>(s.ema.data()), static_cast<std::streamsize>(s.ema.size() * sizeof(float)));
 }
 
 RunState read_run_state(std::istream& in, const std::string& path) {
+  return read_run_state_version(in, path, kCheckpointVersion);
+}
+
+namespace {
+RunState read_run_state_version(std::istream& in, const std::string& path, std::uint32_t version) {
   RunState s;
   try {
     s.fingerprint = read_string(in, "configuration");
@@ -146,6 +166,11 @@ RunState read_run_state(std::istream& in, const std::string& path) {
     const auto epochs = io::read_scalar<std::uint64_t>(in, "history length");
     if (epochs > (1u << 20)) throw InputError("corrupt history length");
     for (std::uint64_t e = 0; e < epochs; ++e) s.history.push_back(read_metrics(in));
+    if (version >= 2) {
+      s.epoch_steps = io::read_scalar<std::uint64_t>(in, "epoch steps");
+      s.epoch_loss_sum = io::read_scalar<double>(in, "epoch loss sum");
+      s.epoch_error_sum = io::read_scalar<double>(in, "epoch error sum");
+    }
     s.ema_started = io::read_scalar<std::uint8_t>(in, "ema flag") != 0;
     const auto n = io::read_scalar<std::uint64_t>(in, "ema size");
     if (n > (std::uint64_t{1} << 32)) throw InputError("corrupt EMA size");
@@ -158,5 +183,6 @@ RunState read_run_state(std::istream& in, const std::string& path) {
   }
   return s;
 }
+}  // namespace
 
 }  // namespace saddle::l0

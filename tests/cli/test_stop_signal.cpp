@@ -104,8 +104,9 @@ TEST(StopSignal, SigtermStopsTrainingAndResumeReachesTheSameSummary) {
   EXPECT_EQ(lines_in(read_file(cut / "metrics.jsonl")), 12u);
 }
 
-// SIGINT (Ctrl-C) gives 130; a second signal ends the process at once (its own code), and
-// what is on disk still resumes to the uninterrupted result.
+// SIGINT (Ctrl-C) in the first epoch gives 130 and a checkpoint of the step it stopped after;
+// a second signal ends the process at once (its own code), and what is on disk still resumes
+// to the uninterrupted result.
 TEST(StopSignal, SigintThenASecondSignalExitAtOnceWithoutDamage) {
   REQUIRE_EXE();
   const fs::path full = scratch_dir() / "stop2_full", once = scratch_dir() / "stop2_int",
@@ -117,10 +118,15 @@ TEST(StopSignal, SigintThenASecondSignalExitAtOnceWithoutDamage) {
 
   auto once_args = args;
   once_args.insert(once_args.end(), {"--out", once.string()});
-  const auto a = run_and_signal(once_args, once / "checkpoint.bin", {"INT"});
+  // steps.csv appears at the first step: the stop comes in the middle of epoch 1.
+  const auto a = run_and_signal(once_args, once / "steps.csv", {"INT"});
   if (a.code == 0) GTEST_SKIP() << "the run finished before the signal";
   EXPECT_EQ(a.code, 130) << a.err;
-  EXPECT_EQ(a.err.rfind("saddle: stopped by SIGINT: ", 0), 0u) << a.err;
+  EXPECT_EQ(a.err.rfind("saddle: stopped by SIGINT: training stopped after iteration ", 0), 0u) << a.err;
+  EXPECT_NE(a.err.find(" complete epochs); checkpoint " + (once / "checkpoint.bin").string()),
+            std::string::npos)
+      << a.err;
+  ASSERT_TRUE(fs::exists(once / "checkpoint.bin"));
 
   // INT then TERM at once (two different signals are both delivered).
   auto twice_args = args;
@@ -128,11 +134,13 @@ TEST(StopSignal, SigintThenASecondSignalExitAtOnceWithoutDamage) {
   const auto b = run_and_signal(twice_args, twice / "checkpoint.bin", {"INT", "TERM"});
   if (b.code == 0) GTEST_SKIP() << "the run finished before the signal";
   EXPECT_TRUE(b.code == 130 || b.code == 143) << b.code << " " << b.err;
+  EXPECT_NE(b.err.find("saddle: stopped at once by a second signal"), std::string::npos) << b.err;
   for (const fs::path& dir : {once, twice}) {
     const auto r = run({"train", "--resume", dir.string()});
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_EQ(without_seconds(read_file(full / "summary.json")),
               without_seconds(read_file(dir / "summary.json")));
+    EXPECT_EQ(read_file(full / "steps.csv"), read_file(dir / "steps.csv"));
   }
 }
 
