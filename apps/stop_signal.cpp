@@ -10,6 +10,7 @@
 #include <ostream>
 
 #include "cli_common.hpp"
+#include "world.hpp"
 
 namespace saddle::cli {
 namespace {
@@ -103,6 +104,8 @@ void unregister_child(pid_t pid) {
 }
 
 int report_stop(std::ostream& err, const StopRequested& stop) {
+  // MPI launch: the ranks stopped together; rank 0 alone says so.
+  if (!is_root()) return kExitSignalBase + stop.signal();
   std::string line =
       std::string("saddle: stopped by ") + signal_name(stop.signal()) + ": " + stop.what();
   for (char& c : line)

@@ -65,7 +65,7 @@ class StopRequested : public std::runtime_error {
   int signal_;
 };
 
-/// Prints the line of `stop` on `err`; returns its exit code.
+/// Prints the line of `stop` on `err` (rank 0 of an MPI launch only); returns its exit code.
 int report_stop(std::ostream& err, const StopRequested& stop);
 
 /// Throws the StopRequested of a training run stopped by StopOnSignal after `iteration`,

@@ -122,7 +122,8 @@ TEST(StopSignal, SigintThenASecondSignalExitAtOnceWithoutDamage) {
   const auto a = run_and_signal(once_args, once / "steps.csv", {"INT"});
   if (a.code == 0) GTEST_SKIP() << "the run finished before the signal";
   EXPECT_EQ(a.code, 130) << a.err;
-  EXPECT_EQ(a.err.rfind("saddle: stopped by SIGINT: training stopped after iteration ", 0), 0u) << a.err;
+  EXPECT_EQ(a.err.rfind("saddle: stopped by SIGINT: training stopped after iteration ", 0), 0u)
+      << a.err;
   EXPECT_NE(a.err.find(" complete epochs); checkpoint " + (once / "checkpoint.bin").string()),
             std::string::npos)
       << a.err;
@@ -243,4 +244,60 @@ TEST(StopSignal, UnwritableSolveOutputGivesExitCodeFour) {
   EXPECT_EQ(r.code, 4) << describe(args, r);
   EXPECT_EQ(r.err, "saddle: error: cannot write " + (dir / "summary.json").string() +
                        ": Is a directory\n");
+}
+
+// mpirun -np 2 saddle train, SIGTERM to mpirun (which passes SIGTERM to the ranks): the ranks
+// agree on the step to stop after, rank 0 writes one checkpoint and prints one line; resumed
+// under the launcher the run reaches the summary of the uninterrupted 2-rank run.
+TEST(StopSignal, TwoRankTrainingStopsTogetherAndResumes) {
+#if defined(SADDLE_MPIEXEC) && defined(SADDLE_EXE)
+  // Root-friendly Open MPI settings (as tests/cli/test_distributed.cpp). Signalled, mpirun
+  // waits odls_base_sigkill_timeout seconds (default 1), sends SIGTERM to the ranks, waits as
+  // long again and sends SIGKILL: 2 s here, so that a loaded machine cannot turn the stop
+  // into a kill.
+  const std::string env =
+      "env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
+      "OMPI_MCA_rmaps_base_oversubscribe=1 "
+      "OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_odls_base_sigkill_timeout=2 "
+      "OPENBLAS_NUM_THREADS=1 ";
+  auto mpi = [&](const std::vector<std::string>& args) {
+    std::string command = env + shell_quote(SADDLE_MPIEXEC) + " -np 2 " + shell_quote(SADDLE_EXE);
+    for (const auto& a : args) command += " " + shell_quote(a);
+    return command;
+  };
+  const fs::path full = scratch_dir() / "stop_mpi_full", cut = scratch_dir() / "stop_mpi_cut";
+  auto args = train_args(10);
+  auto full_args = args;
+  full_args.insert(full_args.end(), {"--out", full.string()});
+  ASSERT_EQ(std::system((mpi(full_args) + " >/dev/null 2>&1").c_str()), 0);
+
+  args.insert(args.end(), {"--out", cut.string()});
+  const fs::path err = scratch_dir() / "stop_mpi_err";
+  std::string command = mpi(args) + " >/dev/null 2>" + shell_quote(err.string()) + " & pid=$!; ";
+  command +=
+      "while [ ! -e " + shell_quote((cut / "checkpoint.bin").string()) +
+      " ] && kill -0 $pid 2>/dev/null; do sleep 0.002; done; kill -TERM $pid; wait $pid; true";
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  if (fs::exists(cut / "summary.json")) GTEST_SKIP() << "the run finished before the signal";
+  const std::string text = read_file(err);
+  // mpirun itself exits 1 when it is signalled (Open MPI); the ranks' line is printed once.
+  EXPECT_NE(text.find("saddle: stopped by SIGTERM: training stopped after iteration "),
+            std::string::npos)
+      << text;
+  std::size_t lines = 0;
+  for (auto at = text.find("stopped by"); at != std::string::npos;
+       at = text.find("stopped by", at + 1))
+    ++lines;
+  EXPECT_EQ(lines, 1u) << text;
+  ASSERT_TRUE(fs::exists(cut / "checkpoint.bin"));
+
+  ASSERT_EQ(std::system(
+                (mpi({"train", "--resume", cut.string(), "--quiet"}) + " >/dev/null 2>&1").c_str()),
+            0);
+  EXPECT_EQ(without_seconds(read_file(full / "summary.json")),
+            without_seconds(read_file(cut / "summary.json")));
+  EXPECT_EQ(read_file(full / "steps.csv"), read_file(cut / "steps.csv"));
+#else
+  GTEST_SKIP() << "saddle was built without MPI";
+#endif
 }
