@@ -320,6 +320,7 @@ std::vector<std::string> child_environment(std::size_t max_parallel) {
     environment.push_back(entry);
   }
   if (max_parallel > 1 && !has_blas_threads) environment.emplace_back("OPENBLAS_NUM_THREADS=1");
+  environment.insert(environment.begin(), stop_with_parent_variable());  // first: getenv finds it
   return environment;
 }
 

@@ -2,10 +2,12 @@
 #include "stop_signal.hpp"
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <ostream>
 
@@ -58,7 +60,17 @@ void install_stop_handlers() {
   action.sa_flags = SA_RESTART;
   ::sigaction(SIGINT, &action, nullptr);
   ::sigaction(SIGTERM, &action, nullptr);
+  // A run of compare or sweep: stop (as on SIGTERM) when the parent dies.
+  if (const char* parent = std::getenv("SADDLE_STOP_WITH_PARENT")) {
+    const long pid = std::strtol(parent, nullptr, 10);
+    if (pid > 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() != static_cast<pid_t>(pid)) on_stop_signal(SIGTERM);  // died before prctl
+    }
+  }
 }
+
+std::string stop_with_parent_variable() { return "SADDLE_STOP_WITH_PARENT=" + std::to_string(::getpid()); }
 
 int stop_signal() { return g_signal.load(); }
 bool stop_requested() { return g_signal.load() != 0; }

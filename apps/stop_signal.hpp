@@ -48,6 +48,12 @@ int agreed_stop_signal();
 /// "SIGINT", "SIGTERM" or "signal N".
 std::string signal_name(int signal);
 
+/// "SADDLE_STOP_WITH_PARENT=<this pid>", for the environment of a child process. A child
+/// `saddle` whose parent is that process asks the kernel for SIGTERM when the parent dies
+/// (prctl PR_SET_PDEATHSIG, in install_stop_handlers): if compare or sweep is killed
+/// (SIGKILL, SIGHUP of a closed terminal), its runs checkpoint and stop instead of running on.
+std::string stop_with_parent_variable();
+
 /// Child processes of compare and sweep: the second signal is sent on to every registered
 /// one before this process exits. At most 1024 at once (more are not registered).
 void register_child(pid_t pid);

@@ -202,6 +202,46 @@ TEST(StopSignal, SigtermStopsCompareAndResumeReachesTheSameTable) {
             strip_seconds(read_file(cut / "compare.csv")));
 }
 
+// compare killed with SIGKILL (no chance to pass a stop on): its runs get SIGTERM from the
+// kernel when it dies (PR_SET_PDEATHSIG), checkpoint and stop instead of running on
+// orphaned; --resume then finishes the experiment.
+TEST(StopSignal, RunsOfAKilledCompareStopWithIt) {
+  REQUIRE_EXE();
+  const fs::path cut = scratch_dir() / "stop_cmp_killed";
+  const std::vector<std::string> args = {"compare", "--data-dir", tiny_mnist().string(),
+                                         "--batch", "50",         "--epochs",
+                                         "8",       "--variants", "gda",
+                                         "--seeds", "1,2",        "--target-density",
+                                         "0.5",     "--dual-lr",  "0.05",
+                                         "--jobs",  "2",          "--quiet",
+                                         "--out",   cut.string()};
+  const fs::path log1 = cut / "gda" / "seed-1.log", log2 = cut / "gda" / "seed-2.log";
+  std::string command = shell_quote(SADDLE_EXE);
+  for (const auto& a : args) command += " " + shell_quote(a);
+  command += " >/dev/null 2>&1 & pid=$!; while [ ! -e " +
+             shell_quote((cut / "gda" / "seed-1" / "checkpoint.bin").string()) +
+             " ] && kill -0 $pid 2>/dev/null; do sleep 0.002; done; kill -9 $pid; wait $pid; ";
+  // Both runs write their stop line to their logs and exit (at most 20 s).
+  command += "for i in $(seq 2000); do grep -q 'stopped by SIGTERM' " + shell_quote(log1.string()) +
+             " 2>/dev/null && grep -q 'stopped by SIGTERM' " + shell_quote(log2.string()) +
+             " 2>/dev/null && break; sleep 0.01; done; true";
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  if (fs::exists(cut / "compare.csv"))
+    GTEST_SKIP() << "the comparison finished before it was killed";
+  for (const fs::path& log : {log1, log2}) {
+    const std::string text = read_file(log);
+    EXPECT_NE(text.find("saddle: stopped by SIGTERM: training stopped after iteration "),
+              std::string::npos)
+        << log << ": " << text;
+  }
+  EXPECT_TRUE(fs::exists(cut / "gda" / "seed-2" / "checkpoint.bin"));
+  auto resume_args = args;
+  resume_args.push_back("--resume");
+  const auto r = run(resume_args);
+  ASSERT_EQ(r.code, 0) << describe(resume_args, r);
+  EXPECT_TRUE(fs::exists(cut / "compare.csv"));
+}
+
 // A file that cannot be written (here: a folder in the way of summary.json, a real failure
 // even as root) gives exit 4 and one line `saddle: error: cannot write FILE: REASON`.
 TEST(StopSignal, UnwritableSummaryGivesExitCodeFour) {
@@ -232,6 +272,19 @@ TEST(StopSignal, UnwritableCompareTableGivesExitCodeFour) {
   EXPECT_EQ(r.code, 4) << describe(args, r);
   EXPECT_EQ(r.err,
             "saddle: error: cannot write " + (dir / "compare.csv").string() + ": Is a directory\n");
+}
+
+// A log in a folder that does not exist: exit 4 (it was 2 before exit code 4 existed;
+// tests/cli/test_cli.cpp no longer lists it among the exit-2 cases).
+TEST(StopSignal, SolveLogInAMissingFolderGivesExitCodeFour) {
+  REQUIRE_EXE();
+  const std::string log = (scratch_dir() / "no_such_dir" / "log.csv").string();
+  const std::vector<std::string> args = {"solve",         "--problem", "hs21", "--solver",
+                                         "extragradient", "--log",     log};
+  const auto r = run(args);
+  EXPECT_EQ(r.code, 4) << describe(args, r);
+  EXPECT_EQ(r.err, "saddle: error: cannot write " + log + ": No such file or directory\n");
+  EXPECT_TRUE(r.out.empty()) << r.out;
 }
 
 TEST(StopSignal, UnwritableSolveOutputGivesExitCodeFour) {
