@@ -293,6 +293,8 @@ std::string describe_end(const Job& job) {
   if (job.exit_code == 0) return "ok";
   if (job.exit_code == kExitNumericalFailure) return "numerical failure";
   if (job.exit_code == 127) return "could not start";
+  if (job.exit_code > kExitSignalBase && job.exit_code < kExitSignalBase + 32)  // stop_signal.hpp
+    return "stopped by " + signal_name(job.exit_code - kExitSignalBase) + ", checkpoint kept";
   return "exit " + std::to_string(job.exit_code);
 }
 
