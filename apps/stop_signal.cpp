@@ -155,7 +155,7 @@ void throw_runs_stopped(const std::vector<experiments::Job>& jobs, const std::st
   throw StopRequested(agreed_stop_signal(),
                       std::to_string(ended) + " of " + std::to_string(jobs.size()) +
                           " runs ended, " + std::to_string(stopped) +
-                          " stopped (each keeps its last checkpoint), " + std::to_string(waiting) +
+                          " stopped (a train run keeps a checkpoint of its last step), " + std::to_string(waiting) +
                           " not started; no table yet: the same command with --resume "
                           "finishes the experiment in " +
                           out_dir);
