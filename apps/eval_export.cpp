@@ -311,11 +311,7 @@ int export_body(const std::vector<std::string>& given_args, std::ostream& out) {
     throw std::logic_error("purged network has " + std::to_string(net.params()) + " params / " +
                            std::to_string(net.macs()) + " MACs, GatedModel::purged counts " +
                            std::to_string(counts.params) + " / " + std::to_string(counts.macs));
-  try {
-    net.save(path);
-  } catch (const saddle::InputError& e) {
-    throw UsageError(std::string("--out ") + path + ": " + e.what());
-  }
+  net.save(path);  // atomic; saddle::WriteError "cannot write PATH: REASON", exit 4
   const auto bytes = fs::file_size(path, ec);
   if (vm["json"].as<bool>()) {
     JsonWriter j(out, 2);

@@ -256,6 +256,22 @@ TEST(StopSignal, UnwritableSummaryGivesExitCodeFour) {
                        ": Is a directory\n");
   EXPECT_FALSE(fs::exists(dir / "summary.json.tmp"));
   EXPECT_TRUE(fs::exists(dir / "checkpoint.bin"));  // the work is kept
+
+  // The same for `eval --predictions` and `export --out` into a folder that does not exist.
+  const std::string missing = (scratch_dir() / "no_such_folder").string();
+  const std::vector<std::string> eval = {"eval",          dir.string(),
+                                         "--data-dir",    tiny_mnist().string(),
+                                         "--predictions", missing + "/p.txt"};
+  auto e = run(eval);
+  EXPECT_EQ(e.code, 4) << describe(eval, e);
+  EXPECT_EQ(e.err,
+            "saddle: error: cannot write " + missing + "/p.txt: No such file or directory\n");
+  const std::vector<std::string> exported = {"export", dir.string(), "--out",
+                                             missing + "/net.sdln"};
+  e = run(exported);
+  EXPECT_EQ(e.code, 4) << describe(exported, e);
+  EXPECT_EQ(e.err,
+            "saddle: error: cannot write " + missing + "/net.sdln: No such file or directory\n");
 }
 
 TEST(StopSignal, UnwritableCompareTableGivesExitCodeFour) {
