@@ -381,6 +381,8 @@ auto call_problem(const ProblemCatalog& catalog, const std::string& name, const 
     return body();
   } catch (const UsageError&) {
     throw;
+  } catch (const saddle::WriteError&) {  // a log of the solve (--log, --out): exit 4, not the problem's fault
+    throw;
   } catch (const std::bad_alloc&) {
     throw;
   } catch (const std::exception& e) {
