@@ -274,6 +274,21 @@ TEST(StopSignal, UnwritableSummaryGivesExitCodeFour) {
             "saddle: error: cannot write " + missing + "/net.sdln: No such file or directory\n");
 }
 
+// The checkpoint at the end of epoch 1 cannot be written (a folder where its temporary file
+// goes): the run stops there with exit 4 and one line naming the file.
+TEST(StopSignal, UnwritableCheckpointGivesExitCodeFour) {
+  REQUIRE_EXE();
+  const fs::path dir = scratch_dir() / "write_fail_ckpt";
+  fs::create_directories(dir / "checkpoint.bin.tmp" / "in_the_way");
+  auto args = train_args(2);
+  args.insert(args.end(), {"--out", dir.string(), "--overwrite"});
+  const auto r = run(args);
+  EXPECT_EQ(r.code, 4) << describe(args, r);
+  EXPECT_EQ(r.err, "saddle: error: cannot write " + (dir / "checkpoint.bin").string() +
+                       ": Is a directory\n");
+  EXPECT_FALSE(fs::exists(dir / "summary.json"));
+}
+
 TEST(StopSignal, UnwritableCompareTableGivesExitCodeFour) {
   REQUIRE_EXE();
   const fs::path dir = scratch_dir() / "write_fail_cmp";
