@@ -130,9 +130,12 @@ std::string read_checkpoint_file(const std::string& path) {
     // run state in the current layout, the solver state after it unchanged.
     std::istringstream in(payload);
     const RunState state = read_run_state_version(in, path, 1);
+    const std::streamoff at = in.tellg();
+    if (at < 0 || static_cast<std::uint64_t>(at) > payload.size())
+      throw InputError("checkpoint '" + path + "': corrupt run state");
     std::ostringstream out;
     write_run_state(out, state);
-    payload = out.str() + payload.substr(static_cast<std::size_t>(in.tellg()));
+    payload = out.str() + payload.substr(static_cast<std::size_t>(at));
   }
   return payload;
 }
