@@ -8,9 +8,9 @@
 ///    writes a checkpoint of that point (saddle::l0::train does on a stop) and exits with
 ///    kExitSignalBase + signal (130 for SIGINT, 143 for SIGTERM); compare and sweep start no
 ///    new run, forward the signal once to every running child run, wait for them, write the
-///    status of every run that ended and exit with the same code. `--resume` continues.
+///    status of every run that was started and exit with the same code. `--resume` continues.
 ///  - Second signal: the handler sends it on to the registered child processes and ends the
-///    process at once (_exit, same code). Every file is written atomically
+///    process at once (_exit, 128 + that signal). Every file is written atomically
 ///    (saddle/atomic_file.hpp), so files are old or new, never torn (steps.csv, appended, may
 ///    end in a torn row, which --resume drops).
 ///  - MPI launch: stop_agreed() all-reduces the flag at every step, so that every rank stops
