@@ -9,8 +9,10 @@
 #include <ostream>
 #include <sstream>
 
+#include "saddle/atomic_file.hpp"
 #include "saddle/solvers.hpp"
 #include "saddle/types.hpp"
+#include "stop_signal.hpp"
 
 namespace saddle::cli {
 
@@ -26,6 +28,11 @@ int guarded(std::ostream& err, const std::string& command, const std::function<i
   const std::string hint = " (see 'saddle " + command + " --help')";
   try {
     return body();
+  } catch (const saddle::WriteError& e) {  // before InputError, its base
+    print_error(err, e.what());
+    return kExitWriteFailure;
+  } catch (const StopRequested& e) {
+    return report_stop(err, e);
   } catch (const UsageError& e) {
     print_error(err, e.what());
   } catch (const saddle::InvalidOption& e) {

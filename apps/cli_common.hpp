@@ -27,6 +27,10 @@ constexpr int kExitOk = 0;                ///< success (also: iteration limit, u
 constexpr int kExitError = 1;             ///< unexpected internal error
 constexpr int kExitUsage = 2;             ///< bad usage or bad input: nothing was solved
 constexpr int kExitNumericalFailure = 3;  ///< the solve stopped on a NaN or Inf
+constexpr int kExitWriteFailure = 4;      ///< a file could not be written (saddle::WriteError)
+/// Stopped by SIGINT or SIGTERM: 128 + the signal number (130, 143), as a shell reports a
+/// process ended by that signal (apps/stop_signal.hpp).
+constexpr int kExitSignalBase = 128;
 
 /// Bad command-line usage detected by the command line itself (missing option, malformed
 /// value). `guarded` turns it into one line on stderr and kExitUsage.
@@ -41,8 +45,9 @@ void print_error(std::ostream& err, const std::string& message);
 
 /// Runs `body` and returns its exit code; converts every exception into one error line on
 /// `err`: UsageError, saddle::InvalidOption, saddle::InputError and Boost.Program_options
-/// errors give kExitUsage, anything else kExitError. `command` (e.g. "solve") names the
-/// subcommand in the hint appended to option-syntax errors.
+/// errors give kExitUsage, saddle::WriteError kExitWriteFailure, StopRequested (after a
+/// SIGINT or SIGTERM) its signal's code without the "error" prefix, anything else kExitError.
+/// `command` (e.g. "solve") names the subcommand in the hint appended to option-syntax errors.
 int guarded(std::ostream& err, const std::string& command, const std::function<int()>& body);
 
 /// `items` joined with `separator`.

@@ -15,6 +15,7 @@
 #include "cli_common.hpp"
 #include "commands.hpp"
 #include "json_io.hpp"
+#include "saddle/atomic_file.hpp"
 #include "saddle/problems/l0/basic_layers.hpp"
 #include "saddle/problems/l0/dataset.hpp"
 #include "saddle/problems/l0/idx.hpp"
@@ -75,10 +76,9 @@ l0::DataSplit load_test_split(const std::string& dataset, const std::string& dat
 }
 
 void write_predictions(const std::string& path, const std::vector<std::size_t>& predictions) {
-  std::ofstream out(path);
-  if (!out) throw UsageError("--predictions " + path + ": cannot write the file");
-  for (std::size_t p : predictions) out << p << '\n';
-  if (!out) throw UsageError("--predictions " + path + ": cannot write the file");
+  std::string text;
+  for (std::size_t p : predictions) text += std::to_string(p) + '\n';
+  saddle::write_file_atomically(path, text);  // WriteError: exit 4
 }
 
 std::size_t argmax_row(const float* row, std::size_t n) {
@@ -310,11 +310,7 @@ int export_body(const std::vector<std::string>& given_args, std::ostream& out) {
     throw std::logic_error("purged network has " + std::to_string(net.params()) + " params / " +
                            std::to_string(net.macs()) + " MACs, GatedModel::purged counts " +
                            std::to_string(counts.params) + " / " + std::to_string(counts.macs));
-  try {
-    net.save(path);
-  } catch (const saddle::InputError& e) {
-    throw UsageError(std::string("--out ") + path + ": " + e.what());
-  }
+  net.save(path);  // atomic; saddle::WriteError "cannot write PATH: REASON", exit 4
   const auto bytes = fs::file_size(path, ec);
   if (vm["json"].as<bool>()) {
     Json j;

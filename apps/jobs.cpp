@@ -15,11 +15,13 @@
 #include <fstream>
 #include <iomanip>
 #include <map>
+#include <set>
 #include <ostream>
 #include <sstream>
 
 #include "cli_common.hpp"
 #include "files.hpp"
+#include "stop_signal.hpp"
 #include "world.hpp"
 
 extern char** environ;  // POSIX: the environment handed on to the children
@@ -66,9 +68,18 @@ pid_t spawn_child(const Job& job, const std::vector<std::string>& environment) {
   std::vector<char*> envp;
   for (const auto& e : environment) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
+  // Its own process group: a terminal's Ctrl-C reaches this process alone, which forwards
+  // the stop once to every child (stop_signal.hpp).
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  posix_spawnattr_setpgroup(&attributes, 0);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
   pid_t pid = -1;
-  const int rc = posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv.data(), envp.data());
+  const int rc =
+      posix_spawn(&pid, "/proc/self/exe", &actions, &attributes, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
+  if (rc == 0) register_child(pid);
   return rc == 0 ? pid : -1;
 }
 
@@ -79,6 +90,8 @@ std::string describe_end(const Job& job) {
   if (job.exit_code == 0) return "ok";
   if (job.exit_code == kExitNumericalFailure) return "numerical failure";
   if (job.exit_code == 127) return "could not start";
+  if (job.exit_code > kExitSignalBase && job.exit_code < kExitSignalBase + 32)  // stop_signal.hpp
+    return "stopped by " + signal_name(job.exit_code - kExitSignalBase) + ", checkpoint kept";
   return "exit " + std::to_string(job.exit_code);
 }
 
@@ -107,6 +120,7 @@ std::vector<std::string> child_environment(std::size_t max_parallel) {
     environment.push_back(entry);
   }
   if (max_parallel > 1 && !has_blas_threads) environment.emplace_back("OPENBLAS_NUM_THREADS=1");
+  environment.insert(environment.begin(), stop_with_parent_variable());  // first: getenv finds it
   return environment;
 }
 
@@ -117,6 +131,7 @@ class LocalRunner {
   std::size_t running() const { return running_.size(); }
   // Starts jobs[index]; false (exit_code 127 recorded) when it cannot be spawned.
   bool spawn(std::vector<Job>& jobs, std::size_t index) {
+    jobs[index].started = true;
     const pid_t pid = spawn_child(jobs[index], environment_);
     if (pid < 0) {
       jobs[index].exit_code = 127;
@@ -130,8 +145,14 @@ class LocalRunner {
   long reap(std::vector<Job>& jobs, bool block) {
     for (;;) {
       if (running_.empty()) return -1;
+      if (stop_requested()) forward_stop();
       int status = 0;
-      const pid_t pid = ::waitpid(-1, &status, block ? 0 : WNOHANG);
+      // Blocking waits poll (10 ms), so that a stop signal is forwarded while children run.
+      const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+      if (pid == 0 && block) {
+        ::usleep(10000);
+        continue;
+      }
       if (pid == 0) return -1;
       if (pid < 0) {
         if (errno == EINTR) continue;
@@ -143,6 +164,7 @@ class LocalRunner {
       }
       const auto it = running_.find(pid);
       if (it == running_.end()) continue;  // not one of ours
+      unregister_child(pid);
       Job& job = jobs[it->second.first];
       job.wall_seconds = std::chrono::duration<double>(Clock::now() - it->second.second).count();
       if (WIFEXITED(status)) {
@@ -157,10 +179,18 @@ class LocalRunner {
     }
   }
 
+  // Sends the stop signal once to every running child: each stops after its current step,
+  // keeps its checkpoint and exits with 128 + signal.
+  void forward_stop() {
+    for (const auto& entry : running_)
+      if (forwarded_.insert(entry.first).second) ::kill(entry.first, stop_signal());
+  }
+
  private:
   using Clock = std::chrono::steady_clock;
   std::vector<std::string> environment_;
   std::map<pid_t, std::pair<std::size_t, Clock::time_point>> running_;
+  std::set<pid_t> forwarded_;
 };
 
 // Progress lines of finished runs, "[k/N] group seed S: ok (12.3 s)".
@@ -264,6 +294,7 @@ std::size_t read_report(MessageReader& r, std::vector<Job>& jobs) {
   job.exit_code = static_cast<int>(static_cast<std::int64_t>(r.u64()));
   job.signal = static_cast<int>(r.u64());
   job.wall_seconds = r.f64();
+  job.started = true;
   const auto count = r.u64();
   for (std::uint64_t k = 0; k < count; ++k) {
     const std::string name = r.text(), data = r.text();
@@ -290,8 +321,9 @@ void run_jobs_here(std::vector<Job>& jobs, const std::vector<std::size_t>& todo,
                    std::size_t max_parallel, Progress& progress) {
   LocalRunner local(max_parallel);
   std::size_t next = 0;
-  while (next < todo.size() || local.running() > 0) {
-    while (local.running() < max_parallel && next < todo.size()) {
+  // After a stop signal: no new run; the running ones get it and are waited for.
+  while ((next < todo.size() && !stop_requested()) || local.running() > 0) {
+    while (local.running() < max_parallel && next < todo.size() && !stop_requested()) {
       const std::size_t index = todo[next++];
       if (!local.spawn(jobs, index)) progress.finished(jobs[index]);
     }
@@ -307,7 +339,8 @@ void run_jobs_coordinator(std::vector<Job>& jobs, const std::vector<std::size_t>
   LocalRunner local(max_parallel);
   std::size_t next = 0;
   int workers_done = 0;
-  while (next < todo.size() || local.running() > 0 || workers_done < workers) {
+  while ((next < todo.size() && !stop_requested()) || local.running() > 0 ||
+         workers_done < workers) {
     bool idle = true;
     while (poll_message(kTagReport) >= 0) {
       idle = false;
@@ -326,7 +359,7 @@ void run_jobs_coordinator(std::vector<Job>& jobs, const std::vector<std::size_t>
         continue;
       }
       MessageWriter w;
-      if (next < todo.size()) {
+      if (next < todo.size() && !stop_requested()) {  // after a stop signal: no job left
         const std::size_t index = todo[next++];
         w.u64(1);
         w.u64(index);
@@ -337,7 +370,7 @@ void run_jobs_coordinator(std::vector<Job>& jobs, const std::vector<std::size_t>
       }
       send_message(from, kTagJob, w.bytes());
     }
-    while (local.running() < max_parallel && next < todo.size()) {
+    while (local.running() < max_parallel && next < todo.size() && !stop_requested()) {
       idle = false;
       const std::size_t index = todo[next++];
       if (!local.spawn(jobs, index)) progress.finished(jobs[index]);
@@ -364,6 +397,7 @@ void run_jobs_worker(std::vector<Job>& jobs, std::size_t max_parallel) {
     send_message(0, kTagReport, w.bytes());
   };
   for (;;) {
+    if (stop_requested()) exhausted = true;  // asks for no new job; its children get the stop
     if (!exhausted && local.running() < max_parallel) {
       message(1);
       const std::string bytes = receive_message(0, kTagJob);
@@ -414,6 +448,7 @@ void run_jobs(std::vector<Job>& jobs, std::size_t max_parallel, std::ostream* pr
   }
   std::ostringstream status;
   for (const std::size_t i : todo) {
+    if (!jobs[i].started) continue;  // not started (stopped by a signal before): no status
     status.str("");
     status << jobs[i].exit_code << ' ' << jobs[i].signal << ' ' << std::setprecision(17)
            << jobs[i].wall_seconds << ' ' << jobs[i].rank << '\n';

@@ -29,6 +29,7 @@ struct Job {
   int signal = 0;             ///< the signal that ended it, if any
   double wall_seconds = 0.0;  ///< from spawn to exit
   int rank = 0;               ///< rank of the MPI launch that ran it (0 without MPI)
+  bool started = false;       ///< spawned (false: not started, e.g. after a stop signal)
 };
 
 /// A job for `saddle train <train_args> <extra> --seed S --out <out_root>/<group>/seed-S

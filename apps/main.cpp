@@ -12,6 +12,7 @@
 
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "stop_signal.hpp"
 #include "world.hpp"
 #include "saddle/version.hpp"
 
@@ -33,7 +34,8 @@ void print_usage(std::ostream& out) {
     out << "  " << name << "  " << command.summary << '\n';
   }
   out << "\n"
-         "exit codes: 0 success, 1 internal error, 2 bad usage or input, 3 numerical failure\n"
+         "exit codes: 0 success, 1 internal error, 2 bad usage or input, 3 numerical failure,\n"
+         "            4 cannot write a file, 130/143 stopped by SIGINT/SIGTERM (resume with --resume)\n"
          "documentation: docs/cli.md\n";
 }
 
@@ -82,6 +84,7 @@ int dispatch(const std::vector<std::string>& args, std::ostream& out, std::ostre
     return cli::kExitUsage;
   }
   if (!saddle::cli::is_root() && !distributed(first)) return cli::kExitOk;  // rank 0 runs it
+  if (distributed(first)) cli::install_stop_handlers();  // SIGINT/SIGTERM: checkpoint and stop
   return command->run(std::vector<std::string>(args.begin() + 1, args.end()), out, err);
 }
 

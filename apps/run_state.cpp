@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "experiments.hpp"
+#include "stop_signal.hpp"
 #include "world.hpp"
 
 namespace saddle::cli::experiments {
@@ -98,6 +99,7 @@ bool execute_runs(std::vector<Job>& jobs, const SharedSettings& s, std::ostream*
   begin_collective();
   run_jobs(jobs, s.jobs, root ? progress : nullptr);
   end_collective();
+  if (stop_agreed(world())) throw_runs_stopped(jobs, s.out_dir);  // SIGINT/SIGTERM: exit 130/143
   return root;
 }
 }  // namespace saddle::cli::experiments

@@ -27,6 +27,7 @@
 #include "json_io.hpp"
 #include "problem_catalog.hpp"
 #include "solver_flags.hpp"
+#include "saddle/atomic_file.hpp"
 #include "saddle/callbacks.hpp"
 #include "saddle/solver.hpp"
 #include "saddle/solvers.hpp"
@@ -324,6 +325,8 @@ auto call_problem(const ProblemCatalog& catalog, const std::string& name, const 
     return body();
   } catch (const UsageError&) {
     throw;
+  } catch (const saddle::WriteError&) {  // a log of the solve (--log, --out): exit 4, not the problem's fault
+    throw;
   } catch (const std::bad_alloc&) {
     throw;
   } catch (const std::exception& e) {
@@ -481,13 +484,8 @@ void write_help(std::ostream& out, const po::options_description& options, const
   for (const auto& line : describe_options(defaults)) out << "  " << line << '\n';
 }
 
-/// Writes `text` to `path`; throws InputError naming the file if it cannot.
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream file(path, std::ios::binary | std::ios::trunc);
-  file << text;
-  file.flush();
-  if (!file) throw InputError("cannot write " + path);
-}
+/// Writes `text` to `path` atomically; throws saddle::WriteError (exit 4) naming the file.
+void write_file(const std::string& path, const std::string& text) { saddle::write_file_atomically(path, text); }
 
 /// Everything solve_main has read from the command line.
 struct SolveRequest {

@@ -21,16 +21,19 @@
 #include <iomanip>
 #include <iostream>
 #include <ostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "cli_common.hpp"
 #include "commands.hpp"
 #include "json_io.hpp"
+#include "saddle/atomic_file.hpp"
 #include "saddle/problems/l0/experiment.hpp"
 #include "saddle/solver.hpp"
 #include "saddle/solvers.hpp"
 #include "solver_flags.hpp"
+#include "stop_signal.hpp"
 #include "train_config.hpp"
 #include "train_outputs.hpp"
 #include "train_progress.hpp"
@@ -151,17 +154,19 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
     fs::create_directories(out_dir, ec);
     if (ec || !fs::is_directory(out_dir))
       throw UsageError("--out " + out_dir + ": cannot create the folder (" + ec.message() + ")");
-    std::ofstream cmd(fs::path(out_dir) / "command.txt");
+    std::ostringstream cmd;
     cmd << "saddle train";
     for (const auto& a : args) cmd << ' ' << a;
     cmd << '\n';
     // One argument per line, for --resume: the effective configuration (a --config file
     // is expanded, so that the run does not depend on it any more).
-    std::ofstream arg_file(fs::path(out_dir) / "args.txt");
+    std::ostringstream arg_file;
     for (const auto& a : effective_arguments(options, vm)) arg_file << a << '\n';
-    std::ofstream ini(fs::path(out_dir) / "config.ini");
+    std::ostringstream ini;
     write_config_ini(ini, options, vm, c);
-    if (!cmd || !arg_file || !ini) throw UsageError("--out " + out_dir + ": folder is not writable");
+    saddle::write_file_atomically((fs::path(out_dir) / "command.txt").string(), cmd.str());  // WriteError: exit 4
+    saddle::write_file_atomically((fs::path(out_dir) / "args.txt").string(), arg_file.str());
+    saddle::write_file_atomically((fs::path(out_dir) / "config.ini").string(), ini.str());
     c.checkpoint_path = (fs::path(out_dir) / "checkpoint.bin").string();
     // A previous run's outputs (--overwrite) must not be mixed into this one.
     for (const char* stale : {"steps.csv", "metrics.jsonl", "summary.json", "dynamics.dat", "dynamics.gp", "dynamics.png",
@@ -190,8 +195,10 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
         << (c.penalties.empty() ? formulation : "fixed-penalty " + format_list(c.penalties))
         << (so.dual_restarts && c.penalties.empty() ? ", dual restarts" : "") << ", " << c.epochs << " epochs\n";
   }
-  std::ofstream metrics;
-  if (!out_dir.empty()) metrics.open(fs::path(out_dir) / "metrics.jsonl");  // rewritten whole on resume
+  // metrics.jsonl: one line per epoch, the whole file rewritten atomically at every epoch
+  // (never a torn line); on resume rebuilt from the checkpoint's history.
+  const std::string metrics_path = out_dir.empty() ? std::string() : (fs::path(out_dir) / "metrics.jsonl").string();
+  std::string metrics_text;
 
   // Progress: a bar redrawn in place on a terminal, a line per epoch otherwise.
   const bool terminal = &out == &std::cout && ::isatty(STDOUT_FILENO) == 1;
@@ -199,6 +206,8 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
   StepWatcher steps(out_dir.empty() ? std::string() : (fs::path(out_dir) / "steps.csv").string(), log_every,
                     !resume_dir.empty(), bar ? &log : nullptr, c.epochs);
   c.callbacks.push_back(&steps);
+  StopOnSignal stop_on_signal(c.communicator);  // SIGINT/SIGTERM: stop after the step (stop_signal.hpp)
+  c.callbacks.push_back(&stop_on_signal);
 
   auto on_epoch = [&](const saddle::l0::EpochMetrics& m) {
     if (bar) steps.epoch_done(m);
@@ -211,17 +220,17 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
           << format_list(m.multipliers) << "  " << fixed(m.seconds, 1) << "s\n";
       log.flush();
     }
-    if (metrics.is_open()) {
-      metrics << json_text(epoch_json(m), 0);
-      metrics.flush();
+    if (!metrics_path.empty()) {
+      metrics_text += json_text(epoch_json(m), 0);  // the text ends the line
+      saddle::write_file_atomically(metrics_path, metrics_text);
     }
     return true;
   };
   auto on_restore = [&](const std::vector<saddle::l0::EpochMetrics>& history) {
     // A resumed run rewrites metrics.jsonl from the checkpoint's history, so an epoch that
     // was logged but not checkpointed before a kill is not listed twice.
-    for (const auto& m : history) metrics << json_text(epoch_json(m), 0);
-    metrics.flush();
+    for (const auto& m : history) metrics_text += json_text(epoch_json(m), 0);
+    if (!metrics_path.empty()) saddle::write_file_atomically(metrics_path, metrics_text);
     if (!quiet) log << "resumed from " << c.resume_from << " after epoch " << history.size() << "\n";
   };
   require_setup_everywhere();
@@ -235,17 +244,13 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
     throw;
   }
   steps.finish_bar();
+  if (stop_on_signal.stopped()) throw_training_stopped(out_dir, result.summary.epochs, stop_on_signal.iteration());
   const auto& f = result.final_metrics;
   const bool diverged = result.summary.termination == saddle::Termination::numerical_failure;
 
   if (!out_dir.empty()) {
-    const fs::path tmp = fs::path(out_dir) / "summary.json.tmp";
-    {
-      std::ofstream s(tmp);
-      s << json_text(summary_json(c, dataset, formulation, result), 2);
-      if (!s) throw UsageError("--out " + out_dir + ": cannot write summary.json");
-    }
-    fs::rename(tmp, fs::path(out_dir) / "summary.json");  // atomic on POSIX
+    saddle::write_file_atomically((fs::path(out_dir) / "summary.json").string(),
+                                  json_text(summary_json(c, dataset, formulation, result), 2));  // WriteError: exit 4
     const std::string note = write_dynamics_plot(out_dir, result, c);
     if (!note.empty())
       err << "saddle: note: " << note << '\n';

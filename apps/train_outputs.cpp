@@ -4,9 +4,11 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <sstream>
 
 #include "cli_common.hpp"
 #include "gnuplot.hpp"
+#include "saddle/atomic_file.hpp"
 #include "saddle/solver.hpp"
 
 namespace saddle::cli {
@@ -104,7 +106,7 @@ std::string write_dynamics_plot(const fs::path& dir, const saddle::l0::TrainResu
   const std::size_t layers = r.layer_names.size();
   const std::size_t groups = history.front().multipliers.size();
   {
-    std::ofstream dat(dir / "dynamics.dat");
+    std::ostringstream dat;
     dat << "# epoch density_model";
     for (const auto& l : r.layer_names) dat << " density_" << l;
     dat << " test_error_pct train_error_pct";
@@ -125,11 +127,15 @@ std::string write_dynamics_plot(const fs::path& dir, const saddle::l0::TrainResu
         dat << ' ' << (g < m.multipliers.size() ? m.multipliers[g] : 0.0);
       dat << ' ' << m.test_time_density << '\n';
     }
-    if (!dat) return "cannot write " + (dir / "dynamics.dat").string();
+    try {
+      saddle::write_file_atomically((dir / "dynamics.dat").string(), dat.str());
+    } catch (const saddle::WriteError& e) {
+      return e.what();
+    }
   }
   const bool penalized = !c.penalties.empty();
   {
-    std::ofstream gp(dir / "dynamics.gp");
+    std::ostringstream gp;
     gp << "# Training dynamics of a saddle train run (as Figure 1 of Gallego-Posada et al. 2021).\n"
           "# Draws dynamics.png from dynamics.dat next to this script:  gnuplot "
        << (dir / "dynamics.gp").string()
@@ -192,7 +198,11 @@ std::string write_dynamics_plot(const fs::path& dir, const saddle::l0::TrainResu
           "title \"test (test-time gates)\", \"\" using 1:"
        << 4 + layers << " with lines lw 1 dt 3 lc rgb \"gray40\" title \"train (sampled gates)\"\n";
     gp << "unset multiplot\n";
-    if (!gp) return "cannot write " + (dir / "dynamics.gp").string();
+    try {
+      saddle::write_file_atomically((dir / "dynamics.gp").string(), gp.str());
+    } catch (const saddle::WriteError& e) {
+      return e.what();
+    }
   }
   const std::string script = (dir / "dynamics.gp").string();
   const std::string log = (dir / "dynamics.log").string();

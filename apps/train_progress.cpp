@@ -5,14 +5,17 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iomanip>
 #include <ostream>
 #include <sstream>
 #include <vector>
 
+#include "saddle/atomic_file.hpp"
 #include "saddle/solver.hpp"
 
 namespace saddle::cli {
@@ -76,11 +79,11 @@ bool StepWatcher::on_step(const saddle::StepInfo<float>& info) {
     for (std::size_t i = 0; i < info.multipliers->size(); ++i)
       csv_ << ',' << (*info.multipliers)(i);
     csv_ << '\n';
-    if (!csv_) throw saddle::InputError("cannot write '" + csv_path_ + "'");
+    if (!csv_) throw saddle::WriteError(csv_path_, std::strerror(errno));
   }
-  // Flush at the epoch's last step, before the epoch watcher writes the checkpoint: every
-  // row up to a checkpoint is on disk when the checkpoint is.
-  if (csv_.is_open() && info.batch + 1 == info.batches_per_epoch) csv_.flush();
+  // Every row is flushed as written: every row up to a checkpoint (at an epoch end, or at
+  // a stop on a signal) is on disk when the checkpoint is.
+  if (csv_.is_open() && info.iteration % every_ == 0) csv_.flush();
   if (bar_ != nullptr) {
     last_ = info;
     have_step_ = true;
@@ -96,7 +99,7 @@ bool StepWatcher::on_step(const saddle::StepInfo<float>& info) {
 void StepWatcher::on_end(const saddle::Summary<float>&) {
   if (csv_.is_open()) {
     csv_.flush();
-    if (!csv_) throw saddle::InputError("cannot write '" + csv_path_ + "'");
+    if (!csv_) throw saddle::WriteError(csv_path_, std::strerror(errno));
   }
 }
 
@@ -128,19 +131,11 @@ void StepWatcher::open_csv(std::size_t first_iteration) {
           kept.push_back(line);
     }
   }
-  const std::string tmp = csv_path_ + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << header_ << '\n';
-    for (const auto& line : kept) out << line << '\n';
-    if (!out) throw saddle::InputError("cannot write '" + tmp + "'");
-  }
-  std::error_code ec;
-  fs::rename(tmp, csv_path_, ec);
-  if (ec)
-    throw saddle::InputError("cannot rename '" + tmp + "' to '" + csv_path_ + "': " + ec.message());
+  std::string text = header_ + '\n';
+  for (const auto& line : kept) text += line + '\n';
+  saddle::write_file_atomically(csv_path_, text);  // then appended row by row
   csv_.open(csv_path_, std::ios::app);
-  if (!csv_) throw saddle::InputError("cannot write '" + csv_path_ + "'");
+  if (!csv_) throw saddle::WriteError(csv_path_, std::strerror(errno));
   csv_.precision(9);
 }
 

@@ -1,8 +1,11 @@
 #include "saddle/callbacks.hpp"
 
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <ostream>
 
+#include "saddle/atomic_file.hpp"
 #include "saddle/problem.hpp"
 
 namespace saddle {
@@ -20,7 +23,7 @@ bool ProgressPrinter<T>::on_step(const StepInfo<T>& info) {
 
 template <class T>
 CsvLogger<T>::CsvLogger(const std::string& path, std::size_t every) : out_(path), path_(path), every_(every) {
-  if (!out_) throw InputError("cannot open '" + path + "' for writing the CSV log");
+  if (!out_) throw WriteError(path, std::strerror(errno));
   out_.precision(10);
 }
 
@@ -42,14 +45,14 @@ bool CsvLogger<T>::on_step(const StepInfo<T>& info) {
   for (std::size_t i = 0; i < v.size(); ++i) out_ << ',' << v(i);
   for (std::size_t i = 0; i < info.multipliers->size(); ++i) out_ << ',' << (*info.multipliers)(i);
   out_ << '\n';
-  if (!out_) throw InputError("write failed on CSV log '" + path_ + "'");
+  if (!out_) throw WriteError(path_, std::strerror(errno));
   return true;
 }
 
 template <class T>
 void CsvLogger<T>::on_end(const Summary<T>&) {
   out_.flush();
-  if (!out_) throw InputError("write failed on CSV log '" + path_ + "'");
+  if (!out_) throw WriteError(path_, std::strerror(errno));
 }
 
 template <class T>

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "saddle/atomic_file.hpp"
 #include "saddle/serialize.hpp"
 
 namespace saddle::l0 {
@@ -71,6 +72,9 @@ EpochMetrics read_metrics(std::istream& in) {
 }
 
 // File layout: magic[8] | u32 version | u64 payload bytes | u32 crc32(payload) | payload.
+
+// The run state in the layout of format `version` (1: no partial-epoch sums).
+RunState read_run_state_version(std::istream& in, const std::string& path, std::uint32_t version);
 }  // namespace
 
 void write_checkpoint_file(const std::string& path, const std::string& payload) {
@@ -82,21 +86,7 @@ void write_checkpoint_file(const std::string& path, const std::string& payload) 
       crc32(0L, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size())));
   io::write_scalar<std::uint32_t>(head, crc);
   const std::string data = head.str() + payload;
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) throw InputError("cannot write checkpoint '" + tmp + "': " + std::strerror(errno));
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const auto n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      ::close(fd);
-      throw InputError("cannot write checkpoint '" + tmp + "': " + std::strerror(errno));
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) throw InputError("cannot flush checkpoint '" + tmp + "'");
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    throw InputError("cannot rename checkpoint into '" + path + "': " + std::strerror(errno));
+  write_file_atomically(path, data);  // temp file + fsync + rename; WriteError on failure
 }
 
 std::string read_checkpoint_file(const std::string& path) {
@@ -115,7 +105,7 @@ std::string read_checkpoint_file(const std::string& path) {
   } catch (const InputError&) {
     throw InputError("checkpoint '" + path + "': truncated header");
   }
-  if (version != kCheckpointVersion)
+  if (version != kCheckpointVersion && version != 1)
     throw InputError("checkpoint '" + path + "': format version " + std::to_string(version) +
                      " is not supported (this build reads version " + std::to_string(kCheckpointVersion) + ")");
   if (size > (std::uint64_t{1} << 34)) throw InputError("checkpoint '" + path + "': corrupt size field");
@@ -135,6 +125,18 @@ std::string read_checkpoint_file(const std::string& path) {
   const auto actual = static_cast<std::uint32_t>(
       crc32(0L, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size())));
   if (actual != crc) throw InputError("checkpoint '" + path + "': checksum mismatch (file corrupted)");
+  if (version == 1) {
+    // Version 1 had no running sums of a partial epoch (always 0 at an epoch end): rewrite its
+    // run state in the current layout, the solver state after it unchanged.
+    std::istringstream in(payload);
+    const RunState state = read_run_state_version(in, path, 1);
+    const std::streamoff at = in.tellg();
+    if (at < 0 || static_cast<std::uint64_t>(at) > payload.size())
+      throw InputError("checkpoint '" + path + "': corrupt run state");
+    std::ostringstream out;
+    write_run_state(out, state);
+    payload = out.str() + payload.substr(static_cast<std::size_t>(at));
+  }
   return payload;
 }
 
@@ -145,12 +147,20 @@ void write_run_state(std::ostream& out, const RunState& s) {
   io::write_scalar<std::uint64_t>(out, s.best_epoch);
   io::write_scalar<std::uint64_t>(out, s.history.size());
   for (const auto& m : s.history) write_metrics(out, m);
+  io::write_scalar<std::uint64_t>(out, s.epoch_steps);
+  io::write_scalar<double>(out, s.epoch_loss_sum);
+  io::write_scalar<double>(out, s.epoch_error_sum);
   io::write_scalar<std::uint8_t>(out, s.ema_started ? 1 : 0);
   io::write_scalar<std::uint64_t>(out, s.ema.size());
   out.write(reinterpret_cast<const char*>(s.ema.data()), static_cast<std::streamsize>(s.ema.size() * sizeof(float)));
 }
 
 RunState read_run_state(std::istream& in, const std::string& path) {
+  return read_run_state_version(in, path, kCheckpointVersion);
+}
+
+namespace {
+RunState read_run_state_version(std::istream& in, const std::string& path, std::uint32_t version) {
   RunState s;
   try {
     s.fingerprint = read_string(in, "configuration");
@@ -159,6 +169,11 @@ RunState read_run_state(std::istream& in, const std::string& path) {
     const auto epochs = io::read_scalar<std::uint64_t>(in, "history length");
     if (epochs > (1u << 20)) throw InputError("corrupt history length");
     for (std::uint64_t e = 0; e < epochs; ++e) s.history.push_back(read_metrics(in));
+    if (version >= 2) {
+      s.epoch_steps = io::read_scalar<std::uint64_t>(in, "epoch steps");
+      s.epoch_loss_sum = io::read_scalar<double>(in, "epoch loss sum");
+      s.epoch_error_sum = io::read_scalar<double>(in, "epoch error sum");
+    }
     s.ema_started = io::read_scalar<std::uint8_t>(in, "ema flag") != 0;
     const auto n = io::read_scalar<std::uint64_t>(in, "ema size");
     if (n > (std::uint64_t{1} << 32)) throw InputError("corrupt EMA size");
@@ -171,5 +186,6 @@ RunState read_run_state(std::istream& in, const std::string& path) {
   }
   return s;
 }
+}  // namespace
 
 }  // namespace saddle::l0

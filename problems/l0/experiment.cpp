@@ -88,6 +88,9 @@ class EpochWatcher final : public Callback<float> {
     s.best_test_error = result_.best_test_error;
     s.best_epoch = result_.best_epoch;
     s.history = result_.history;
+    s.epoch_steps = steps_;  // 0 at an epoch end; error_sum_ is then the sum over the ranks
+    s.epoch_loss_sum = loss_sum_;
+    s.epoch_error_sum = error_sum_;
     s.ema_started = ema_started_;
     s.ema = ema_;
     write_run_state(out, s);
@@ -100,6 +103,11 @@ class EpochWatcher final : public Callback<float> {
     result_.best_test_error = s.best_test_error;
     result_.best_epoch = s.best_epoch;
     result_.history = std::move(s.history);
+    steps_ = static_cast<std::size_t>(s.epoch_steps);
+    loss_sum_ = s.epoch_loss_sum;
+    // Data parallel: the saved error sum is over all ranks; rank 0 carries it on.
+    const bool root = config_.communicator == nullptr || config_.communicator->rank() == 0;
+    error_sum_ = root ? s.epoch_error_sum : 0.0;
     ema_started_ = s.ema_started;
     restored_ema_ = std::move(s.ema);
     start_ = std::chrono::steady_clock::now() -
@@ -169,6 +177,19 @@ class EpochWatcher final : public Callback<float> {
       write_checkpoint_file(config_.checkpoint_path, payload.str());
     }
     return go;
+  }
+  // A callback stopped the run in the middle of an epoch (e.g. on SIGTERM): checkpoint the
+  // state after the last step with the epoch's running sums, so that a resume continues with
+  // the next batch and reaches the uninterrupted result.
+  void on_end(const Summary<float>& summary) override {
+    if (summary.termination != Termination::user_stop || steps_ == 0 || solver_ == nullptr) return;
+    if (config_.communicator != nullptr) config_.communicator->allreduce_sum(&error_sum_, 1);
+    const bool root = config_.communicator == nullptr || config_.communicator->rank() == 0;
+    if (config_.checkpoint_path.empty() || !root) return;
+    std::ostringstream payload;
+    save(payload);
+    solver_->save_state(payload);
+    write_checkpoint_file(config_.checkpoint_path, payload.str());
   }
   const Vector<float>& ema() const { return ema_; }
 

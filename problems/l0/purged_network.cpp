@@ -14,6 +14,7 @@
 
 #include <xtensor-blas/xblas.hpp>
 
+#include "saddle/atomic_file.hpp"
 #include "saddle/serialize.hpp"
 #include "saddle/types.hpp"
 
@@ -336,18 +337,7 @@ std::string PurgedNetwork::serialize() const {
 
 void PurgedNetwork::save(const std::string& path) const {
   const std::string bytes = serialize();
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw InputError("cannot write '" + tmp + "': " + std::strerror(errno));
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out) throw InputError("cannot write '" + tmp + "'");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw InputError("cannot rename '" + tmp + "' to '" + path + "': " + std::strerror(errno));
-  }
+  write_file_atomically(path, bytes);  // temp file + fsync + rename; WriteError on failure
 }
 
 PurgedNetwork PurgedNetwork::deserialize(const std::string& bytes, const std::string& name) {

@@ -86,6 +86,12 @@ TEST(Jobs, DescribeEnd) {
   EXPECT_EQ(ex::describe_end(j), "could not start");
   j.exit_code = 2;
   EXPECT_EQ(ex::describe_end(j), "exit 2");
+  j.exit_code = 4;
+  EXPECT_EQ(ex::describe_end(j), "exit 4");
+  j.exit_code = 130;  // a run stopped by the forwarded SIGINT (stop_signal.hpp)
+  EXPECT_EQ(ex::describe_end(j), "stopped by SIGINT, checkpoint kept");
+  j.exit_code = 143;
+  EXPECT_EQ(ex::describe_end(j), "stopped by SIGTERM, checkpoint kept");
   j.exit_code = -1;
   j.signal = 9;
   EXPECT_EQ(ex::describe_end(j), "killed by signal 9");

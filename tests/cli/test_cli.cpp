@@ -252,7 +252,6 @@ struct BadCase {
 
 TEST(Cli, BadInputGivesOneLineAndExitCodeTwo) {
   REQUIRE_EXE();
-  const std::string missing_dir = (scratch_dir() / "no_such_dir" / "log.csv").string();
   const std::vector<std::string> base = {"solve", "--problem", "equality-qp", "--solver", "gda"};
   auto with = [&](std::vector<std::string> extra) {
     std::vector<std::string> a = base;
@@ -292,7 +291,6 @@ TEST(Cli, BadInputGivesOneLineAndExitCodeTwo) {
       {with({"--multipliers", "1,2"}), {"--multipliers", "2", "1 constraint"}},
       {with({"--multipliers", "1,,2"}), {"--multipliers", "1,,2"}},
       {with({"--multipliers", "x"}), {"--multipliers", "x"}},
-      {with({"--log", missing_dir}), {missing_dir}},
       {with({"--progress", "-1"}), {"--progress", "-1"}},
       {with({"--log-every", "0"}), {"--log-every", "0"}},
       {with({"--problem", "hs21"}), {"--problem", "more than once"}},

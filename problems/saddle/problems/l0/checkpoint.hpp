@@ -7,8 +7,10 @@
 ///   payload = run state (below) | solver state (saddle::Solver<float>::save_state)
 ///
 /// run state = string fingerprint | f64 best test error | u64 best epoch |
-///             u64 epochs, then per epoch an EpochMetrics record | u8 EMA started |
-///             u64 EMA length, then the EMA parameters (float32)
+///             u64 epochs, then per epoch an EpochMetrics record |
+///             u64 steps, f64 loss sum, f64 error sum of the partial epoch (version 2; 0 at
+///             an epoch end) | u8 EMA started | u64 EMA length, then the EMA parameters (float32)
+/// Version 1 files (no partial-epoch sums) are still read.
 /// Integers and floats are little-endian as in memory; strings and vectors are prefixed by
 /// their u64 length.
 
@@ -28,12 +30,18 @@ struct RunState {
   double best_test_error = 1.0;
   std::uint64_t best_epoch = 0;
   std::vector<EpochMetrics> history;
+  /// Running sums of the epoch in progress (a checkpoint written when a run is stopped
+  /// mid-epoch); 0 at an epoch end. The error sum is over all ranks of a data-parallel run.
+  std::uint64_t epoch_steps = 0;
+  double epoch_loss_sum = 0.0;
+  double epoch_error_sum = 0.0;
   bool ema_started = false;
   Vector<float> ema;  ///< [n] or empty
 };
 
-/// Writes magic, version, size, CRC32 and payload to `path` atomically: a temporary file,
-/// fsync, rename. Throws InputError naming the path on failure.
+/// Writes magic, version, size, CRC32 and payload to `path` atomically
+/// (saddle::write_file_atomically: a temporary file, fsync, rename). Throws WriteError (an
+/// InputError) naming the path on failure.
 void write_checkpoint_file(const std::string& path, const std::string& payload);
 /// Reads and checks a checkpoint file; returns its payload. Throws InputError naming the
 /// path and the problem: cannot open, bad magic, truncated header or payload, other format

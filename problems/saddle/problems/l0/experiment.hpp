@@ -45,8 +45,9 @@ struct TrainConfig {
   std::size_t eval_batch = 500;
   /// Evaluate on the test split every `eval_every` epochs (and always after the last).
   std::size_t eval_every = 1;
-  /// Write a checkpoint here after every epoch (atomically: temp file + fsync + rename);
-  /// empty = none.
+  /// Write a checkpoint here after every epoch, and when a callback stops the run in the
+  /// middle of an epoch (Termination::user_stop; resuming it continues after that step),
+  /// atomically: temp file + fsync + rename; empty = none.
   std::string checkpoint_path;
   /// Continue from this checkpoint (written by a run with the same configuration); the
   /// continued run reaches the same final metrics as an uninterrupted one.
@@ -97,7 +98,7 @@ struct TrainResult {
 };
 
 /// Checkpoint file format version written by this build.
-inline constexpr std::uint32_t kCheckpointVersion = 1;
+inline constexpr std::uint32_t kCheckpointVersion = 2;  ///< 2: partial-epoch sums (version 1 is read too)
 
 /// Runs the experiment on `data`. `on_epoch` sees every epoch's metrics as they come;
 /// returning false stops the run (Termination::user_stop).

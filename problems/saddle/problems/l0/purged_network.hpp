@@ -78,8 +78,8 @@ class PurgedNetwork {
   /// at most `chunk` rows; allocates its work buffers (and `logits` if its shape differs).
   void predict(ConstView<float, 2> input, xt::xtensor<float, 2>& logits, std::size_t chunk = 256) const;
 
-  /// Writes the network in the export format (atomically: temp file then rename). Throws
-  /// InputError if the file cannot be written.
+  /// Writes the network in the export format (atomically: saddle::write_file_atomically).
+  /// Throws saddle::WriteError (an InputError) if the file cannot be written.
   void save(const std::string& path) const;
   /// The file's bytes (header + payload), as save() writes them.
   std::string serialize() const;
