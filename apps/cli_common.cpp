@@ -174,6 +174,7 @@ const FieldNames& solver_option_flags() {
       {"dual.lr", "--dual-lr"},
       {"dual.kp", "--kp"},
       {"dual.nu", "--nu"},
+      {"dual.kp_clip", "--kp-clip"},
       {"formulation.penalty", "--penalty"},
       {"formulation.growth_factor", "--growth-factor"},
       {"formulation.growth_increment", "--growth-increment"},
@@ -271,6 +272,7 @@ std::vector<std::string> describe_options(const SolverOptions& o) {
   if (o.dual.kind == DualRuleKind::nupi) {
     lines.push_back("--kp = " + n(o.dual.kp));
     lines.push_back("--nu = " + n(o.dual.nu));
+    lines.push_back("--kp-clip = " + n(o.dual.kp_clip));
   }
   lines.push_back(std::string("--dual-restarts = ") + (o.dual_restarts ? "on" : "off"));
   lines.push_back("--penalty = " + n(o.formulation.penalty));
@@ -308,6 +310,11 @@ Json options_json(const SolverOptions& o) {
   dual["lr"] = o.dual.lr;
   dual["kp"] = o.dual.kp;
   dual["nu"] = o.dual.nu;
+  // null: no clipping (JSON has no infinity)
+  if (std::isfinite(o.dual.kp_clip))
+    dual["kp_clip"] = o.dual.kp_clip;
+  else
+    dual["kp_clip"] = nullptr;
   Json& formulation = json["formulation"];
   formulation["kind"] = to_string(o.formulation.kind);
   formulation["penalty"] = o.formulation.penalty;

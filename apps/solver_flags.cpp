@@ -33,6 +33,7 @@ const std::vector<FlagText>& flag_texts() {
       {"dual-lr", "X", "dual step size (nuPI: integral gain), > 0", true},
       {"kp", "X", "nuPI proportional gain, >= 0 (0 = gradient ascent)", true},
       {"nu", "X", "nuPI EMA coefficient of the error signal, in [0, 1)", true},
+      {"kp-clip", "X", "nuPI: the proportional term sees the error clipped to [-X, X], > 0 (inf = no clipping)", true},
       {"penalty", "X", "initial penalty coefficient rho, > 0 (augmented-lagrangian, quadratic-penalty)", false},
       {"penalty-growth", "NAME", "none | multiplicative | additive", false},
       {"growth-factor", "X", "rho *= X where violated, > 1 (multiplicative)", false},
@@ -76,7 +77,7 @@ void add_solver_flags(po::options_description& rules, po::options_description& f
     const auto d = defaults.find(f.name);
     if (d != defaults.end()) value->default_value(d->second);
     (f.rule ? rules : formulation).add_options()(f.name, value, f.help);
-    if (set == SolverFlagSet::all && std::string(f.name) == "nu") {
+    if (set == SolverFlagSet::all && std::string(f.name) == "kp-clip") {
       rules.add_options()("dual-restarts", po::bool_switch(),
                           "reset the multiplier of every strictly satisfied inequality to 0")(
           "no-dual-restarts", po::bool_switch(),
@@ -102,6 +103,7 @@ void read_solver_flags(const po::variables_map& vm, SolverOptions& o) {
   set_double("dual-lr", o.dual.lr);
   set_double("kp", o.dual.kp);
   set_double("nu", o.dual.nu);
+  set_double("kp-clip", o.dual.kp_clip);
   const bool restarts = has("dual-restarts") && vm["dual-restarts"].as<bool>();
   const bool no_restarts = has("no-dual-restarts") && vm["no-dual-restarts"].as<bool>();
   if (restarts && no_restarts)

@@ -2,7 +2,7 @@
 /// \file solver_flags.hpp
 /// The one definition of the solver flags of the command line: the update rules
 /// (--primal-rule, --primal-lr, --momentum, --beta1, --beta2, --dual-rule, --dual-lr, --kp,
-/// --nu), the dual restarts (--dual-restarts, --no-dual-restarts) and the settings of the
+/// --nu, --kp-clip), the dual restarts (--dual-restarts, --no-dual-restarts) and the settings of the
 /// formulation (--penalty, --penalty-growth, --growth-factor, --growth-increment,
 /// --growth-tolerance, --max-penalty). `saddle solve` and `saddle train` take them all;
 /// `saddle compare` and `saddle sweep` pass the valued ones through to every run (their

@@ -65,6 +65,7 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
     resume_dir = vm["resume"].as<std::string>();
     args = resume_arguments(resume_dir, given_args, vm);
     vm = parse_arguments(args, options);
+    if (given(vm, "config")) load_config_file(vm["config"].as<std::string>(), options, vm);
   } else if (given(vm, "config")) {
     load_config_file(vm["config"].as<std::string>(), options, vm);
   }

@@ -50,8 +50,8 @@ po::options_description train_options() {
        "lagrangian | augmented-lagrangian | quadratic-penalty");
   // The solver flags of solver_flags.hpp (the same as solve's), with train's defaults.
   add_solver_flags(how, how, SolverFlagSet::all,
-                   {{"primal-rule", "adam"}, {"primal-lr", "7e-4"}, {"momentum", "0.9"}, {"dual-rule", "gradient-ascent"},
-                    {"dual-lr", "1e-4"}, {"kp", "0"}, {"nu", "0"}, {"penalty", "1"}});
+                   {{"primal-rule", "adam"}, {"primal-lr", "7e-4"}, {"momentum", "0.9"}, {"dual-rule", "nupi"},
+                    {"dual-lr", "1e-4"}, {"kp", "100"}, {"kp-clip", "0.002"}, {"nu", "0"}, {"penalty", "1"}});
   how.add_options()
       ("batch", po::value<std::string>()->value_name("N")->default_value("128"), "minibatch size, 1 to the training set size")
       ("epochs", po::value<std::string>()->value_name("N")->default_value("200"), "epochs, > 0")

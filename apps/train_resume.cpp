@@ -27,6 +27,20 @@ std::vector<std::string> resume_arguments(const std::string& resume_dir,
   std::vector<std::string> args;
   for (std::string line; std::getline(in, line);)
     if (!line.empty()) args.push_back(line);
+  // args.txt holds what the user gave; config.ini every value the run used, defaults
+  // included, so a resumed run keeps its settings even if a default changed since. Runs
+  // recorded before --kp-clip existed had no clipping.
+  const fs::path config = fs::path(resume_dir) / "config.ini";
+  if (fs::exists(config)) {
+    bool has_clip = false;
+    std::ifstream cin(config);
+    for (std::string line; std::getline(cin, line);)
+      if (line.rfind("kp-clip", 0) == 0) has_clip = true;
+    for (const auto& a : args)
+      if (a == "--kp-clip" || a.rfind("--kp-clip=", 0) == 0) has_clip = true;
+    if (!has_clip) args.insert(args.end(), {"--kp-clip", "inf"});
+    args.insert(args.end(), {"--config", config.string()});
+  }
   if (vm["quiet"].as<bool>()) args.push_back("--quiet");
   if (vm["json"].as<bool>()) args.push_back("--json");
   if (given(vm, "progress"))

@@ -82,6 +82,7 @@ void DualRuleOptions::validate() const {
   require_positive("dual.lr", lr);
   require_nonnegative("dual.kp", kp);
   require_unit_interval("dual.nu", nu);
+  if (!(kp_clip > 0.0)) fail("dual.kp_clip", kp_clip, "must be > 0 (infinity: no clipping)");
 }
 
 void FormulationOptions::validate() const {

@@ -129,7 +129,7 @@ class GradientAscent final : public DualRule {
 // lambda <- [lambda + lr v_t + kp (xi_t - xi_{t-1})]_+, with xi_{-1} = 0.
 class NuPi final : public DualRule {
  public:
-  explicit NuPi(const DualRuleOptions& o) : kp_(o.kp), nu_(o.nu) {}
+  explicit NuPi(const DualRuleOptions& o) : kp_(o.kp), nu_(o.nu), clip_(o.kp_clip) {}
   void resize(std::size_t m) override {
     xi_ = Vector<double>::from_shape({m});
     xi_.fill(0.0);
@@ -137,7 +137,7 @@ class NuPi final : public DualRule {
   void step(Vector<double>& lambda, const Vector<double>& v, const Vector<double>& lr,
             const std::vector<ConstraintSpec>& specs) override {
     for (std::size_t i = 0; i < lambda.size(); ++i) {
-      const double xi_new = nu_ * xi_(i) + (1.0 - nu_) * v(i);
+      const double xi_new = nu_ * xi_(i) + (1.0 - nu_) * std::clamp(v(i), -clip_, clip_);
       lambda(i) += lr(i) * v(i) + kp_ * (xi_new - xi_(i));
       xi_(i) = xi_new;
     }
@@ -148,7 +148,7 @@ class NuPi final : public DualRule {
   void load(std::istream& in) override { io::read_vector(in, xi_, "nupi error average"); }
 
  private:
-  double kp_, nu_;
+  double kp_, nu_, clip_;
   Vector<double> xi_;
 };
 

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,9 @@ struct DualRuleOptions {
   double lr = 1e-2;  ///< integral gain / ascent step size, > 0
   double kp = 0.0;   ///< proportional gain (nupi), >= 0
   double nu = 0.0;   ///< EMA coefficient of the error signal (nupi), in [0, 1)
+  /// nuPI: the error that drives the proportional term is clipped to [-kp_clip, kp_clip]
+  /// (the integral term sees the raw error), > 0; infinity = no clipping.
+  double kp_clip = std::numeric_limits<double>::infinity();
   void validate() const;
 };
 

@@ -29,6 +29,10 @@ std::vector<std::string> base_args(int epochs = 3) {
   return {"train", "--data-dir", tiny_mnist().string(), "--batch", "50", "--epochs", std::to_string(epochs), "--seed", "4"};
 }
 
+void write_text_file(const fs::path& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+}
+
 }  // namespace
 
 TEST(Train, JsonSummaryHasEveryField) {
@@ -477,4 +481,94 @@ TEST(Train, BatchLargerThanTheTrainingSetIsRefused) {
   EXPECT_NE(r.err.find("--batch 100000: larger than the training set of mnist (1200 samples)"), std::string::npos)
       << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
+// The default dual update of train is nuPI with a clipped proportional term
+// (docs/formulations.md); the paper's protocol is one flag away.
+TEST(Train, DefaultDualUpdateIsClippedNuPi) {
+  REQUIRE_EXE();
+  const auto help = run({"train", "--help"});
+  ASSERT_EQ(help.code, 0) << help.err;
+  for (const char* text : {"--dual-rule NAME (=nupi)", "--kp X (=100)", "--kp-clip X (=0.002)", "--dual-lr X (=1e-4)"})
+    EXPECT_NE(help.out.find(text), std::string::npos) << "help lacks " << text;
+  const fs::path dir = scratch_dir() / "default_dual";
+  auto args = base_args(1);
+  args.insert(args.end(), {"--target-density", "0.5", "--quiet", "--out", dir.string(), "--overwrite"});
+  ASSERT_EQ(run(args).code, 0);
+  const std::string config = read_file(dir / "config.ini");
+  for (const char* line : {"dual-rule = nupi\n", "kp = 100\n", "kp-clip = 0.002\n", "dual-lr = 1e-4\n"})
+    EXPECT_NE(config.find(line), std::string::npos) << line << " not in\n" << config;
+}
+
+// --resume takes every setting from the run folder (config.ini), not from today's defaults:
+// a run recorded when a default was different continues with the value it started with.
+TEST(Train, ResumeKeepsTheRecordedSettingsWhenDefaultsChange) {
+  REQUIRE_EXE();
+  struct Case {
+    std::vector<std::string> flags;          // given when the run started
+    std::vector<std::string> drop_args;      // removed from args.txt (as if they had been defaults)
+    std::vector<std::string> drop_config;    // config.ini lines removed (as if the flag did not exist)
+  };
+  const std::vector<Case> cases = {
+      // a gradient-ascent run made when gradient ascent was the default
+      {{"--dual-rule", "gradient-ascent", "--dual-lr", "0.05"}, {"--dual-rule", "gradient-ascent"}, {}},
+      // a nuPI run made before --kp-clip existed (no clipping then)
+      {{"--dual-rule", "nupi", "--kp", "0.5", "--dual-lr", "0.05", "--kp-clip", "inf"}, {"--kp-clip", "inf"}, {"kp-clip"}},
+  };
+  int index = 0;
+  for (const auto& c : cases) {
+    const fs::path full = scratch_dir() / ("recorded_full_" + std::to_string(index));
+    const fs::path cut = scratch_dir() / ("recorded_cut_" + std::to_string(index));
+    ++index;
+    auto args = base_args(5);
+    args.insert(args.end(), {"--target-density", "0.5", "--quiet", "--overwrite"});
+    args.insert(args.end(), c.flags.begin(), c.flags.end());
+    auto full_args = args;
+    full_args.insert(full_args.end(), {"--out", full.string()});
+    ASSERT_EQ(run(full_args).code, 0);
+
+    std::string command = shell_quote(SADDLE_EXE);
+    for (const auto& a : args) command += " " + shell_quote(a);
+    command += " --out " + shell_quote(cut.string()) + " >/dev/null 2>&1 & pid=$!; ";
+    command += "while [ ! -f " + shell_quote((cut / "checkpoint.bin").string()) +
+               " ] && kill -0 $pid 2>/dev/null; do sleep 0.005; done; ";
+    command += "kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null; true";
+    ASSERT_EQ(std::system(command.c_str()), 0);
+    ASSERT_TRUE(fs::exists(cut / "checkpoint.bin"));
+    ASSERT_FALSE(fs::exists(cut / "summary.json")) << "the run finished before it was killed";
+
+    // Rewrite the run folder as an older saddle would have recorded it.
+    std::vector<std::string> lines;
+    {
+      std::ifstream in(cut / "args.txt");
+      for (std::string line; std::getline(in, line);) lines.push_back(line);
+    }
+    std::string kept_args;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      bool drop = false;
+      for (std::size_t k = 0; k + 1 < c.drop_args.size(); k += 2)
+        if (lines[i] == c.drop_args[k] && i + 1 < lines.size() && lines[i + 1] == c.drop_args[k + 1]) drop = true;
+      if (drop) {
+        ++i;
+        continue;
+      }
+      kept_args += lines[i] + "\n";
+    }
+    write_text_file(cut / "args.txt", kept_args);
+    std::string config;
+    {
+      std::ifstream in(cut / "config.ini");
+      for (std::string line; std::getline(in, line);) {
+        bool drop = false;
+        for (const auto& name : c.drop_config) drop = drop || line.rfind(name + " =", 0) == 0;
+        if (!drop) config += line + "\n";
+      }
+    }
+    write_text_file(cut / "config.ini", config);
+
+    const auto r = run({"train", "--resume", cut.string()});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(without_seconds(read_file(full / "summary.json")), without_seconds(read_file(cut / "summary.json")))
+        << "case " << index;
+  }
 }

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
 #include "saddle/options.hpp"
 
 using namespace saddle;
@@ -35,6 +38,13 @@ TEST(Options, MessagesNameFieldValueAndRule) {
   o.formulation.growth = PenaltyGrowth::multiplicative;
   o.formulation.growth_factor = 1.0;
   EXPECT_NE(message_of(o).find("formulation.growth_factor = 1"), std::string::npos);
+  o = {};
+  o.dual.kp_clip = 0.0;
+  EXPECT_EQ(message_of(o), "dual.kp_clip = 0: must be > 0 (infinity: no clipping)");
+  o.dual.kp_clip = std::nan("");
+  EXPECT_NE(message_of(o).find("dual.kp_clip"), std::string::npos);
+  o.dual.kp_clip = std::numeric_limits<double>::infinity();
+  EXPECT_EQ(message_of(o), "");
   o = {};
   o.max_iterations = 0;
   EXPECT_NE(message_of(o).find("max_iterations = 0"), std::string::npos);

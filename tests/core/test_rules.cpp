@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 #include "saddle/rules.hpp"
@@ -144,4 +145,35 @@ TEST(DualRule, NuPiProportionalTermAndReset) {
   auto l2 = vec({0.0});
   plain->step(l2, vec({2.0}), vec({0.1}), specs);
   EXPECT_NEAR(l2(0), 0.2, 1e-15);
+}
+
+// kp_clip saturates the proportional term only: the integral term sees the raw error.
+TEST(DualRule, NuPiClippedProportionalTerm) {
+  std::vector<ConstraintSpec> specs = {{"g", ConstraintKind::inequality}};
+  DualRuleOptions o;
+  o.kind = DualRuleKind::nupi;
+  o.kp = 10.0;
+  o.kp_clip = 0.05;
+  auto rule = make_dual_rule(o);
+  rule->resize(1);
+  auto lambda = vec({0.0});
+  // error 0.6 (clipped to 0.05): lambda = 0.1*0.6 + 10*(0.05 - 0) = 0.56.
+  rule->step(lambda, vec({0.6}), vec({0.1}), specs);
+  EXPECT_NEAR(lambda(0), 0.56, 1e-15);
+  // error 0.3 (still clipped: the proportional part does not change): + 0.1*0.3 = 0.59.
+  rule->step(lambda, vec({0.3}), vec({0.1}), specs);
+  EXPECT_NEAR(lambda(0), 0.59, 1e-15);
+  // error 0.01 (inside the band): + 0.1*0.01 + 10*(0.01 - 0.05) = 0.591 - 0.4 = 0.191.
+  rule->step(lambda, vec({0.01}), vec({0.1}), specs);
+  EXPECT_NEAR(lambda(0), 0.191, 1e-14);
+  // error -0.5 (clipped to -0.05): + 0.1*(-0.5) + 10*(-0.05 - 0.01) = 0.191 - 0.05 - 0.6 < 0 -> 0.
+  rule->step(lambda, vec({-0.5}), vec({0.1}), specs);
+  EXPECT_EQ(lambda(0), 0.0);
+  // Without clipping the first step alone would give 0.06 + 6 = 6.06.
+  o.kp_clip = std::numeric_limits<double>::infinity();
+  auto unclipped = make_dual_rule(o);
+  unclipped->resize(1);
+  auto l2 = vec({0.0});
+  unclipped->step(l2, vec({0.6}), vec({0.1}), specs);
+  EXPECT_NEAR(l2(0), 6.06, 1e-14);
 }
