@@ -358,7 +358,8 @@ TEST(StopSignal, TwoRankTrainingStopsTogetherAndResumes) {
     return command;
   };
   const fs::path full = scratch_dir() / "stop_mpi_full", cut = scratch_dir() / "stop_mpi_cut";
-  auto args = train_args(10);
+  // Long enough to outlast mpirun's 2 s before it passes the signal on.
+  auto args = train_args(60);
   auto full_args = args;
   full_args.insert(full_args.end(), {"--out", full.string()});
   ASSERT_EQ(std::system((mpi(full_args) + " >/dev/null 2>&1").c_str()), 0);
