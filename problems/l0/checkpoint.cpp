@@ -1,16 +1,9 @@
 // The checkpoint file format of training runs (checkpoint.hpp).
 #include "saddle/problems/l0/checkpoint.hpp"
 
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <fstream>
-#include <sstream>
+#include <string>
 
-#include <fcntl.h>
-#include <unistd.h>
-#include <zlib.h>
-
+#include "saddle/problems/l0/framed_file.hpp"
 #include "saddle/serialize.hpp"
 
 namespace saddle::l0 {
@@ -70,74 +63,15 @@ EpochMetrics read_metrics(std::istream& in) {
   return m;
 }
 
-// File layout: magic[8] | u32 version | u64 payload bytes | u32 crc32(payload) | payload.
+const FrameFormat kCheckpointFormat{kCheckpointMagic, kCheckpointVersion, "checkpoint"};
+
 }  // namespace
 
 void write_checkpoint_file(const std::string& path, const std::string& payload) {
-  std::ostringstream head;
-  head.write(kCheckpointMagic, sizeof(kCheckpointMagic));
-  io::write_scalar<std::uint32_t>(head, kCheckpointVersion);
-  io::write_scalar<std::uint64_t>(head, payload.size());
-  const auto crc = static_cast<std::uint32_t>(
-      crc32(0L, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size())));
-  io::write_scalar<std::uint32_t>(head, crc);
-  const std::string data = head.str() + payload;
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) throw InputError("cannot write checkpoint '" + tmp + "': " + std::strerror(errno));
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const auto n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      ::close(fd);
-      throw InputError("cannot write checkpoint '" + tmp + "': " + std::strerror(errno));
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) throw InputError("cannot flush checkpoint '" + tmp + "'");
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    throw InputError("cannot rename checkpoint into '" + path + "': " + std::strerror(errno));
+  write_framed_file(kCheckpointFormat, path, payload);
 }
 
-std::string read_checkpoint_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError("cannot open checkpoint '" + path + "'");
-  char magic[8];
-  in.read(magic, sizeof(magic));
-  if (!in || std::memcmp(magic, kCheckpointMagic, sizeof(magic)) != 0)
-    throw InputError("checkpoint '" + path + "': not a saddle checkpoint (bad magic)");
-  std::uint32_t version = 0, crc = 0;
-  std::uint64_t size = 0;
-  try {
-    version = io::read_scalar<std::uint32_t>(in, "version");
-    size = io::read_scalar<std::uint64_t>(in, "size");
-    crc = io::read_scalar<std::uint32_t>(in, "checksum");
-  } catch (const InputError&) {
-    throw InputError("checkpoint '" + path + "': truncated header");
-  }
-  if (version != kCheckpointVersion)
-    throw InputError("checkpoint '" + path + "': format version " + std::to_string(version) +
-                     " is not supported (this build reads version " + std::to_string(kCheckpointVersion) + ")");
-  if (size > (std::uint64_t{1} << 34)) throw InputError("checkpoint '" + path + "': corrupt size field");
-  if (!io::stream_holds(in, size)) {
-    // Say how much is there without allocating the claimed size.
-    const auto here = in.tellg();
-    in.seekg(0, std::ios::end);
-    const auto have = static_cast<std::uint64_t>(in.tellg() - here);
-    throw InputError("checkpoint '" + path + "': truncated (" + std::to_string(have) + " of " + std::to_string(size) +
-                     " payload bytes)");
-  }
-  std::string payload(size, '\0');
-  in.read(payload.data(), static_cast<std::streamsize>(size));
-  if (static_cast<std::uint64_t>(in.gcount()) != size)
-    throw InputError("checkpoint '" + path + "': truncated (" + std::to_string(in.gcount()) + " of " +
-                     std::to_string(size) + " payload bytes)");
-  const auto actual = static_cast<std::uint32_t>(
-      crc32(0L, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size())));
-  if (actual != crc) throw InputError("checkpoint '" + path + "': checksum mismatch (file corrupted)");
-  return payload;
-}
-
+std::string read_checkpoint_file(const std::string& path) { return read_framed_file(kCheckpointFormat, path); }
 
 void write_run_state(std::ostream& out, const RunState& s) {
   write_string(out, s.fingerprint);
