@@ -76,6 +76,9 @@ class GatedModel {
 
   Architecture architecture() const { return arch_; }
   std::size_t num_parameters() const { return num_parameters_; }
+  /// Input image size: an input row is image_rows()*image_cols() pixels.
+  std::size_t image_rows() const { return rows_; }
+  std::size_t image_cols() const { return cols_; }
   std::size_t in_features() const { return in_features_; }
   std::size_t num_classes() const { return classes_; }
   const std::vector<GatedLayerInfo>& gated_layers() const { return gated_; }
@@ -112,7 +115,8 @@ class GatedModel {
   void add_density_gradient(ConstView<T, 1> params, const std::vector<double>& weights, View<T, 1> grad) const;
   /// Clamps every log_alpha to [ln 0.01, ln 100].
   void clamp_log_alpha(View<T, 1> params) const;
-  /// Pruned architecture, purged params and MACs at test time (gate > 0).
+  /// Pruned architecture, purged params and MACs at test time (gate > 0): the counts of
+  /// purge_network(*this, params, gate) (purged_network.hpp). Allocates.
   PurgedCounts purged(ConstView<T, 1> params, TestGate gate) const;
 
  private:
