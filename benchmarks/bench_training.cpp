@@ -58,8 +58,8 @@
 #include "saddle/problems/l0/model.hpp"
 #include "saddle/solvers.hpp"
 
-// OpenBLAS's own introspection functions (declared here: <cblas.h> must not be included next
-// to xtensor-blas, see docs design notes rule 5).
+// OpenBLAS's own introspection functions (declared here: <cblas.h> is not included next to
+// xtensor-blas, which declares the BLAS functions itself).
 extern "C" {
 int openblas_get_num_threads(void);
 char* openblas_get_corename(void);
@@ -205,7 +205,7 @@ struct ModelSpec {
   std::size_t evals;       ///< benchmark iterations of the eval benchmark
 };
 
-// MACs: l0_reference / GatedModel::dense_macs (MLP 784*300 + 300*100 + 100*10; LeNet5 conv1
+// MACs: GatedModel::dense_macs (MLP 784*300 + 300*100 + 100*10; LeNet5 conv1
 // 20*24*24*25, conv2 50*8*8*500, fc 800*500 + 500*10). Iteration counts keep the whole run
 // under about two minutes of wall time on a loaded 2-core machine.
 constexpr std::array<ModelSpec, kModels> kModelSpecs = {{

@@ -1,5 +1,5 @@
 // Primal and dual update rules. Every step is written as xt::noalias assignments over
-// buffers allocated once in resize() (design.md, xtensor rules 2 and 3).
+// buffers allocated once in resize(): no xtensor temporary, no allocation in a step.
 #include "saddle/rules.hpp"
 
 #include <algorithm>

@@ -382,7 +382,7 @@ TEST(GatedConv2d, LayoutAndCounts) {
   EXPECT_EQ(conv1.out_height(), 24u);
   EXPECT_EQ(conv1.out_features(), 20u * 24 * 24);
   EXPECT_EQ(conv1.num_parameters(), 500u + 20 + 20);
-  EXPECT_EQ(conv1.num_sparsifiable(), 520u);  // l0_reference.md §6.2
+  EXPECT_EQ(conv1.num_sparsifiable(), 520u);  // 20 maps * (25 weights + 1 bias)
   EXPECT_EQ(conv2.num_sparsifiable(), 25050u);
   EXPECT_EQ(conv2.out_features(), 50u * 8 * 8);
   EXPECT_EQ(conv2.layout().bias_offset, 25000u);

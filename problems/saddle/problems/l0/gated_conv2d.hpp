@@ -2,8 +2,8 @@
 /// \file gated_conv2d.hpp
 /// 2-D convolution (valid: stride 1, no padding, square kernel k) with one hard-concrete gate
 /// per OUTPUT feature map, in the constrained-L0 code's form ([GP] sparse/l0_layers.py
-/// L0Conv2d, l0_reference.md §3): y = conv(x, z*W, z*b) — the bias is used and gated during
-/// training and at test time. ([LZ] drops the conv bias during training, §2.2; not done here.)
+/// L0Conv2d): y = conv(x, z*W, z*b) — the bias is used and gated during
+/// training and at test time. ([LZ] drops the conv bias during training; not done here.)
 ///
 /// Shapes (NCHW, batch-major, flattened so that a following dense layer sees the PyTorch
 /// flatten order c,h,w for free):

@@ -1,7 +1,8 @@
 #pragma once
 /// \file gated_dense.hpp
 /// Fully connected layer with one hard-concrete gate per INPUT unit (structured L0 of
-/// l0_reference.md §2.1 / §3): out = x @ (z[:,None] * W) + b, the bias not gated.
+/// Louizos et al. 2018, Sec. 3, group sparsity on input neurons): out = x @ (z[:,None] * W) + b,
+/// the bias not gated.
 ///
 /// Parameters (one slice of the flat vector, see GatedLayout):
 ///   W: [in, out] row-major (the [LZ] layout; gate i scales row i), b: [out], log_alpha: [in].
@@ -59,7 +60,7 @@ class GatedDense : public GatedLayerBase<T> {
   void reserve(std::size_t max_batch);
 
   /// Initialises a parameter slice params: [num_parameters()] as the constrained-L0 code
-  /// ([GP] sparse/l0_layers.py init_parameters, l0_reference.md §3): W ~ N(0, sqrt(2/out)^2)
+  /// ([GP] sparse/l0_layers.py init_parameters): W ~ N(0, sqrt(2/out)^2)
   /// (kaiming_normal fan_out of the [out,in] nn.Linear weight), then W /= (1 - d);
   /// b ~ N(0, 0.01^2); log_alpha ~ N(log((1-d)/d), 0.01^2). Draws W, then b, then log_alpha
   /// from rng. Throws InvalidOption unless 0 < d < 1 or on a wrong slice size.

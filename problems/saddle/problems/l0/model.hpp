@@ -21,7 +21,7 @@ namespace saddle::l0 {
 
 enum class Architecture { mlp, lenet5 };
 
-/// Weight initialisation of the reference codes (l0_reference.md §2-3).
+/// Weight initialisation of the two reference codes (hard_concrete.hpp names them).
 enum class InitScheme {
   /// [GP] constrained-L0 code: dense std sqrt(2/out) (kaiming fan_out of the [out,in]
   /// nn.Linear weight), conv std sqrt(2/(C_in k k)); then W /= (1 - droprate_init);
@@ -53,8 +53,8 @@ struct GatedLayerInfo {
   double droprate_init = 0.5;
 };
 
-/// Architecture-level counts of the network left after purging zero-gated units
-/// (l0_reference.md §4.3: masks propagated between layers).
+/// Architecture-level counts of the network left after purging zero-gated units (masks
+/// propagated between layers; purge_network in purged_network.hpp builds that network).
 struct PurgedCounts {
   std::vector<std::size_t> active_gates;  ///< per gated layer: test gates > 0 ("pruned architecture")
   std::size_t params = 0;                 ///< weights + biases of the purged network
