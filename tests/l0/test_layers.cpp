@@ -314,7 +314,8 @@ TEST(GatedDense, SameSeedSameGatesAndStreamsDiffer) {
   b.train_objective(42);
   EXPECT_TRUE(a.layer.gates() == b.layer.gates());
   EXPECT_TRUE(a.y == b.y);
-  b.layer.set_noise_stream(4);
+  b.layer = l0::GatedDense<double>(7, 5, 4);  // same sizes and parameters, another stream
+  b.layer.reserve(6);
   b.train_objective(42);
   EXPECT_FALSE(a.layer.gates() == b.layer.gates());
 }

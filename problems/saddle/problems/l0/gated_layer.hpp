@@ -21,7 +21,6 @@ class GatedLayerBase {
  public:
   std::size_t num_gates() const { return layout_.log_alpha_size; }
   std::uint64_t noise_stream() const { return stream_; }
-  void set_noise_stream(std::uint64_t stream) { stream_ = stream; }
 
   /// Size of the layer's slice: weights + biases + gates.
   std::size_t num_parameters() const { return layout_.total; }
