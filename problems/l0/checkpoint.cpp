@@ -71,7 +71,9 @@ void write_checkpoint_file(const std::string& path, const std::string& payload) 
   write_framed_file(kCheckpointFormat, path, payload);
 }
 
-std::string read_checkpoint_file(const std::string& path) { return read_framed_file(kCheckpointFormat, path); }
+std::string read_checkpoint_file(const std::string& path) {
+  return read_framed_file(kCheckpointFormat, path);
+}
 
 void write_run_state(std::ostream& out, const RunState& s) {
   write_string(out, s.fingerprint);

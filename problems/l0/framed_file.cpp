@@ -73,19 +73,22 @@ std::string unframe(const FrameFormat& format, const std::string& bytes, const s
   const auto crc = load_le<std::uint32_t>(bytes.data() + 20);
   if (version != format.version)
     throw InputError(name + ": format version " + std::to_string(version) +
-                     " is not supported (this build reads version " + std::to_string(format.version) + ")");
+                     " is not supported (this build reads version " +
+                     std::to_string(format.version) + ")");
   const std::uint64_t have = bytes.size() - kFrameHeaderBytes;
   if (size > have)
     throw InputError(name + ": truncated (" + std::to_string(have) + " of " + std::to_string(size) +
                      " payload bytes)");
   if (size < have)
-    throw InputError(name + ": " + std::to_string(have - size) + " trailing bytes after the payload");
+    throw InputError(name + ": " + std::to_string(have - size) +
+                     " trailing bytes after the payload");
   std::string payload = bytes.substr(kFrameHeaderBytes);
   if (frame_crc32(payload) != crc) throw InputError(name + ": checksum mismatch (file corrupted)");
   return payload;
 }
 
-void write_framed_file(const FrameFormat& format, const std::string& path, const std::string& payload) {
+void write_framed_file(const FrameFormat& format, const std::string& path,
+                       const std::string& payload) {
   const std::string data = frame(format, payload);
   const std::string tmp = path + ".tmp";
   const std::string what = file_name(format, tmp);

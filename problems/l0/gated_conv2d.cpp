@@ -23,8 +23,8 @@ template <class T>
 GatedConv2d<T>::GatedConv2d(std::size_t in_channels, std::size_t in_height, std::size_t in_width,
                             std::size_t out_channels, std::size_t kernel,
                             std::uint64_t noise_stream)
-    : GatedLayerBase<T>("GatedConv2d", out_channels, in_channels * kernel * kernel, out_channels, out_channels,
-                        noise_stream),
+    : GatedLayerBase<T>("GatedConv2d", out_channels, in_channels * kernel * kernel, out_channels,
+                        out_channels, noise_stream),
       in_c_(in_channels),
       in_h_(in_height),
       in_w_(in_width),

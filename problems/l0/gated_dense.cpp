@@ -20,7 +20,8 @@ std::string shape_str(std::size_t a, std::size_t b) {
 template <class T>
 GatedDense<T>::GatedDense(std::size_t in_features, std::size_t out_features,
                           std::uint64_t noise_stream)
-    : GatedLayerBase<T>("GatedDense", in_features, out_features, out_features, in_features, noise_stream),
+    : GatedLayerBase<T>("GatedDense", in_features, out_features, out_features, in_features,
+                        noise_stream),
       in_(in_features),
       out_(out_features) {
   if (in_ == 0 || out_ == 0) {

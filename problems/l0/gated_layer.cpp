@@ -9,9 +9,14 @@
 namespace saddle::l0 {
 
 template <class T>
-GatedLayerBase<T>::GatedLayerBase(const char* kind, std::size_t weight_rows, std::size_t weight_cols,
-                                  std::size_t biases, std::size_t gates, std::uint64_t noise_stream)
-    : kind_(kind), weight_rows_(weight_rows), weight_cols_(weight_cols), stream_(noise_stream), gates_(gates) {
+GatedLayerBase<T>::GatedLayerBase(const char* kind, std::size_t weight_rows,
+                                  std::size_t weight_cols, std::size_t biases, std::size_t gates,
+                                  std::uint64_t noise_stream)
+    : kind_(kind),
+      weight_rows_(weight_rows),
+      weight_cols_(weight_cols),
+      stream_(noise_stream),
+      gates_(gates) {
   layout_.weight_offset = 0;
   layout_.weight_size = weight_rows * weight_cols;
   layout_.bias_offset = layout_.weight_size;
@@ -24,13 +29,14 @@ GatedLayerBase<T>::GatedLayerBase(const char* kind, std::size_t weight_rows, std
 template <class T>
 void GatedLayerBase<T>::check_params(std::size_t size, const char* what) const {
   if (size != layout_.total) {
-    throw InputError(std::string(kind_) + " " + what + ": slice of " + std::to_string(size) + " values, expected " +
-                     std::to_string(layout_.total));
+    throw InputError(std::string(kind_) + " " + what + ": slice of " + std::to_string(size) +
+                     " values, expected " + std::to_string(layout_.total));
   }
 }
 
 template <class T>
-std::size_t GatedLayerBase<T>::count_active_test_gates(ConstView<T, 1> params, TestGate gate) const {
+std::size_t GatedLayerBase<T>::count_active_test_gates(ConstView<T, 1> params,
+                                                       TestGate gate) const {
   check_params(params.size(), "count_active_test_gates");
   return l0::count_active_test_gates<T>(log_alpha(params), gate);
 }

@@ -168,14 +168,16 @@ GatedModel<T>::GatedModel(Architecture arch, std::size_t rows, std::size_t cols,
   };
 
   if (arch == Architecture::mlp) {
-    // [GP]/[LZ] L0MLP: droprate_init 0.2 for the input layer, 0.5 elsewhere (Louizos et al. 2018, Sec. 4.1).
+    // [GP]/[LZ] L0MLP: droprate_init 0.2 for the input layer, 0.5 elsewhere (Louizos et al. 2018,
+    // Sec. 4.1).
     dense(in_features_, 300, 0.2, "fc1");
     relu(300);
     dense(300, 100, 0.5, "fc2");
     relu(100);
     dense(100, classes, 0.5, "fc3");
   } else {
-    // LeNet-5-Caffe 20-50-800-500 (Louizos et al. 2018, Sec. 4.1); ReLU before max-pool, as the reference models.
+    // LeNet-5-Caffe 20-50-800-500 (Louizos et al. 2018, Sec. 4.1); ReLU before max-pool, as the
+    // reference models.
     if (rows < 16 || cols < 16) throw InvalidOption("lenet5 needs inputs of at least 16x16 pixels");
     const std::size_t h1 = rows - 4, w1 = cols - 4;
     conv(1, rows, cols, 20, 5, "conv1");

@@ -480,7 +480,8 @@ template <class T>
 PurgedNetwork purge_network(const GatedModel<T>& model, ConstView<T, 1> params, TestGate gate,
                             std::vector<std::size_t>* active_gates) {
   const Architecture arch = model.architecture();
-  const std::size_t rows = model.image_rows(), cols = model.image_cols(), classes = model.num_classes();
+  const std::size_t rows = model.image_rows(), cols = model.image_cols(),
+                    classes = model.num_classes();
   if (params.size() != model.num_parameters())
     throw InvalidOption("purge: parameter vector has " + std::to_string(params.size()) + " values, the " +
                         to_string(arch) + " model has " + std::to_string(model.num_parameters()));
@@ -527,8 +528,9 @@ PurgedNetwork purge_network(const GatedModel<T>& model, ConstView<T, 1> params, 
     throw InvalidOption("purge: unexpected LeNet5 geometry");
   const auto& c1 = act[0];
   const auto& c2 = act[1];
-  auto conv = [&](const GatedLayerInfo& info, const std::vector<T>& zc, const std::vector<std::size_t>& outs,
-                  const std::vector<std::size_t>& ins, std::size_t in_all, std::size_t h, std::size_t w) {
+  auto conv = [&](const GatedLayerInfo& info, const std::vector<T>& zc,
+                  const std::vector<std::size_t>& outs, const std::vector<std::size_t>& ins,
+                  std::size_t in_all, std::size_t h, std::size_t w) {
     PurgedLayer l;
     l.kind = PurgedLayerKind::conv2d;
     l.channels = ins.size();
@@ -588,7 +590,7 @@ PurgedNetwork purge_network(const GatedModel<T>& model, ConstView<T, 1> params, 
 
 template PurgedNetwork purge_network<float>(const GatedModel<float>&, ConstView<float, 1>, TestGate,
                                             std::vector<std::size_t>*);
-template PurgedNetwork purge_network<double>(const GatedModel<double>&, ConstView<double, 1>, TestGate,
-                                             std::vector<std::size_t>*);
+template PurgedNetwork purge_network<double>(const GatedModel<double>&, ConstView<double, 1>,
+                                             TestGate, std::vector<std::size_t>*);
 
 }  // namespace saddle::l0

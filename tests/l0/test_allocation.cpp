@@ -50,7 +50,8 @@ void close_some_gates(const GatedModel<float>& model, Vector<float>& x) {
 class GatedModelAllocation : public ::testing::TestWithParam<Architecture> {};
 
 TEST_P(GatedModelAllocation, TrainingAndEvalStepsDoNotAllocate) {
-  if (!saddle_test_alloc::kCountAllocations) GTEST_SKIP() << "allocation counting is off under sanitizers";
+  if (!saddle_test_alloc::kCountAllocations)
+    GTEST_SKIP() << "allocation counting is off under sanitizers";
   GatedModel<float> model(GetParam());
   model.reserve(kBatch);
   Vector<float> x = Vector<float>::from_shape({model.num_parameters()});
@@ -87,7 +88,8 @@ TEST_P(GatedModelAllocation, TrainingAndEvalStepsDoNotAllocate) {
 class DensityProblemAllocation : public ::testing::TestWithParam<Architecture> {};
 
 TEST_P(DensityProblemAllocation, StepDoesNotAllocate) {
-  if (!saddle_test_alloc::kCountAllocations) GTEST_SKIP() << "allocation counting is off under sanitizers";
+  if (!saddle_test_alloc::kCountAllocations)
+    GTEST_SKIP() << "allocation counting is off under sanitizers";
   const Dataset data = random_dataset(2 * kBatch, 0);
   const GatedModel<float> shape(GetParam());
   DensityProblemOptions options;
@@ -126,9 +128,11 @@ TEST_P(DensityProblemAllocation, StepDoesNotAllocate) {
   EXPECT_TRUE(std::isfinite(sink));
 }
 
-auto arch_name = [](const ::testing::TestParamInfo<Architecture>& info) { return std::string(to_string(info.param)); };
-INSTANTIATE_TEST_SUITE_P(BothModels, GatedModelAllocation, ::testing::Values(Architecture::mlp, Architecture::lenet5),
-                         arch_name);
+auto arch_name = [](const ::testing::TestParamInfo<Architecture>& info) {
+  return std::string(to_string(info.param));
+};
+INSTANTIATE_TEST_SUITE_P(BothModels, GatedModelAllocation,
+                         ::testing::Values(Architecture::mlp, Architecture::lenet5), arch_name);
 INSTANTIATE_TEST_SUITE_P(BothModels, DensityProblemAllocation,
                          ::testing::Values(Architecture::mlp, Architecture::lenet5), arch_name);
 

@@ -55,8 +55,8 @@ TEST(FramedFile, HeaderBytesAndRoundTrip) {
   const std::string bytes = frame(kTest, payload);
   ASSERT_EQ(bytes.size(), kFrameHeaderBytes + payload.size());
   EXPECT_EQ(bytes.substr(0, 8), "SADLTEST");
-  EXPECT_EQ(bytes.substr(8, 4), std::string("\x03\0\0\0", 4));                // u32 version, LE
-  EXPECT_EQ(bytes.substr(12, 8), std::string("\x08\0\0\0\0\0\0\0", 8));      // u64 size, LE
+  EXPECT_EQ(bytes.substr(8, 4), std::string("\x03\0\0\0", 4));           // u32 version, LE
+  EXPECT_EQ(bytes.substr(12, 8), std::string("\x08\0\0\0\0\0\0\0", 8));  // u64 size, LE
   const std::uint32_t crc = frame_crc32(payload);
   EXPECT_EQ(bytes.substr(20, 4), std::string(reinterpret_cast<const char*>(&crc), 4));
   EXPECT_EQ(bytes.substr(24), payload);
@@ -108,7 +108,8 @@ TEST(FramedFile, FilesAreWrittenAtomicallyAndReadBack) {
     (void)read_framed_file(kTest, (path.parent_path() / "missing").string());
     ADD_FAILURE() << "a missing file was read";
   } catch (const saddle::InputError& e) {
-    EXPECT_EQ(std::string(e.what()), "cannot open test file '" + (path.parent_path() / "missing").string() + "'");
+    EXPECT_EQ(std::string(e.what()),
+              "cannot open test file '" + (path.parent_path() / "missing").string() + "'");
   }
   // A file in a folder that does not exist: one line, nothing left behind.
   const fs::path bad = path.parent_path() / "no" / "such" / "file.bin";
@@ -119,7 +120,8 @@ TEST(FramedFile, FilesAreWrittenAtomicallyAndReadBack) {
     (void)read_framed_file(kTest, path.string());
     ADD_FAILURE() << "a truncated file was read";
   } catch (const saddle::InputError& e) {
-    EXPECT_EQ(std::string(e.what()), "test file '" + path.string() + "': truncated (2 of 5 payload bytes)");
+    EXPECT_EQ(std::string(e.what()),
+              "test file '" + path.string() + "': truncated (2 of 5 payload bytes)");
   }
   fs::remove_all(path.parent_path());
 }

@@ -849,7 +849,8 @@ TEST(GatedLayers, ChainedMiniLeNetGradientMatchesFiniteDifferences) {
 }
 
 TEST(GatedLayers, ForwardAndBackwardDoNotAllocate) {
-  if (!saddle_test_alloc::kCountAllocations) GTEST_SKIP() << "allocation counting is off under sanitizers";
+  if (!saddle_test_alloc::kCountAllocations)
+    GTEST_SKIP() << "allocation counting is off under sanitizers";
   const std::size_t max_batch = 16, b = 10;
   l0::GatedConv2d<float> conv(1, 12, 12, 4, 5, 0);
   l0::MaxPool2d<float> pool(4, 8, 8);

@@ -42,7 +42,8 @@ std::string unframe(const FrameFormat& format, const std::string& bytes, const s
 
 /// Writes frame(format, payload) to `path` atomically: `path`.tmp, fsync, rename (the
 /// temporary file is removed on failure). Throws InputError naming the file on failure.
-void write_framed_file(const FrameFormat& format, const std::string& path, const std::string& payload);
+void write_framed_file(const FrameFormat& format, const std::string& path,
+                       const std::string& payload);
 
 /// Reads the file at `path` and returns unframe(format, bytes, "<noun> '<path>'"). Throws
 /// InputError if it cannot be opened or read, or for any problem unframe() reports.

@@ -88,7 +88,6 @@ class GatedConv2d : public GatedLayerBase<T> {
   /// Same, without the input gradient (first layer of a model: skips the dcol GEMM).
   void backward(ConstView<T, 1> params, ConstView<T, 2> grad_output, View<T, 1> grad_params);
 
-
  private:
   using Base = GatedLayerBase<T>;
   using Base::batch_;

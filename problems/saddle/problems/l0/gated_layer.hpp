@@ -34,7 +34,8 @@ class GatedLayerBase {
   /// Number of non-zero gates in the last forward.
   std::size_t num_active_gates() const { return gates_.active().size(); }
   /// Number of gates whose deterministic test gate is > 0 (no forward needed).
-  std::size_t count_active_test_gates(ConstView<T, 1> params, TestGate gate = TestGate::median) const;
+  std::size_t count_active_test_gates(ConstView<T, 1> params,
+                                      TestGate gate = TestGate::median) const;
 
   /// Views of the groups of a slice params: [num_parameters()]: W: [weight_rows, weight_cols]
   /// (dense [in, out], conv [C_out, C_in*k*k]), b: [bias count], log_alpha: [num_gates()].
@@ -48,15 +49,16 @@ class GatedLayerBase {
   /// norm of Louizos et al. 2018, Sec. 3, divided by the gate count).
   double expected_density(ConstView<T, 1> params) const;
   /// grad_params[log_alpha] += weight * d expected_density / d log_alpha. No allocation.
-  void add_expected_density_gradient(ConstView<T, 1> params, double weight, View<T, 1> grad_params) const;
+  void add_expected_density_gradient(ConstView<T, 1> params, double weight,
+                                     View<T, 1> grad_params) const;
   /// Clamps the slice's log_alpha to [ln 0.01, ln 100] (after an optimizer step).
   void clamp_log_alpha(View<T, 1> params) const;
 
  protected:
   /// `kind` ("GatedDense", "GatedConv2d") starts error messages; the slice holds
   /// weight_rows*weight_cols weights, `biases` biases and `gates` gate parameters.
-  GatedLayerBase(const char* kind, std::size_t weight_rows, std::size_t weight_cols, std::size_t biases,
-                 std::size_t gates, std::uint64_t noise_stream);
+  GatedLayerBase(const char* kind, std::size_t weight_rows, std::size_t weight_cols,
+                 std::size_t biases, std::size_t gates, std::uint64_t noise_stream);
 
   /// Throws InputError unless a slice of `size` values matches num_parameters().
   void check_params(std::size_t size, const char* what) const;

@@ -120,9 +120,9 @@ PurgedNetwork purge_network(Architecture arch, std::size_t rows, std::size_t col
 template <class T>
 PurgedNetwork purge_network(const GatedModel<T>& model, ConstView<T, 1> params, TestGate gate,
                             std::vector<std::size_t>* active_gates = nullptr);
-extern template PurgedNetwork purge_network<float>(const GatedModel<float>&, ConstView<float, 1>, TestGate,
-                                                   std::vector<std::size_t>*);
-extern template PurgedNetwork purge_network<double>(const GatedModel<double>&, ConstView<double, 1>, TestGate,
-                                                    std::vector<std::size_t>*);
+extern template PurgedNetwork purge_network<float>(const GatedModel<float>&, ConstView<float, 1>,
+                                                   TestGate, std::vector<std::size_t>*);
+extern template PurgedNetwork purge_network<double>(const GatedModel<double>&, ConstView<double, 1>,
+                                                    TestGate, std::vector<std::size_t>*);
 
 }  // namespace saddle::l0
