@@ -58,8 +58,8 @@
 #include "saddle/problems/l0/model.hpp"
 #include "saddle/solvers.hpp"
 
-// OpenBLAS's own introspection functions (declared here: <cblas.h> must not be included next
-// to xtensor-blas, see docs design notes rule 5).
+// OpenBLAS's own introspection functions (declared here: <cblas.h> is not included next to
+// xtensor-blas, which declares the BLAS functions itself).
 extern "C" {
 int openblas_get_num_threads(void);
 char* openblas_get_corename(void);
@@ -67,63 +67,17 @@ char* openblas_get_config(void);
 }
 
 // ---------------------------------------------------------------------------------------------
-// Allocation counter: malloc & co. are interposed in this executable and forwarded to glibc's
-// __libc_* entry points (the technique of tests/problems/allocation_tests.cpp; xtensor
-// allocates with posix_memalign, which a replacement of operator new would not see). Counting
-// is on only inside the timed window of a training step.
+// Allocation counter: the interposed C allocator of tests/common/allocation_counter.hpp
+// (malloc, posix_memalign, ... forwarded to glibc; xtensor allocates with posix_memalign),
+// defined in this executable. Counting is on only inside the timed window of a training step.
 // ---------------------------------------------------------------------------------------------
-#if defined(__SANITIZE_ADDRESS__)
-#define SADDLE_BENCH_COUNT_ALLOCATIONS 0
-#else
-#define SADDLE_BENCH_COUNT_ALLOCATIONS 1
-#endif
+#define SADDLE_TEST_ALLOC_DEFINE
+#include "common/allocation_counter.hpp"
 
 namespace {
-thread_local bool t_counting = false;
-thread_local std::size_t t_allocations = 0;
-inline void count_allocation() {
-  if (t_counting) ++t_allocations;
-}
+using saddle_test_alloc::t_allocations;
+using saddle_test_alloc::t_counting;
 }  // namespace
-
-#if SADDLE_BENCH_COUNT_ALLOCATIONS
-extern "C" {
-void* __libc_malloc(std::size_t size);
-void* __libc_calloc(std::size_t count, std::size_t size);
-void* __libc_realloc(void* ptr, std::size_t size);
-void* __libc_memalign(std::size_t alignment, std::size_t size);
-void __libc_free(void* ptr);
-
-void* malloc(std::size_t size) {
-  count_allocation();
-  return __libc_malloc(size);
-}
-void* calloc(std::size_t n, std::size_t size) {
-  count_allocation();
-  return __libc_calloc(n, size);
-}
-void* realloc(void* ptr, std::size_t size) {
-  count_allocation();
-  return __libc_realloc(ptr, size);
-}
-void free(void* ptr) { __libc_free(ptr); }
-void* memalign(std::size_t alignment, std::size_t size) {
-  count_allocation();
-  return __libc_memalign(alignment, size);
-}
-void* aligned_alloc(std::size_t alignment, std::size_t size) {
-  count_allocation();
-  return __libc_memalign(alignment, size);
-}
-int posix_memalign(void** out, std::size_t alignment, std::size_t size) {
-  count_allocation();
-  void* p = __libc_memalign(alignment, size);
-  if (p == nullptr) return ENOMEM;
-  *out = p;
-  return 0;
-}
-}  // extern "C"
-#endif
 
 namespace {
 
@@ -251,7 +205,7 @@ struct ModelSpec {
   std::size_t evals;       ///< benchmark iterations of the eval benchmark
 };
 
-// MACs: l0_reference / GatedModel::dense_macs (MLP 784*300 + 300*100 + 100*10; LeNet5 conv1
+// MACs: GatedModel::dense_macs (MLP 784*300 + 300*100 + 100*10; LeNet5 conv1
 // 20*24*24*25, conv2 50*8*8*500, fc 800*500 + 500*10). Iteration counts keep the whole run
 // under about two minutes of wall time on a loaded 2-core machine.
 constexpr std::array<ModelSpec, kModels> kModelSpecs = {{

@@ -1,5 +1,5 @@
 // Primal and dual update rules. Every step is written as xt::noalias assignments over
-// buffers allocated once in resize() (design.md, xtensor rules 2 and 3).
+// buffers allocated once in resize(): no xtensor temporary, no allocation in a step.
 #include "saddle/rules.hpp"
 
 #include <algorithm>
@@ -24,8 +24,6 @@ class Sgd final : public PrimalRule<T> {
   void step(Vector<T>& x, const Vector<T>& grad) override {
     xt::noalias(x) -= static_cast<T>(lr_) * grad;
   }
-  double lr() const override { return lr_; }
-  void set_lr(double lr) override { lr_ = lr; }
   void save(std::ostream&) const override {}
   void load(std::istream&) override {}
 
@@ -53,8 +51,6 @@ class Momentum final : public PrimalRule<T> {
     else
       xt::noalias(x) -= lr * velocity_;
   }
-  double lr() const override { return lr_; }
-  void set_lr(double lr) override { lr_ = lr; }
   void save(std::ostream& out) const override { io::write_vector(out, velocity_); }
   void load(std::istream& in) override { io::read_vector(in, velocity_, "momentum velocity"); }
 
@@ -93,8 +89,6 @@ class Adam final : public PrimalRule<T> {
     const T eps = static_cast<T>(eps_ * c2);
     xt::noalias(x) -= step * m_ / (xt::sqrt(v_) + eps);
   }
-  double lr() const override { return lr_; }
-  void set_lr(double lr) override { lr_ = lr; }
   void save(std::ostream& out) const override {
     io::write_scalar<std::uint64_t>(out, t_);
     io::write_vector(out, m_);

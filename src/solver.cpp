@@ -172,8 +172,6 @@ struct Solver<T>::Impl final : StepContext<T> {
     }
     form->update_penalties(v);
   }
-  std::size_t num_parameters() const override { return n; }
-  std::size_t num_constraints() const override { return m; }
 
   // --- driver ----------------------------------------------------------------------
   void setup(BasicProblem<T>& p) {

@@ -26,9 +26,6 @@ class PrimalRule {
   /// x: [n] updated in place from grad: [n]. Advances the rule's state (Adam moments,
   /// momentum buffer, step count). No allocation.
   virtual void step(Vector<T>& x, const Vector<T>& grad) = 0;
-  /// Current step size; `set_lr` lets a schedule change it between steps.
-  virtual double lr() const = 0;
-  virtual void set_lr(double lr) = 0;
   /// Binary state for checkpoints.
   virtual void save(std::ostream& out) const = 0;
   virtual void load(std::istream& in) = 0;

@@ -49,9 +49,6 @@ class StepContext {
   /// dual update (dual restarts and penalty growth apply there only); false for
   /// extrapolation half-steps.
   virtual void dual_step(Vector<double>& lambda, const Evaluation& eval, bool commit) = 0;
-  /// Problem size.
-  virtual std::size_t num_parameters() const = 0;
-  virtual std::size_t num_constraints() const = 0;
 };
 
 /// Result of one step: the evaluation to report and the point it was made at

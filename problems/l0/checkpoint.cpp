@@ -1,17 +1,11 @@
 // The checkpoint file format of training runs (checkpoint.hpp).
 #include "saddle/problems/l0/checkpoint.hpp"
 
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <fstream>
+#include <string>
+
 #include <sstream>
 
-#include <fcntl.h>
-#include <unistd.h>
-#include <zlib.h>
-
-#include "saddle/atomic_file.hpp"
+#include "saddle/problems/l0/framed_file.hpp"
 #include "saddle/serialize.hpp"
 
 namespace saddle::l0 {
@@ -71,60 +65,21 @@ EpochMetrics read_metrics(std::istream& in) {
   return m;
 }
 
-// File layout: magic[8] | u32 version | u64 payload bytes | u32 crc32(payload) | payload.
-
 // The run state in the layout of format `version` (1: no partial-epoch sums).
 RunState read_run_state_version(std::istream& in, const std::string& path, std::uint32_t version);
+
+// Format 2 added the running sums of a partial epoch to the run state; format 1 is still read.
+const FrameFormat kCheckpointFormat{kCheckpointMagic, kCheckpointVersion, "checkpoint", 1};
+
 }  // namespace
 
 void write_checkpoint_file(const std::string& path, const std::string& payload) {
-  std::ostringstream head;
-  head.write(kCheckpointMagic, sizeof(kCheckpointMagic));
-  io::write_scalar<std::uint32_t>(head, kCheckpointVersion);
-  io::write_scalar<std::uint64_t>(head, payload.size());
-  const auto crc = static_cast<std::uint32_t>(
-      crc32(0L, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size())));
-  io::write_scalar<std::uint32_t>(head, crc);
-  const std::string data = head.str() + payload;
-  write_file_atomically(path, data);  // temp file + fsync + rename; WriteError on failure
+  write_framed_file(kCheckpointFormat, path, payload);  // atomic; WriteError on failure
 }
 
 std::string read_checkpoint_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError("cannot open checkpoint '" + path + "'");
-  char magic[8];
-  in.read(magic, sizeof(magic));
-  if (!in || std::memcmp(magic, kCheckpointMagic, sizeof(magic)) != 0)
-    throw InputError("checkpoint '" + path + "': not a saddle checkpoint (bad magic)");
-  std::uint32_t version = 0, crc = 0;
-  std::uint64_t size = 0;
-  try {
-    version = io::read_scalar<std::uint32_t>(in, "version");
-    size = io::read_scalar<std::uint64_t>(in, "size");
-    crc = io::read_scalar<std::uint32_t>(in, "checksum");
-  } catch (const InputError&) {
-    throw InputError("checkpoint '" + path + "': truncated header");
-  }
-  if (version != kCheckpointVersion && version != 1)
-    throw InputError("checkpoint '" + path + "': format version " + std::to_string(version) +
-                     " is not supported (this build reads version " + std::to_string(kCheckpointVersion) + ")");
-  if (size > (std::uint64_t{1} << 34)) throw InputError("checkpoint '" + path + "': corrupt size field");
-  if (!io::stream_holds(in, size)) {
-    // Say how much is there without allocating the claimed size.
-    const auto here = in.tellg();
-    in.seekg(0, std::ios::end);
-    const auto have = static_cast<std::uint64_t>(in.tellg() - here);
-    throw InputError("checkpoint '" + path + "': truncated (" + std::to_string(have) + " of " + std::to_string(size) +
-                     " payload bytes)");
-  }
-  std::string payload(size, '\0');
-  in.read(payload.data(), static_cast<std::streamsize>(size));
-  if (static_cast<std::uint64_t>(in.gcount()) != size)
-    throw InputError("checkpoint '" + path + "': truncated (" + std::to_string(in.gcount()) + " of " +
-                     std::to_string(size) + " payload bytes)");
-  const auto actual = static_cast<std::uint32_t>(
-      crc32(0L, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size())));
-  if (actual != crc) throw InputError("checkpoint '" + path + "': checksum mismatch (file corrupted)");
+  std::uint32_t version = 0;
+  std::string payload = read_framed_file(kCheckpointFormat, path, &version);
   if (version == 1) {
     // Version 1 had no running sums of a partial epoch (always 0 at an epoch end): rewrite its
     // run state in the current layout, the solver state after it unchanged.
@@ -139,7 +94,6 @@ std::string read_checkpoint_file(const std::string& path) {
   }
   return payload;
 }
-
 
 void write_run_state(std::ostream& out, const RunState& s) {
   write_string(out, s.fingerprint);

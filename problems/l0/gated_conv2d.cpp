@@ -23,7 +23,9 @@ template <class T>
 GatedConv2d<T>::GatedConv2d(std::size_t in_channels, std::size_t in_height, std::size_t in_width,
                             std::size_t out_channels, std::size_t kernel,
                             std::uint64_t noise_stream)
-    : in_c_(in_channels),
+    : GatedLayerBase<T>("GatedConv2d", out_channels, in_channels * kernel * kernel, out_channels,
+                        out_channels, noise_stream),
+      in_c_(in_channels),
       in_h_(in_height),
       in_w_(in_width),
       out_c_(out_channels),
@@ -31,9 +33,7 @@ GatedConv2d<T>::GatedConv2d(std::size_t in_channels, std::size_t in_height, std:
       out_h_(0),
       out_w_(0),
       ksize_(in_channels * kernel * kernel),
-      plane_(0),
-      stream_(noise_stream),
-      gates_(out_channels) {
+      plane_(0) {
   if (in_c_ == 0 || in_h_ == 0 || in_w_ == 0 || out_c_ == 0 || k_ == 0) {
     throw InvalidOption("GatedConv2d: channels, input size and kernel must be >= 1");
   }
@@ -44,13 +44,6 @@ GatedConv2d<T>::GatedConv2d(std::size_t in_channels, std::size_t in_height, std:
   out_h_ = in_h_ - k_ + 1;
   out_w_ = in_w_ - k_ + 1;
   plane_ = out_h_ * out_w_;
-  layout_.weight_offset = 0;
-  layout_.weight_size = out_c_ * ksize_;
-  layout_.bias_offset = layout_.weight_size;
-  layout_.bias_size = out_c_;
-  layout_.log_alpha_offset = layout_.bias_offset + out_c_;
-  layout_.log_alpha_size = out_c_;
-  layout_.total = layout_.log_alpha_offset + out_c_;
   wz_ = xt::xtensor<T, 1>::from_shape({out_c_ * ksize_});
   dwz_ = xt::xtensor<T, 1>::from_shape({out_c_ * ksize_});
   sum_dy_ = xt::xtensor<double, 1>::from_shape({out_c_});
@@ -64,14 +57,6 @@ void GatedConv2d<T>::reserve(std::size_t max_batch) {
   dcol_ = xt::xtensor<T, 1>::from_shape({ksize_ * n});
   yp_ = xt::xtensor<T, 1>::from_shape({out_c_ * n});
   has_forward_ = false;
-}
-
-template <class T>
-void GatedConv2d<T>::check_params(std::size_t size, const char* what) const {
-  if (size != layout_.total) {
-    throw InputError(std::string("GatedConv2d ") + what + ": slice of " + std::to_string(size) +
-                     " values, expected " + std::to_string(layout_.total));
-  }
 }
 
 template <class T>
@@ -297,53 +282,6 @@ void GatedConv2d<T>::backward_core(ConstView<T, 1> params, ConstView<T, 2> grad_
   auto dcolv = make_view<T, 2>(dcol_.data(), {ksize_, n});
   xt::blas::gemm(wa, dyv, dcolv, true, false, T(1), T(0));
   col2im(rows, grad_input->data());
-}
-
-template <class T>
-std::size_t GatedConv2d<T>::count_active_test_gates(ConstView<T, 1> params, TestGate gate) const {
-  check_params(params.size(), "count_active_test_gates");
-  return l0::count_active_test_gates<T>(log_alpha(params), gate);
-}
-
-template <class T>
-ConstView<T, 2> GatedConv2d<T>::weights(ConstView<T, 1> params) const {
-  check_params(params.size(), "weights");
-  return make_cview<T, 2>(params.data() + layout_.weight_offset, {out_c_, ksize_});
-}
-
-template <class T>
-ConstView<T, 1> GatedConv2d<T>::bias(ConstView<T, 1> params) const {
-  check_params(params.size(), "bias");
-  return make_cview<T, 1>(params.data() + layout_.bias_offset, {out_c_});
-}
-
-template <class T>
-ConstView<T, 1> GatedConv2d<T>::log_alpha(ConstView<T, 1> params) const {
-  check_params(params.size(), "log_alpha");
-  return make_cview<T, 1>(params.data() + layout_.log_alpha_offset, {out_c_});
-}
-
-template <class T>
-View<T, 1> GatedConv2d<T>::log_alpha(View<T, 1> params) const {
-  check_params(params.size(), "log_alpha");
-  return make_view<T, 1>(params.data() + layout_.log_alpha_offset, {out_c_});
-}
-
-template <class T>
-double GatedConv2d<T>::expected_density(ConstView<T, 1> params) const {
-  return l0::expected_density<T>(log_alpha(params));
-}
-
-template <class T>
-void GatedConv2d<T>::add_expected_density_gradient(ConstView<T, 1> params, double weight,
-                                                   View<T, 1> grad_params) const {
-  check_params(grad_params.size(), "add_expected_density_gradient");
-  add_expected_density_grad<T>(log_alpha(params), weight, log_alpha(grad_params));
-}
-
-template <class T>
-void GatedConv2d<T>::clamp_log_alpha(View<T, 1> params) const {
-  l0::clamp_log_alpha<T>(log_alpha(params));
 }
 
 template class GatedConv2d<float>;

@@ -20,17 +20,13 @@ std::string shape_str(std::size_t a, std::size_t b) {
 template <class T>
 GatedDense<T>::GatedDense(std::size_t in_features, std::size_t out_features,
                           std::uint64_t noise_stream)
-    : in_(in_features), out_(out_features), stream_(noise_stream), gates_(in_features) {
+    : GatedLayerBase<T>("GatedDense", in_features, out_features, out_features, in_features,
+                        noise_stream),
+      in_(in_features),
+      out_(out_features) {
   if (in_ == 0 || out_ == 0) {
     throw InvalidOption("GatedDense " + shape_str(in_, out_) + ": sizes must be >= 1");
   }
-  layout_.weight_offset = 0;
-  layout_.weight_size = in_ * out_;
-  layout_.bias_offset = layout_.weight_size;
-  layout_.bias_size = out_;
-  layout_.log_alpha_offset = layout_.bias_offset + out_;
-  layout_.log_alpha_size = in_;
-  layout_.total = layout_.log_alpha_offset + in_;
   wz_packed_ = xt::xtensor<T, 1>::from_shape({in_ * out_});
   m_ = xt::xtensor<T, 1>::from_shape({in_ * out_});
 }
@@ -41,14 +37,6 @@ void GatedDense<T>::reserve(std::size_t max_batch) {
   x_packed_ = xt::xtensor<T, 1>::from_shape({max_batch * in_});
   h_ = xt::xtensor<T, 1>::from_shape({max_batch * in_});
   has_forward_ = false;
-}
-
-template <class T>
-void GatedDense<T>::check_params(std::size_t size, const char* what) const {
-  if (size != layout_.total) {
-    throw InputError(std::string("GatedDense ") + what + ": slice of " + std::to_string(size) +
-                     " values, expected " + std::to_string(layout_.total));
-  }
 }
 
 template <class T>
@@ -254,53 +242,6 @@ void GatedDense<T>::backward_core(ConstView<T, 1> params, ConstView<T, 2> grad_o
     T* dxr = dx + r * in_;
     for (std::size_t k = 0; k < n_act; ++k) dxr[act[k]] = hr[k];
   }
-}
-
-template <class T>
-std::size_t GatedDense<T>::count_active_test_gates(ConstView<T, 1> params, TestGate gate) const {
-  check_params(params.size(), "count_active_test_gates");
-  return l0::count_active_test_gates<T>(log_alpha(params), gate);
-}
-
-template <class T>
-ConstView<T, 2> GatedDense<T>::weights(ConstView<T, 1> params) const {
-  check_params(params.size(), "weights");
-  return make_cview<T, 2>(params.data() + layout_.weight_offset, {in_, out_});
-}
-
-template <class T>
-ConstView<T, 1> GatedDense<T>::bias(ConstView<T, 1> params) const {
-  check_params(params.size(), "bias");
-  return make_cview<T, 1>(params.data() + layout_.bias_offset, {out_});
-}
-
-template <class T>
-ConstView<T, 1> GatedDense<T>::log_alpha(ConstView<T, 1> params) const {
-  check_params(params.size(), "log_alpha");
-  return make_cview<T, 1>(params.data() + layout_.log_alpha_offset, {in_});
-}
-
-template <class T>
-View<T, 1> GatedDense<T>::log_alpha(View<T, 1> params) const {
-  check_params(params.size(), "log_alpha");
-  return make_view<T, 1>(params.data() + layout_.log_alpha_offset, {in_});
-}
-
-template <class T>
-double GatedDense<T>::expected_density(ConstView<T, 1> params) const {
-  return l0::expected_density<T>(log_alpha(params));
-}
-
-template <class T>
-void GatedDense<T>::add_expected_density_gradient(ConstView<T, 1> params, double weight,
-                                                  View<T, 1> grad_params) const {
-  check_params(grad_params.size(), "add_expected_density_gradient");
-  add_expected_density_grad<T>(log_alpha(params), weight, log_alpha(grad_params));
-}
-
-template <class T>
-void GatedDense<T>::clamp_log_alpha(View<T, 1> params) const {
-  l0::clamp_log_alpha<T>(log_alpha(params));
 }
 
 template class GatedDense<float>;

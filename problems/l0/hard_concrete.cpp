@@ -1,6 +1,7 @@
 /// \file hard_concrete.cpp
 /// Hard-concrete gate kernels. Constants and formulas: Louizos et al. 2018 (Eq. 10-13, appendix
-/// Eq. 24-25) and l0_reference.md §1 / §8 ([LZ] l0_layers.py, [GP] sparse/l0_layers.py).
+/// Eq. 24-25), as both reference codes implement them ([LZ] l0_layers.py, [GP]
+/// sparse/l0_layers.py; see hard_concrete.hpp).
 
 #include "saddle/problems/l0/hard_concrete.hpp"
 
@@ -94,7 +95,7 @@ void hard_concrete_sample(ConstView<T, 1> log_alpha, ConstView<T, 1> noise, View
   const T gamma = static_cast<T>(kGamma);
   // Pass 1 (transcendental, SIMD): s = sigmoid((logit(u) + log_alpha)/beta)  [Eq. 10].
   xt::noalias(s) = T(1) / (T(1) + xt::exp(-(noise + log_alpha) * inv_beta));
-  // Pass 2 (affine stretch, then the hard clamp on its own, design.md rule 7).
+  // Pass 2 (affine stretch, then the hard clamp in its own pass).
   xt::noalias(z) = s * stretch + gamma;
   xt::noalias(z) = xt::clip(z, T(0), T(1));
   // Pass 3: dz/dlog_alpha = (zeta-gamma) * ds/dla = (zeta-gamma)/beta * s(1-s), 0 if clamped

@@ -1,4 +1,5 @@
-// Gated MLP and LeNet5-Caffe assembled from the L0 kernels (l0_reference.md §4).
+// Gated MLP and LeNet5-Caffe assembled from the L0 kernels (the architectures of Louizos et al.
+// 2018, Sec. 4.1, as in the constrained-L0 code [GP]).
 #include "saddle/problems/l0/model.hpp"
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 
 #include "saddle/problems/l0/gated_conv2d.hpp"
 #include "saddle/problems/l0/gated_dense.hpp"
+#include "saddle/problems/l0/purged_network.hpp"
 
 namespace saddle::l0 {
 
@@ -166,14 +168,16 @@ GatedModel<T>::GatedModel(Architecture arch, std::size_t rows, std::size_t cols,
   };
 
   if (arch == Architecture::mlp) {
-    // [GP]/[LZ] L0MLP: droprate_init 0.2 for the input layer, 0.5 elsewhere (§4.1).
+    // [GP]/[LZ] L0MLP: droprate_init 0.2 for the input layer, 0.5 elsewhere (Louizos et al. 2018,
+    // Sec. 4.1).
     dense(in_features_, 300, 0.2, "fc1");
     relu(300);
     dense(300, 100, 0.5, "fc2");
     relu(100);
     dense(100, classes, 0.5, "fc3");
   } else {
-    // LeNet-5-Caffe 20-50-800-500 (§4.2); ReLU before max-pool, as the reference models.
+    // LeNet-5-Caffe 20-50-800-500 (Louizos et al. 2018, Sec. 4.1); ReLU before max-pool, as the
+    // reference models.
     if (rows < 16 || cols < 16) throw InvalidOption("lenet5 needs inputs of at least 16x16 pixels");
     const std::size_t h1 = rows - 4, w1 = cols - 4;
     conv(1, rows, cols, 20, 5, "conv1");
@@ -346,43 +350,10 @@ void GatedModel<T>::clamp_log_alpha(View<T, 1> params) const {
 
 template <class T>
 PurgedCounts GatedModel<T>::purged(ConstView<T, 1> params, TestGate gate) const {
-  // Masks of test gates > 0 per gated layer.
-  std::vector<std::vector<char>> mask(gated_.size());
   PurgedCounts c;
-  for (std::size_t l = 0; l < gated_.size(); ++l) {
-    const auto& g = gated_[l];
-    xt::xtensor<T, 1> z = xt::xtensor<T, 1>::from_shape({g.num_gates});
-    test_gates<T>(make_cview<T, 1>(params.data() + g.log_alpha_offset, {g.num_gates}), gate, view(z));
-    mask[l].resize(g.num_gates);
-    std::size_t active = 0;
-    for (std::size_t j = 0; j < g.num_gates; ++j) active += (mask[l][j] = z(j) > T(0)) ? 1 : 0;
-    c.active_gates.push_back(active);
-  }
-  auto count = [](const std::vector<char>& m) { return static_cast<std::size_t>(std::count(m.begin(), m.end(), 1)); };
-  if (arch_ == Architecture::mlp) {
-    // Dense chain with input gates: layer l keeps its active inputs; its outputs are the next
-    // layer's active inputs (all classes for the last layer).
-    for (std::size_t l = 0; l < gated_.size(); ++l) {
-      const std::size_t in = count(mask[l]);
-      const std::size_t out = l + 1 < gated_.size() ? count(mask[l + 1]) : classes_;
-      c.params += in * out + out;
-      c.macs += in * out;
-    }
-  } else {
-    // conv1 (maps c1) -> conv2 (maps c2) -> fc1 (inputs f1 AND c2 expanded) -> fc2 (inputs f2).
-    const auto* conv1 = dynamic_cast<const ConvStage<T>*>(stages_[0].get());
-    const auto* conv2 = dynamic_cast<const ConvStage<T>*>(stages_[3].get());
-    const std::size_t k2 = conv1->layer.kernel() * conv1->layer.kernel();
-    const std::size_t p1 = conv1->layer.out_height() * conv1->layer.out_width();
-    const std::size_t p2 = conv2->layer.out_height() * conv2->layer.out_width();
-    const std::size_t c1 = count(mask[0]), c2 = count(mask[1]);
-    const std::size_t per_map = mask[2].size() / gated_[1].num_gates;  // 4x4 pooled positions
-    std::size_t f1 = 0;
-    for (std::size_t j = 0; j < mask[2].size(); ++j) f1 += (mask[2][j] && mask[1][j / per_map]) ? 1 : 0;
-    const std::size_t f2 = count(mask[3]);
-    c.params = c1 * (k2 * conv1->layer.in_channels() + 1) + c2 * (c1 * k2 + 1) + (f1 * f2 + f2) + (f2 * classes_ + classes_);
-    c.macs = c1 * conv1->layer.in_channels() * k2 * p1 + c2 * c1 * k2 * p2 + f1 * f2 + f2 * classes_;
-  }
+  const PurgedNetwork net = purge_network<T>(*this, params, gate, &c.active_gates);
+  c.params = net.params();
+  c.macs = net.macs();
   return c;
 }
 

@@ -3,18 +3,13 @@
 #include "saddle/problems/l0/purged_network.hpp"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <sstream>
 
-#include <zlib.h>
-
 #include <xtensor-blas/xblas.hpp>
 
-#include "saddle/atomic_file.hpp"
+#include "saddle/problems/l0/framed_file.hpp"
 #include "saddle/serialize.hpp"
 #include "saddle/types.hpp"
 
@@ -207,8 +202,8 @@ void PurgedNetwork::predict(ConstView<float, 2> input, xt::xtensor<float, 2>& lo
 }
 
 // ---------------------------------------------------------------------------------------
-// File format (docs/export-format.md):
-//   "SADLPNET" | u32 version | u64 payload bytes | u32 crc32(payload) | payload
+// File format (docs/export-format.md): the framed file of framed_file.hpp (magic "SADLPNET")
+// around the payload:
 //   payload = 5 strings (u32 length + bytes): source architecture, dataset, input scaling,
 //             test gate, pruned architecture; u32 rows, cols, classes; u32 layer count;
 //             per layer u32 kind then its fields (see write_layer).
@@ -281,6 +276,10 @@ std::size_t checked_mul(std::size_t a, std::size_t b, const std::string& name) {
 
 std::string PurgedNetwork::serialize() const {
   validate();
+  return frame(kExportFormat, serialize_payload());
+}
+
+std::string PurgedNetwork::serialize_payload() const {
   std::ostringstream p;
   put_string(p, source_architecture);
   put_string(p, dataset);
@@ -325,43 +324,19 @@ std::string PurgedNetwork::serialize() const {
         break;
     }
   }
-  const std::string payload = p.str();
-  std::ostringstream head;
-  head.write(kExportMagic, sizeof(kExportMagic));
-  io::write_scalar<std::uint32_t>(head, kExportVersion);
-  io::write_scalar<std::uint64_t>(head, payload.size());
-  io::write_scalar<std::uint32_t>(
-      head, static_cast<std::uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size()))));
-  return head.str() + payload;
+  return p.str();
 }
 
 void PurgedNetwork::save(const std::string& path) const {
-  const std::string bytes = serialize();
-  write_file_atomically(path, bytes);  // temp file + fsync + rename; WriteError on failure
+  validate();
+  write_framed_file(kExportFormat, path, serialize_payload());  // atomic; WriteError on failure
 }
 
 PurgedNetwork PurgedNetwork::deserialize(const std::string& bytes, const std::string& name) {
-  constexpr std::size_t kHeader = 8 + 4 + 8 + 4;
-  if (bytes.size() < 8 || std::memcmp(bytes.data(), kExportMagic, 8) != 0)
-    throw InputError(name + ": not a saddle exported network (bad magic)");
-  if (bytes.size() < kHeader) throw InputError(name + ": truncated header");
-  std::uint32_t version = 0, crc = 0;
-  std::uint64_t size = 0;
-  std::memcpy(&version, bytes.data() + 8, 4);
-  std::memcpy(&size, bytes.data() + 12, 8);
-  std::memcpy(&crc, bytes.data() + 20, 4);
-  if (version != kExportVersion)
-    throw InputError(name + ": export format version " + std::to_string(version) + " is not supported (this build reads " +
-                     std::to_string(kExportVersion) + ")");
-  const std::uint64_t have = bytes.size() - kHeader;
-  if (size > have)
-    throw InputError(name + ": truncated (" + std::to_string(have) + " of " + std::to_string(size) + " payload bytes)");
-  if (size < have) throw InputError(name + ": " + std::to_string(have - size) + " trailing bytes after the payload");
-  const std::string payload = bytes.substr(kHeader);
-  const auto actual =
-      static_cast<std::uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size())));
-  if (actual != crc) throw InputError(name + ": checksum mismatch (file corrupted)");
+  return parse_payload(unframe(kExportFormat, bytes, name), name);
+}
 
+PurgedNetwork PurgedNetwork::parse_payload(const std::string& payload, const std::string& name) {
   Reader in(payload, name);
   PurgedNetwork net;
   net.source_architecture = in.str("source architecture");
@@ -432,41 +407,36 @@ PurgedNetwork PurgedNetwork::deserialize(const std::string& bytes, const std::st
 }
 
 PurgedNetwork PurgedNetwork::load(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError("cannot open exported network '" + path + "'");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return deserialize(s.str(), "exported network '" + path + "'");
+  return parse_payload(read_framed_file(kExportFormat, path), "exported network '" + path + "'");
 }
 
-bool is_exported_network(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  char magic[8];
-  in.read(magic, sizeof(magic));
-  return in && std::memcmp(magic, kExportMagic, sizeof(magic)) == 0;
-}
+bool is_exported_network(const std::string& path) { return has_frame_magic(kExportFormat, path); }
 
 // ---------------------------------------------------------------------------------------
-// Purging (l0_reference.md §4.3: masks propagated between layers; counts as GatedModel::purged).
+// Purging: masks propagated between layers (the group sparsity of Louizos et al. 2018, Sec. 3,
+// made physical at test time); GatedModel::purged counts the network built here.
 
 namespace {
 
-std::vector<float> gates_of(const GatedLayerInfo& g, ConstView<float, 1> params, TestGate gate) {
-  std::vector<float> z(g.num_gates);
-  test_gates<float>(make_cview<float, 1>(params.data() + g.log_alpha_offset, {g.num_gates}), gate,
-                    make_view<float, 1>(z.data(), {z.size()}));
+template <class T>
+std::vector<T> gates_of(const GatedLayerInfo& g, ConstView<T, 1> params, TestGate gate) {
+  std::vector<T> z(g.num_gates);
+  test_gates<T>(make_cview<T, 1>(params.data() + g.log_alpha_offset, {g.num_gates}), gate,
+                make_view<T, 1>(z.data(), {z.size()}));
   return z;
 }
 
-std::vector<std::size_t> active_of(const std::vector<float>& z) {
+template <class T>
+std::vector<std::size_t> active_of(const std::vector<T>& z) {
   std::vector<std::size_t> a;
   for (std::size_t i = 0; i < z.size(); ++i)
-    if (z[i] > 0.0f) a.push_back(i);
+    if (z[i] > T(0)) a.push_back(i);
   return a;
 }
 
 // Dense layer keeping inputs `ins` (gate-scaled rows) and outputs `outs` of W: [in, out].
-PurgedLayer dense_layer(const GatedLayerInfo& g, ConstView<float, 1> params, const std::vector<float>& z,
+template <class T>
+PurgedLayer dense_layer(const GatedLayerInfo& g, ConstView<T, 1> params, const std::vector<T>& z,
                         const std::vector<std::size_t>& ins, const std::vector<std::size_t>& outs) {
   const std::size_t out_all = g.group_size;  // dense: weights per gate = out features
   PurgedLayer l;
@@ -474,13 +444,14 @@ PurgedLayer dense_layer(const GatedLayerInfo& g, ConstView<float, 1> params, con
   l.in_features = ins.size();
   l.out_features = outs.size();
   l.weights.resize(ins.size() * outs.size());
-  const float* w = params.data() + g.weight_offset;
-  const float* b = params.data() + g.bias_offset;
+  const T* w = params.data() + g.weight_offset;
+  const T* b = params.data() + g.bias_offset;
   for (std::size_t k = 0; k < ins.size(); ++k) {
-    const float zi = z[ins[k]];
-    for (std::size_t o = 0; o < outs.size(); ++o) l.weights[k * outs.size() + o] = zi * w[ins[k] * out_all + outs[o]];
+    const T zi = z[ins[k]];
+    for (std::size_t o = 0; o < outs.size(); ++o)
+      l.weights[k * outs.size() + o] = static_cast<float>(zi * w[ins[k] * out_all + outs[o]]);
   }
-  for (std::size_t o : outs) l.bias.push_back(b[o]);
+  for (std::size_t o : outs) l.bias.push_back(static_cast<float>(b[o]));
   return l;
 }
 
@@ -502,15 +473,28 @@ std::vector<std::size_t> iota(std::size_t n) {
 PurgedNetwork purge_network(Architecture arch, std::size_t rows, std::size_t cols, std::size_t classes,
                             ConstView<float, 1> params, TestGate gate) {
   const GatedModel<float> model(arch, rows, cols, classes);
+  return purge_network<float>(model, params, gate);
+}
+
+template <class T>
+PurgedNetwork purge_network(const GatedModel<T>& model, ConstView<T, 1> params, TestGate gate,
+                            std::vector<std::size_t>* active_gates) {
+  const Architecture arch = model.architecture();
+  const std::size_t rows = model.image_rows(), cols = model.image_cols(),
+                    classes = model.num_classes();
   if (params.size() != model.num_parameters())
     throw InvalidOption("purge: parameter vector has " + std::to_string(params.size()) + " values, the " +
                         to_string(arch) + " model has " + std::to_string(model.num_parameters()));
   const auto& g = model.gated_layers();
-  std::vector<std::vector<float>> z;
+  std::vector<std::vector<T>> z;
   std::vector<std::vector<std::size_t>> act;
   for (const auto& info : g) {
-    z.push_back(gates_of(info, params, gate));
+    z.push_back(gates_of<T>(info, params, gate));
     act.push_back(active_of(z.back()));
+  }
+  if (active_gates != nullptr) {
+    active_gates->clear();
+    for (const auto& a : act) active_gates->push_back(a.size());
   }
   PurgedNetwork net;
   net.source_architecture = to_string(arch);
@@ -544,8 +528,9 @@ PurgedNetwork purge_network(Architecture arch, std::size_t rows, std::size_t col
     throw InvalidOption("purge: unexpected LeNet5 geometry");
   const auto& c1 = act[0];
   const auto& c2 = act[1];
-  auto conv = [&](const GatedLayerInfo& info, const std::vector<float>& zc, const std::vector<std::size_t>& outs,
-                  const std::vector<std::size_t>& ins, std::size_t in_all, std::size_t h, std::size_t w) {
+  auto conv = [&](const GatedLayerInfo& info, const std::vector<T>& zc,
+                  const std::vector<std::size_t>& outs, const std::vector<std::size_t>& ins,
+                  std::size_t in_all, std::size_t h, std::size_t w) {
     PurgedLayer l;
     l.kind = PurgedLayerKind::conv2d;
     l.channels = ins.size();
@@ -555,12 +540,13 @@ PurgedNetwork purge_network(Architecture arch, std::size_t rows, std::size_t col
     l.kernel = k;
     l.in_features = ins.size() * h * w;
     l.out_features = outs.size() * (h - k + 1) * (w - k + 1);
-    const float* wt = params.data() + info.weight_offset;  // [C_out, C_in_all*k*k]
-    const float* b = params.data() + info.bias_offset;
+    const T* wt = params.data() + info.weight_offset;  // [C_out, C_in_all*k*k]
+    const T* b = params.data() + info.bias_offset;
     for (std::size_t c : outs) {
       for (std::size_t ci : ins)
-        for (std::size_t q = 0; q < k * k; ++q) l.weights.push_back(zc[c] * wt[c * in_all * k * k + ci * k * k + q]);
-      l.bias.push_back(zc[c] * b[c]);
+        for (std::size_t q = 0; q < k * k; ++q)
+          l.weights.push_back(static_cast<float>(zc[c] * wt[c * in_all * k * k + ci * k * k + q]));
+      l.bias.push_back(static_cast<float>(zc[c] * b[c]));
     }
     return l;
   };
@@ -589,7 +575,7 @@ PurgedNetwork purge_network(Architecture arch, std::size_t rows, std::size_t col
   for (std::size_t a = 0; a < c2.size(); ++a)
     for (std::size_t p = 0; p < per_map; ++p) {
       const std::size_t j = c2[a] * per_map + p;
-      if (z[2][j] > 0.0f) {
+      if (z[2][j] > T(0)) {
         f1.push_back(j);
         gather.indices.push_back(static_cast<std::uint32_t>(a * per_map + p));
       }
@@ -601,5 +587,10 @@ PurgedNetwork purge_network(Architecture arch, std::size_t rows, std::size_t col
   net.layers.push_back(dense_layer(g[3], params, z[3], act[3], iota(classes)));
   return net;
 }
+
+template PurgedNetwork purge_network<float>(const GatedModel<float>&, ConstView<float, 1>, TestGate,
+                                            std::vector<std::size_t>*);
+template PurgedNetwork purge_network<double>(const GatedModel<double>&, ConstView<double, 1>,
+                                             TestGate, std::vector<std::size_t>*);
 
 }  // namespace saddle::l0

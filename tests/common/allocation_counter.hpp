@@ -2,11 +2,13 @@
 // Counts calls to the C allocator (malloc, calloc, realloc, posix_memalign, aligned_alloc,
 // memalign) made by the current thread inside an AllocationCounter's lifetime. The
 // interposed functions forward to glibc's __libc_* entry points; xtensor allocates with
-// posix_memalign, which a replacement of operator new would not see. Exactly ONE source file
-// of a test binary defines SADDLE_TEST_ALLOC_DEFINE before including this header (that file
-// defines the C allocator functions, and includes it after every other header so that
-// the C library's declarations come first); the others just include it. Under
-// AddressSanitizer (which owns malloc) counting is compiled out: kCountAllocations is false.
+// posix_memalign, which a replacement of operator new would not see; operator new calls
+// malloc, so it is counted too. The one allocation counter of the project: the test binaries
+// and benchmarks/bench_training.cpp use it. Exactly ONE source file of a binary defines
+// SADDLE_TEST_ALLOC_DEFINE before including this header (that file defines the C allocator
+// functions, and includes it after every other header so that the C library's declarations
+// come first); the others just include it. Under AddressSanitizer (which owns malloc)
+// counting is compiled out: kCountAllocations is false.
 
 #include <cerrno>
 #include <cstddef>

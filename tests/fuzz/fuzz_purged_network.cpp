@@ -5,11 +5,8 @@
 // behind the checksum. A network that loads is run on one zero input when it is small:
 // validate() must make predict() safe. Bad input must end in saddle::InputError.
 
-#include <zlib.h>
-
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <string>
 
 #include "saddle/problems/l0/purged_network.hpp"
@@ -40,15 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   load_and_run(raw);
 
   // The same bytes as the payload of a well-formed header.
-  std::string file(saddle::l0::kExportMagic, sizeof(saddle::l0::kExportMagic));
-  const std::uint32_t version = saddle::l0::kExportVersion;
-  const std::uint64_t length = size;
-  const auto crc = static_cast<std::uint32_t>(
-      crc32(0L, reinterpret_cast<const Bytef*>(data), static_cast<uInt>(size)));
-  file.append(reinterpret_cast<const char*>(&version), 4);
-  file.append(reinterpret_cast<const char*>(&length), 8);
-  file.append(reinterpret_cast<const char*>(&crc), 4);
-  file += raw;
+  const std::string file = saddle::l0::frame(saddle::l0::kExportFormat, raw);
   load_and_run(file);
   return 0;
 }

@@ -57,7 +57,8 @@ TEST(DensityProblem, ConstraintValuesAreGroupDensitiesMinusTargets) {
   e.resize(1);
   model_problem.forward(x, Batch{0, 16, 9}, e);
   EXPECT_NEAR(e.constraints(0), model_problem.model_density(x) - 0.4, 1e-12);
-  EXPECT_NEAR(model_problem.model_density(x), 0.9379, 2e-4);  // l0_reference §5.4
+  EXPECT_NEAR(model_problem.model_density(x), 0.9379,
+              2e-4);  // see Model.InitialDensitiesMatchTheReference
   Evaluation el;
   el.resize(3);
   layer_problem.forward(x, Batch{0, 16, 9}, el);

@@ -78,7 +78,7 @@ TEST(HardConcrete, ConstantsMatchReference) {
   EXPECT_NEAR(l0::kLogAlphaMin, std::log(0.01), 1e-15);
   EXPECT_NEAR(l0::kLogAlphaMax, std::log(100.0), 1e-15);
   EXPECT_NEAR(l0::kQ0Shift, kBeta * std::log(-kGamma / kZeta), 1e-15);
-  // l0_reference.md §1: 1 - q0 = sigmoid(log_alpha + 1.598597); d = 0.5 -> 0.831822.
+  // Louizos et al. 2018, Sec. 3: 1 - q0 = sigmoid(log_alpha + 1.598597); d = 0.5 -> 0.831822.
   EXPECT_NEAR(l0::prob_nonzero(0.0), 0.831822, 1e-6);
   EXPECT_NEAR(l0::prob_nonzero(std::log(4.0)), 0.951887, 1e-6);
 }
@@ -318,7 +318,7 @@ TEST(HardConcrete, TestGatesFollowBothEstimators) {
     }
     EXPECT_EQ(l0::count_active_test_gates<double>(l0::cview(la), gate), active);
   }
-  // Thresholds of l0_reference.md §1: median zero iff la <= -1.5986, one iff >= 1.5986;
+  // Thresholds (from the constants): median zero iff la <= -1.5986, one iff >= 1.5986;
   // Eq. 13 zero iff la <= -2.3979, one iff >= 2.3979.
   xt::xtensor<double, 1> probe = {-1.60, -1.59, 1.59, 1.60, -2.40, -2.39, 2.39, 2.40};
   auto zm = filled<double>(8, 0.0), ze = filled<double>(8, 0.0);

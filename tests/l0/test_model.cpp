@@ -101,7 +101,7 @@ TEST(Model, LenetCountsMatchThePapers) {
   EXPECT_EQ(m.dense_macs(), 2293000u);
   EXPECT_EQ(m.num_parameters(), 431080u + 1370u);
   ASSERT_EQ(m.gated_layers().size(), 4u);
-  // [GP] sparsifiable counts: conv includes its bias, dense excludes it (l0_reference §6.2).
+  // [GP] sparsifiable counts: conv includes its bias, dense excludes it.
   EXPECT_EQ(m.gated_layers()[0].sparsifiable, 520u);
   EXPECT_EQ(m.gated_layers()[1].sparsifiable, 25050u);
   EXPECT_EQ(m.gated_layers()[2].sparsifiable, 400000u);
@@ -125,7 +125,7 @@ TEST(Model, PurgedCountsOfTheLouizosArchitectures) {
   set_active(mlp, x, {219, 214, 100});
   auto c = mlp.purged(make_cview<float, 1>(x.data(), {x.size()}), TestGate::median);
   EXPECT_EQ(c.architecture(), "219-214-100");
-  EXPECT_EQ(c.params, 69590u);  // l0_reference.md §6.1
+  EXPECT_EQ(c.params, 69590u);  // 219*214 + 214 + 214*100 + 100 + 100*10 + 10
   EXPECT_EQ(c.macs, 69266u);
   set_active(mlp, x, {266, 88, 33});
   c = mlp.purged(make_cview<float, 1>(x.data(), {x.size()}), TestGate::median);
@@ -139,7 +139,7 @@ TEST(Model, PurgedCountsOfTheLouizosArchitectures) {
   set_active(lenet, y, {20, 25, 45, 462});
   c = lenet.purged(make_cview<float, 1>(y.data(), {y.size()}), TestGate::median);
   EXPECT_EQ(c.architecture(), "20-25-45-462");
-  EXPECT_EQ(c.params, 38927u);  // l0_reference.md §6.2
+  EXPECT_EQ(c.params, 38927u);  // 20*26 + 25*(20*25+1) + 45*462 + 462 + 462*10 + 10
   EXPECT_EQ(c.macs, 1113410u);
   set_active(lenet, y, {9, 18, 65, 25});
   c = lenet.purged(make_cview<float, 1>(y.data(), {y.size()}), TestGate::median);
@@ -154,7 +154,9 @@ TEST(Model, PurgedCountsOfTheLouizosArchitectures) {
 }
 
 TEST(Model, InitialDensitiesMatchTheReference) {
-  // l0_reference.md §5.4: untrained-model density MLP 0.93790, LeNet 0.83182.
+  // Untrained-model density: 1 - q0 = sigmoid(log((1-d)/d) + 1.5986) is 0.951887 for
+  // d = 0.2 (MLP fc1) and 0.831822 for d = 0.5; weighted by sparsifiable counts, MLP
+  // (235200*0.951887 + 31000*0.831822)/266200 = 0.93790, LeNet 0.83182 (all d = 0.5).
   for (auto [arch, expected] : {std::pair{Architecture::mlp, 0.93790}, std::pair{Architecture::lenet5, 0.83182}}) {
     GatedModel<float> m(arch);
     Vector<float> x = Vector<float>::from_shape({m.num_parameters()});

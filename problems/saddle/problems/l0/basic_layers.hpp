@@ -29,7 +29,6 @@ class MaxPool2d {
   /// Throws InvalidOption unless C >= 1, H >= 2, W >= 2.
   MaxPool2d(std::size_t channels, std::size_t in_height, std::size_t in_width);
 
-  std::size_t channels() const { return c_; }
   std::size_t in_height() const { return h_; }
   std::size_t in_width() const { return w_; }
   std::size_t out_height() const { return h_ / 2; }

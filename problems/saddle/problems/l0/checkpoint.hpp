@@ -4,6 +4,7 @@
 /// --resume, `saddle eval` and `saddle export`). One definition of the format:
 ///
 ///   magic "SADLCKPT" (8 bytes) | u32 format version | u64 payload bytes | u32 CRC32(payload)
+///   (the framed file of framed_file.hpp, shared with the exported network)
 ///   payload = run state (below) | solver state (saddle::Solver<float>::save_state)
 ///
 /// run state = string fingerprint | f64 best test error | u64 best epoch |
@@ -39,13 +40,13 @@ struct RunState {
   Vector<float> ema;  ///< [n] or empty
 };
 
-/// Writes magic, version, size, CRC32 and payload to `path` atomically
-/// (saddle::write_file_atomically: a temporary file, fsync, rename). Throws WriteError (an
-/// InputError) naming the path on failure.
+/// Writes magic, version, size, CRC32 and payload to `path` atomically (write_framed_file:
+/// a temporary file, fsync, rename). Throws WriteError (an InputError) naming the path on
+/// failure.
 void write_checkpoint_file(const std::string& path, const std::string& payload);
 /// Reads and checks a checkpoint file; returns its payload. Throws InputError naming the
 /// path and the problem: cannot open, bad magic, truncated header or payload, other format
-/// version, checksum mismatch.
+/// version, trailing bytes, checksum mismatch (read_framed_file).
 std::string read_checkpoint_file(const std::string& path);
 
 void write_run_state(std::ostream& out, const RunState& state);

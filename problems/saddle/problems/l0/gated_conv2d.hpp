@@ -2,8 +2,8 @@
 /// \file gated_conv2d.hpp
 /// 2-D convolution (valid: stride 1, no padding, square kernel k) with one hard-concrete gate
 /// per OUTPUT feature map, in the constrained-L0 code's form ([GP] sparse/l0_layers.py
-/// L0Conv2d, l0_reference.md §3): y = conv(x, z*W, z*b) — the bias is used and gated during
-/// training and at test time. ([LZ] drops the conv bias during training, §2.2; not done here.)
+/// L0Conv2d): y = conv(x, z*W, z*b) — the bias is used and gated during
+/// training and at test time. ([LZ] drops the conv bias during training; not done here.)
 ///
 /// Shapes (NCHW, batch-major, flattened so that a following dense layer sees the PyTorch
 /// flatten order c,h,w for free):
@@ -30,14 +30,14 @@
 #include <xtensor/xtensor.hpp>
 
 #include "saddle/nn/im2col.hpp"
-#include "saddle/problems/l0/gated_layout.hpp"
+#include "saddle/problems/l0/gated_layer.hpp"
 #include "saddle/problems/l0/hard_concrete.hpp"
 #include "saddle/problems/l0/tensor_view.hpp"
 
 namespace saddle::l0 {
 
 template <class T>
-class GatedConv2d {
+class GatedConv2d : public GatedLayerBase<T> {
  public:
   /// Input maps in_channels x in_height x in_width, out_channels maps, k x k kernel.
   /// Throws InvalidOption if a size is 0 or k exceeds the input. Allocates gate buffers.
@@ -54,19 +54,18 @@ class GatedConv2d {
   /// C_in*H*W and C_out*Ho*Wo: the row widths of input and output.
   std::size_t in_features() const { return in_c_ * in_h_ * in_w_; }
   std::size_t out_features() const { return out_c_ * out_h_ * out_w_; }
-  std::size_t num_gates() const { return out_c_; }
-  std::uint64_t noise_stream() const { return stream_; }
-  void set_noise_stream(std::uint64_t stream) { stream_ = stream; }
 
-  /// C_out*C_in*k*k + C_out + C_out.
-  std::size_t num_parameters() const { return layout_.total; }
-  const GatedLayout& layout() const { return layout_; }
+  // num_gates() = C_out; num_parameters() = C_out*C_in*k*k + C_out + C_out; the slice's
+  // views (W: [C_out, C_in*k*k], b: [C_out], log_alpha: [C_out]), gates of the last forward,
+  // expected density (= expected active / num_sparsifiable, since every group has
+  // C_in*k*k + 1 sparsifiable parameters) and the log_alpha clamp: GatedLayerBase.
+  using GatedLayerBase<T>::log_alpha;
+
   /// Sparsifiable parameters ([GP]): C_out*C_in*k*k + C_out (the bias is included).
   std::size_t num_sparsifiable() const { return out_c_ * (ksize_ + 1); }
 
   /// Sizes every workspace for batches of up to max_batch rows (allocates; call once).
   void reserve(std::size_t max_batch);
-  std::size_t max_batch() const { return max_batch_; }
 
   /// [GP] init_parameters: W ~ N(0, sqrt(2/(C_in*k*k))^2) (kaiming_normal fan_in), then
   /// W /= (1 - d); b ~ N(0, 0.01^2) / (1 - d) (the conv bias is gated, so [GP] rescales it
@@ -89,28 +88,16 @@ class GatedConv2d {
   /// Same, without the input gradient (first layer of a model: skips the dcol GEMM).
   void backward(ConstView<T, 1> params, ConstView<T, 2> grad_output, View<T, 1> grad_params);
 
-  /// Gates used by the last forward: [C_out].
-  const xt::xtensor<T, 1>& gates() const { return gates_.z(); }
-  std::size_t num_active_gates() const { return gates_.active().size(); }
-  std::size_t count_active_test_gates(ConstView<T, 1> params,
-                                      TestGate gate = TestGate::median) const;
-
-  /// Views of the groups: W: [C_out, C_in*k*k], b: [C_out], log_alpha: [C_out].
-  ConstView<T, 2> weights(ConstView<T, 1> params) const;
-  ConstView<T, 1> bias(ConstView<T, 1> params) const;
-  ConstView<T, 1> log_alpha(ConstView<T, 1> params) const;
-  View<T, 1> log_alpha(View<T, 1> params) const;
-
-  /// Expected density mean_c (1 - q0_c) (= expected active / num_sparsifiable, since every
-  /// group has C_in*k*k + 1 sparsifiable parameters).
-  double expected_density(ConstView<T, 1> params) const;
-  /// grad_params[log_alpha] += weight * d expected_density / d log_alpha.
-  void add_expected_density_gradient(ConstView<T, 1> params, double weight,
-                                     View<T, 1> grad_params) const;
-  void clamp_log_alpha(View<T, 1> params) const;
-
  private:
-  void check_params(std::size_t size, const char* what) const;
+  using Base = GatedLayerBase<T>;
+  using Base::batch_;
+  using Base::check_params;
+  using Base::gates_;
+  using Base::has_forward_;
+  using Base::layout_;
+  using Base::max_batch_;
+  using Base::stream_;
+
   void forward_core(ConstView<T, 1> params, ConstView<T, 2> input, View<T, 2> output);
   void backward_core(ConstView<T, 1> params, ConstView<T, 2> grad_output, View<T, 1> grad_params,
                      View<T, 2>* grad_input);
@@ -121,12 +108,6 @@ class GatedConv2d {
   std::size_t in_c_, in_h_, in_w_, out_c_, k_, out_h_, out_w_;
   std::size_t ksize_;  // C_in*k*k
   std::size_t plane_;  // Ho*Wo
-  std::uint64_t stream_ = 0;
-  GatedLayout layout_;
-  std::size_t max_batch_ = 0;
-  std::size_t batch_ = 0;
-  bool has_forward_ = false;
-  GateState<T> gates_;
   xt::xtensor<T, 1> col_;   // [K * max_batch*P]
   xt::xtensor<T, 1> dcol_;  // [K * max_batch*P]
   xt::xtensor<T, 1> yp_;    // [C_out * max_batch*P]: packed Y (forward) / packed dY (backward)

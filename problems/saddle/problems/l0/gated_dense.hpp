@@ -1,7 +1,8 @@
 #pragma once
 /// \file gated_dense.hpp
 /// Fully connected layer with one hard-concrete gate per INPUT unit (structured L0 of
-/// l0_reference.md §2.1 / §3): out = x @ (z[:,None] * W) + b, the bias not gated.
+/// Louizos et al. 2018, Sec. 3, group sparsity on input neurons): out = x @ (z[:,None] * W) + b,
+/// the bias not gated.
 ///
 /// Parameters (one slice of the flat vector, see GatedLayout):
 ///   W: [in, out] row-major (the [LZ] layout; gate i scales row i), b: [out], log_alpha: [in].
@@ -30,14 +31,14 @@
 
 #include <xtensor/xtensor.hpp>
 
-#include "saddle/problems/l0/gated_layout.hpp"
+#include "saddle/problems/l0/gated_layer.hpp"
 #include "saddle/problems/l0/hard_concrete.hpp"
 #include "saddle/problems/l0/tensor_view.hpp"
 
 namespace saddle::l0 {
 
 template <class T>
-class GatedDense {
+class GatedDense : public GatedLayerBase<T> {
  public:
   /// A layer in -> out. `noise_stream` identifies this layer's gate noise: layers of one model
   /// must use distinct streams (e.g. their index) so that one noise seed per evaluation gives
@@ -46,23 +47,20 @@ class GatedDense {
 
   std::size_t in_features() const { return in_; }
   std::size_t out_features() const { return out_; }
-  std::size_t num_gates() const { return in_; }
-  std::uint64_t noise_stream() const { return stream_; }
-  void set_noise_stream(std::uint64_t stream) { stream_ = stream; }
 
-  /// in*out + out + in.
-  std::size_t num_parameters() const { return layout_.total; }
-  /// Offsets of W, b, log_alpha inside the layer's slice.
-  const GatedLayout& layout() const { return layout_; }
+  // num_gates() = in; num_parameters() = in*out + out + in; the slice's views (W: [in, out],
+  // b: [out], log_alpha: [in]), gates of the last forward, expected density (= expected
+  // active sparsifiable / num_sparsifiable) and the log_alpha clamp: GatedLayerBase.
+  using GatedLayerBase<T>::log_alpha;
+
   /// Sparsifiable parameters ([GP] num_sparsifiable_params): in*out (the bias is excluded).
   std::size_t num_sparsifiable() const { return in_ * out_; }
 
   /// Sizes every workspace for batches of up to max_batch rows (allocates; call once).
   void reserve(std::size_t max_batch);
-  std::size_t max_batch() const { return max_batch_; }
 
   /// Initialises a parameter slice params: [num_parameters()] as the constrained-L0 code
-  /// ([GP] sparse/l0_layers.py init_parameters, l0_reference.md §3): W ~ N(0, sqrt(2/out)^2)
+  /// ([GP] sparse/l0_layers.py init_parameters): W ~ N(0, sqrt(2/out)^2)
   /// (kaiming_normal fan_out of the [out,in] nn.Linear weight), then W /= (1 - d);
   /// b ~ N(0, 0.01^2); log_alpha ~ N(log((1-d)/d), 0.01^2). Draws W, then b, then log_alpha
   /// from rng. Throws InvalidOption unless 0 < d < 1 or on a wrong slice size.
@@ -87,30 +85,16 @@ class GatedDense {
   /// Same, without the input gradient (first layer of a model).
   void backward(ConstView<T, 1> params, ConstView<T, 2> grad_output, View<T, 1> grad_params);
 
-  /// Gates used by the last forward: [in].
-  const xt::xtensor<T, 1>& gates() const { return gates_.z(); }
-  /// Number of non-zero gates in the last forward (the GEMM inner dimension).
-  std::size_t num_active_gates() const { return gates_.active().size(); }
-  /// Number of gates whose deterministic test gate is > 0 (no forward needed).
-  std::size_t count_active_test_gates(ConstView<T, 1> params,
-                                      TestGate gate = TestGate::median) const;
-
-  /// Views of the groups of a slice: W: [in, out], b: [out], log_alpha: [in].
-  ConstView<T, 2> weights(ConstView<T, 1> params) const;
-  ConstView<T, 1> bias(ConstView<T, 1> params) const;
-  ConstView<T, 1> log_alpha(ConstView<T, 1> params) const;
-  View<T, 1> log_alpha(View<T, 1> params) const;
-
-  /// Expected density mean_i (1 - q0_i) (= expected active sparsifiable / num_sparsifiable).
-  double expected_density(ConstView<T, 1> params) const;
-  /// grad_params[log_alpha] += weight * d expected_density / d log_alpha. No allocation.
-  void add_expected_density_gradient(ConstView<T, 1> params, double weight,
-                                     View<T, 1> grad_params) const;
-  /// Clamps the slice's log_alpha to [ln 0.01, ln 100] (after an optimizer step).
-  void clamp_log_alpha(View<T, 1> params) const;
-
  private:
-  void check_params(std::size_t size, const char* what) const;
+  using Base = GatedLayerBase<T>;
+  using Base::batch_;
+  using Base::check_params;
+  using Base::gates_;
+  using Base::has_forward_;
+  using Base::layout_;
+  using Base::max_batch_;
+  using Base::stream_;
+
   void check_batch(std::size_t rows, const char* what) const;
   void forward_core(ConstView<T, 1> params, ConstView<T, 2> input, View<T, 2> output);
   void backward_core(ConstView<T, 1> params, ConstView<T, 2> grad_output, View<T, 1> grad_params,
@@ -118,12 +102,6 @@ class GatedDense {
 
   std::size_t in_ = 0;
   std::size_t out_ = 0;
-  std::uint64_t stream_ = 0;
-  GatedLayout layout_;
-  std::size_t max_batch_ = 0;
-  std::size_t batch_ = 0;  // rows of the last forward
-  bool has_forward_ = false;
-  GateState<T> gates_;
   xt::xtensor<T, 1> x_packed_;   // [max_batch * in]: active input columns, packed
   xt::xtensor<T, 1> wz_packed_;  // [in * out]: z_i * W[i,:] for active i, packed
   xt::xtensor<T, 1> m_;          // [in * out]: x_packed^T dy

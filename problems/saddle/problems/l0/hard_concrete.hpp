@@ -1,9 +1,10 @@
 #pragma once
 /// \file hard_concrete.hpp
 /// Hard-concrete gates of Louizos, Welling & Kingma (2018), "Learning Sparse Neural Networks
-/// through L0 Regularization", as implemented by both reference codes (docs
-/// shared/docs/l0_reference.md §1: [LZ] AMLab-Amsterdam/L0_regularization l0_layers.py,
-/// [GP] gallego-posada/constrained_sparsity sparse/l0_layers.py).
+/// through L0 Regularization" (ICLR 2018), as implemented by both reference codes:
+/// [LZ] AMLab-Amsterdam/L0_regularization l0_layers.py (the paper's code) and
+/// [GP] gallego-posada/constrained_sparsity sparse/l0_layers.py (the code of Gallego-Posada
+/// et al., "Controlled Sparsity via Constrained Optimization").
 ///
 /// One free parameter log_alpha per gate. Training gates are sampled with one uniform noise
 /// vector per layer per minibatch:
@@ -46,7 +47,7 @@ inline constexpr double kLogAlphaMin = -4.605170185988091;
 /// log(100): upper bound of log_alpha after every optimizer step.
 inline constexpr double kLogAlphaMax = 4.605170185988091;
 /// beta * log(-gamma/zeta) = (2/3) * log(1/11): 1 - q0 = sigmoid(log_alpha - kQ0Shift)
-/// (l0_reference.md §1: 1 - q0 = sigmoid(log_alpha + 1.598597)).
+/// (1 - q0 = sigmoid(log_alpha + 1.598597), Louizos et al. 2018, Sec. 3).
 inline constexpr double kQ0Shift = -1.598596848532247;
 
 /// Deterministic (test-time) gate estimator.
@@ -89,7 +90,7 @@ void gate_noise_logit(std::uint64_t seed, std::uint64_t stream, View<T, 1> noise
 
 // ----------------------------------------------------------------------------------------
 // Gate kernels (all shapes [n], n = number of gates; outputs must not alias inputs except
-// where stated). The clamp is kept in its own pass (design.md rule 7).
+// where stated). The clamp is kept in its own pass.
 // ----------------------------------------------------------------------------------------
 
 /// Training gates from given logistic noise (see gate_noise_logit):
@@ -109,8 +110,8 @@ void test_gates(ConstView<T, 1> log_alpha, TestGate gate, View<T, 1> z, View<T, 
 template <class T>
 void test_gates(ConstView<T, 1> log_alpha, TestGate gate, View<T, 1> z);
 
-/// Number of gates whose deterministic test gate is > 0 (the "pruned architecture" count of
-/// l0_reference.md §4.3). No allocation.
+/// Number of gates whose deterministic test gate is > 0 (the per-layer count of the "pruned
+/// architecture", e.g. 219-214-100). No allocation.
 template <class T>
 std::size_t count_active_test_gates(ConstView<T, 1> log_alpha, TestGate gate);
 

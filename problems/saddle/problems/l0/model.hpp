@@ -21,7 +21,7 @@ namespace saddle::l0 {
 
 enum class Architecture { mlp, lenet5 };
 
-/// Weight initialisation of the reference codes (l0_reference.md §2-3).
+/// Weight initialisation of the two reference codes (hard_concrete.hpp names them).
 enum class InitScheme {
   /// [GP] constrained-L0 code: dense std sqrt(2/out) (kaiming fan_out of the [out,in]
   /// nn.Linear weight), conv std sqrt(2/(C_in k k)); then W /= (1 - droprate_init);
@@ -53,8 +53,8 @@ struct GatedLayerInfo {
   double droprate_init = 0.5;
 };
 
-/// Architecture-level counts of the network left after purging zero-gated units
-/// (l0_reference.md §4.3: masks propagated between layers).
+/// Architecture-level counts of the network left after purging zero-gated units (masks
+/// propagated between layers; purge_network in purged_network.hpp builds that network).
 struct PurgedCounts {
   std::vector<std::size_t> active_gates;  ///< per gated layer: test gates > 0 ("pruned architecture")
   std::size_t params = 0;                 ///< weights + biases of the purged network
@@ -76,6 +76,9 @@ class GatedModel {
 
   Architecture architecture() const { return arch_; }
   std::size_t num_parameters() const { return num_parameters_; }
+  /// Input image size: an input row is image_rows()*image_cols() pixels.
+  std::size_t image_rows() const { return rows_; }
+  std::size_t image_cols() const { return cols_; }
   std::size_t in_features() const { return in_features_; }
   std::size_t num_classes() const { return classes_; }
   const std::vector<GatedLayerInfo>& gated_layers() const { return gated_; }
@@ -112,7 +115,8 @@ class GatedModel {
   void add_density_gradient(ConstView<T, 1> params, const std::vector<double>& weights, View<T, 1> grad) const;
   /// Clamps every log_alpha to [ln 0.01, ln 100].
   void clamp_log_alpha(View<T, 1> params) const;
-  /// Pruned architecture, purged params and MACs at test time (gate > 0).
+  /// Pruned architecture, purged params and MACs at test time (gate > 0): the counts of
+  /// purge_network(*this, params, gate) (purged_network.hpp). Allocates.
   PurgedCounts purged(ConstView<T, 1> params, TestGate gate) const;
 
  private:

@@ -7,8 +7,8 @@
 /// summation order), with the weights and MACs that GatedModel::purged() counts.
 ///
 /// A PurgedNetwork is a plain chain of layers (gather, dense, conv2d, relu, 2x2 max-pool) and
-/// is saved in the `.sdln` file format of docs/export-format.md (magic "SADLPNET", version 1,
-/// CRC32-checked payload).
+/// is saved in the `.sdln` file format of docs/export-format.md (the framed file of
+/// framed_file.hpp: magic "SADLPNET", version 1, CRC32-checked payload).
 
 #include <cstddef>
 #include <cstdint>
@@ -17,6 +17,7 @@
 
 #include <xtensor/xtensor.hpp>
 
+#include "saddle/problems/l0/framed_file.hpp"
 #include "saddle/problems/l0/hard_concrete.hpp"
 #include "saddle/problems/l0/model.hpp"
 #include "saddle/problems/l0/tensor_view.hpp"
@@ -27,6 +28,8 @@ namespace saddle::l0 {
 inline constexpr std::uint32_t kExportVersion = 1;
 /// The 8 bytes every exported network starts with.
 inline constexpr char kExportMagic[8] = {'S', 'A', 'D', 'L', 'P', 'N', 'E', 'T'};
+/// The framed-file format of exports (framed_file.hpp).
+inline constexpr FrameFormat kExportFormat{kExportMagic, kExportVersion, "exported network"};
 
 /// Kinds of layer of a purged network (the u32 codes of the file format).
 enum class PurgedLayerKind : std::uint32_t {
@@ -89,6 +92,10 @@ class PurgedNetwork {
   static PurgedNetwork load(const std::string& path);
   /// Same from bytes in memory; `name` is used in messages.
   static PurgedNetwork deserialize(const std::string& bytes, const std::string& name);
+
+ private:
+  std::string serialize_payload() const;
+  static PurgedNetwork parse_payload(const std::string& payload, const std::string& name);
 };
 
 /// True if the file at `path` starts with kExportMagic (false for a missing or short file).
@@ -106,5 +113,16 @@ bool is_exported_network(const std::string& path);
 /// Throws InvalidOption on a wrong parameter count.
 PurgedNetwork purge_network(Architecture arch, std::size_t rows, std::size_t cols, std::size_t classes,
                             ConstView<float, 1> params, TestGate gate);
+
+/// The same for a model and its params: [model.num_parameters()] (float or double; the
+/// network holds float32 weights). The one purge: GatedModel::purged counts this network.
+/// If active_gates is not null it receives the active test gates of each gated layer: [L].
+template <class T>
+PurgedNetwork purge_network(const GatedModel<T>& model, ConstView<T, 1> params, TestGate gate,
+                            std::vector<std::size_t>* active_gates = nullptr);
+extern template PurgedNetwork purge_network<float>(const GatedModel<float>&, ConstView<float, 1>,
+                                                   TestGate, std::vector<std::size_t>*);
+extern template PurgedNetwork purge_network<double>(const GatedModel<double>&, ConstView<double, 1>,
+                                                    TestGate, std::vector<std::size_t>*);
 
 }  // namespace saddle::l0

@@ -1,0 +1,139 @@
+// A training step of the L0 problem must not allocate once its buffers are reserved: the
+// gated layers, GatedModel (MLP and LeNet5) and DensityProblem (forward, backward,
+// constraints, shuffle). Counted by the interposed C allocator of
+// tests/common/allocation_counter.hpp (malloc, posix_memalign, ...: an xtensor temporary
+// inside a step is counted, and so is operator new). Skipped under AddressSanitizer.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "saddle/problems/l0/density_problem.hpp"
+#include "saddle/problems/l0/model.hpp"
+
+// This file defines the binary's interposed C allocator; included after every other header.
+#define SADDLE_TEST_ALLOC_DEFINE
+#include "common/allocation_counter.hpp"
+
+using namespace saddle;
+using namespace saddle::l0;
+using saddle_test_alloc::AllocationCounter;
+
+namespace {
+
+constexpr std::size_t kBatch = 64;
+
+Dataset random_dataset(std::size_t n_train, std::size_t n_test) {
+  Dataset d;
+  d.name = "random";
+  d.rows = d.cols = 28;
+  std::mt19937_64 rng(5);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  auto fill = [&](DataSplit& s, std::size_t n) {
+    s.x = xt::xtensor<float, 2>::from_shape({n, 784});
+    s.y = xt::xtensor<std::int32_t, 1>::from_shape({n});
+    for (auto& v : s.x) v = normal(rng);
+    for (std::size_t i = 0; i < n; ++i) s.y(i) = static_cast<std::int32_t>(i % 10);
+  };
+  fill(d.train, n_train);
+  fill(d.test, n_test);
+  return d;
+}
+
+// Closes about a third of the gates so that the compacted (zero-gate) paths run too.
+void close_some_gates(const GatedModel<float>& model, Vector<float>& x) {
+  for (const auto& g : model.gated_layers())
+    for (std::size_t j = 0; j < g.num_gates; j += 3) x(g.log_alpha_offset + j) = -30.0f;
+}
+
+class GatedModelAllocation : public ::testing::TestWithParam<Architecture> {};
+
+TEST_P(GatedModelAllocation, TrainingAndEvalStepsDoNotAllocate) {
+  if (!saddle_test_alloc::kCountAllocations)
+    GTEST_SKIP() << "allocation counting is off under sanitizers";
+  GatedModel<float> model(GetParam());
+  model.reserve(kBatch);
+  Vector<float> x = Vector<float>::from_shape({model.num_parameters()});
+  Vector<float> grad = Vector<float>::from_shape({model.num_parameters()});
+  model.init_parameters(view(x), 1, InitScheme::lz);
+  close_some_gates(model, x);
+  const Dataset data = random_dataset(kBatch, 0);
+  const auto input = cview(data.train.x);
+  const auto labels = cview(data.train.y);
+  std::vector<double> densities(model.gated_layers().size());
+  const std::vector<double> weights(model.gated_layers().size(), 0.5);
+  auto step = [&](std::uint64_t seed) {
+    double sink = model.forward_train(cview(x), input, labels, seed).loss;
+    model.backward(cview(x), view(grad));
+    model.layer_densities(cview(x), densities);
+    model.add_density_gradient(cview(x), weights, view(grad));
+    sink += model.forward_eval(cview(x), input, labels, TestGate::median).loss;
+    model.backward(cview(x), view(grad));
+    model.clamp_log_alpha(view(x));
+    return sink + densities[0];
+  };
+  step(1);  // warm-up: OpenBLAS initialises its buffers with its own allocator on first use
+  double sink = 0.0;
+  std::size_t allocations = 0;
+  {
+    AllocationCounter counter;
+    for (std::uint64_t s = 2; s < 4; ++s) sink += step(s);
+    allocations = counter.count();
+  }
+  EXPECT_EQ(allocations, 0u);
+  EXPECT_TRUE(std::isfinite(sink));
+}
+
+class DensityProblemAllocation : public ::testing::TestWithParam<Architecture> {};
+
+TEST_P(DensityProblemAllocation, StepDoesNotAllocate) {
+  if (!saddle_test_alloc::kCountAllocations)
+    GTEST_SKIP() << "allocation counting is off under sanitizers";
+  const Dataset data = random_dataset(2 * kBatch, 0);
+  const GatedModel<float> shape(GetParam());
+  DensityProblemOptions options;
+  options.architecture = GetParam();
+  options.batch = kBatch;
+  options.eval_batch = kBatch;
+  options.weight_decay = 5e-4;
+  options.groups = layer_level(shape, std::vector<double>(shape.gated_layers().size(), 0.5));
+  DensityProblem problem(data, options);
+  const std::size_t m = problem.constraints().size();
+  Vector<float> x = Vector<float>::from_shape({problem.num_parameters()});
+  problem.initial_point(x, 1);
+  close_some_gates(problem.model(), x);
+  Vector<float> grad = Vector<float>::from_shape({problem.num_parameters()});
+  Vector<double> w = xt::ones<double>({m});
+  Evaluation eval;
+  eval.resize(m);
+  auto step = [&](std::uint64_t seed) {
+    problem.forward(x, Batch{(seed % 2) * kBatch, kBatch, seed}, eval);
+    problem.backward(w, grad);
+    problem.evaluate_constraints(x, Batch{0, kBatch, seed}, eval);
+    problem.project(x);
+    return eval.loss;
+  };
+  step(1);  // warm-up
+  problem.shuffle(1);
+  double sink = 0.0;
+  std::size_t allocations = 0;
+  {
+    AllocationCounter counter;
+    for (std::uint64_t s = 2; s < 5; ++s) sink += step(s);
+    problem.shuffle(7);
+    allocations = counter.count();
+  }
+  EXPECT_EQ(allocations, 0u);
+  EXPECT_TRUE(std::isfinite(sink));
+}
+
+auto arch_name = [](const ::testing::TestParamInfo<Architecture>& info) {
+  return std::string(to_string(info.param));
+};
+INSTANTIATE_TEST_SUITE_P(BothModels, GatedModelAllocation,
+                         ::testing::Values(Architecture::mlp, Architecture::lenet5), arch_name);
+INSTANTIATE_TEST_SUITE_P(BothModels, DensityProblemAllocation,
+                         ::testing::Values(Architecture::mlp, Architecture::lenet5), arch_name);
+
+}  // namespace
