@@ -53,6 +53,18 @@ int guarded(std::ostream& err, const std::string& command, const std::function<i
 /// `items` joined with `separator`.
 std::string join(const std::vector<std::string>& items, const std::string& separator = ", ");
 
+/// Calls parse(text) (one of options.hpp's parse_*, which throw InvalidOption "unknown
+/// formulation 'x' (choices: ...)") and rethrows its error as a UsageError prefixed with the
+/// flag.
+template <class F>
+auto parse_choice(const char* flag, const std::string& text, F parse) {
+  try {
+    return parse(text);
+  } catch (const saddle::InvalidOption& e) {
+    throw UsageError(std::string(flag) + ": " + e.what());
+  }
+}
+
 // --- strict value parsing: each throws UsageError "<flag> = '<text>': <rule>" ---
 
 /// A finite or infinite decimal number (the whole text must be consumed; "nan" is refused).

@@ -205,11 +205,7 @@ std::vector<TrajectoryPoint> read_trajectory(const fs::path& path, std::size_t c
 
 ProblemRunOutcome read_problem_outcome(const ex::Job& job) {
   ProblemRunOutcome o;
-  o.status = ex::describe_end(job);
-  if (job.exit_code != 0 && job.signal == 0 && job.exit_code != kExitNumericalFailure) {
-    const std::string message = ex::last_error_line(job.log_path);
-    if (!message.empty()) o.status += ": " + message;
-  }
+  o.status = ex::job_status(job);
   try {
     const fs::path dir(job.out_dir);
     if (!fs::exists(dir / "summary.json")) {

@@ -95,6 +95,15 @@ std::string describe_end(const Job& job) {
   return "exit " + std::to_string(job.exit_code);
 }
 
+std::string job_status(const Job& job) {
+  std::string status = describe_end(job);
+  if (job.exit_code != 0 && job.signal == 0 && job.exit_code != kExitNumericalFailure) {
+    const std::string message = last_error_line(job.log_path);
+    if (!message.empty()) status += ": " + message;
+  }
+  return status;
+}
+
 std::string last_error_line(const std::string& log_path) {
   std::ifstream in(log_path);
   std::string found;

@@ -68,6 +68,11 @@ std::string describe_end(const Job& job);
 /// The message of the last "saddle: error: ..." line of a child's log, or "".
 std::string last_error_line(const std::string& log_path);
 
+/// The status of a finished job for the tables: describe_end(job), followed by ": <message>"
+/// of the last error line of its log when it failed for another reason than a numerical
+/// failure or a signal.
+std::string job_status(const Job& job);
+
 /// The exit code of a compare or sweep: 0 when every run exited 0; else 3 when every failed
 /// run stopped on a numerical failure, 2 when every failed run was refused as bad input,
 /// 1 otherwise.

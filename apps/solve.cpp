@@ -97,16 +97,6 @@ po::options_description solve_options() {
 
 // --- validated choices ---
 
-// parse_* of options.hpp throw "unknown formulation 'x' (choices: ...)": prefix the flag.
-template <class F>
-auto parse_choice(const char* flag, const std::string& text, F parse) {
-  try {
-    return parse(text);
-  } catch (const saddle::InvalidOption& e) {
-    throw UsageError(std::string(flag) + ": " + e.what());
-  }
-}
-
 std::size_t to_size(const std::string& flag, const std::string& text) {
   const std::uint64_t v = parse_unsigned(flag, text);
   if (v > std::numeric_limits<std::size_t>::max()) throw UsageError(flag + " = '" + text + "': integer out of range");

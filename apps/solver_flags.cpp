@@ -45,16 +45,6 @@ const std::vector<FlagText>& flag_texts() {
 }
 // clang-format on
 
-// parse_* of options.hpp throw "unknown formulation 'x' (choices: ...)": prefix the flag.
-template <class F>
-auto parse_choice(const char* flag, const std::string& text, F parse) {
-  try {
-    return parse(text);
-  } catch (const saddle::InvalidOption& e) {
-    throw UsageError(std::string(flag) + ": " + e.what());
-  }
-}
-
 }  // namespace
 
 const std::vector<std::string>& valued_solver_flags() {

@@ -27,11 +27,7 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 RunOutcome read_outcome(const Job& job, double model_target,
                         const std::vector<double>& layer_targets) {
   RunOutcome o;
-  o.status = describe_end(job);
-  if (job.exit_code != 0 && job.signal == 0 && job.exit_code != kExitNumericalFailure) {
-    const std::string message = last_error_line(job.log_path);
-    if (!message.empty()) o.status += ": " + message;
-  }
+  o.status = job_status(job);
   try {
     const fs::path dir(job.out_dir);
     if (!fs::exists(dir / "summary.json")) {

@@ -33,6 +33,18 @@ void write_text_file(const fs::path& path, const std::string& text) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
 }
 
+// Starts `saddle <args> --out dir` in the background and kills it (-9) as soon as its first
+// checkpoint exists; returns when it is dead.
+void run_until_first_checkpoint(const std::vector<std::string>& args, const fs::path& dir) {
+  std::string command = shell_quote(SADDLE_EXE);
+  for (const auto& a : args) command += " " + shell_quote(a);
+  command += " --out " + shell_quote(dir.string()) + " >/dev/null 2>&1 & pid=$!; ";
+  command += "while [ ! -f " + shell_quote((dir / "checkpoint.bin").string()) +
+             " ] && kill -0 $pid 2>/dev/null; do sleep 0.005; done; ";
+  command += "kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null; true";
+  ASSERT_EQ(std::system(command.c_str()), 0);
+}
+
 }  // namespace
 
 TEST(Train, JsonSummaryHasEveryField) {
@@ -90,12 +102,7 @@ TEST(Train, KilledRunResumesToTheSameResult) {
   ASSERT_EQ(run(full_args).code, 0);
 
   // Start the same run, kill -9 it as soon as its first checkpoint exists, then resume.
-  std::string command = shell_quote(SADDLE_EXE);
-  for (const auto& a : args) command += " " + shell_quote(a);
-  command += " --out " + shell_quote(cut.string()) + " >/dev/null 2>&1 & pid=$!; ";
-  command += "while [ ! -f " + shell_quote((cut / "checkpoint.bin").string()) + " ] && kill -0 $pid 2>/dev/null; do sleep 0.005; done; ";
-  command += "kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null; true";
-  ASSERT_EQ(std::system(command.c_str()), 0);
+  run_until_first_checkpoint(args, cut);
   ASSERT_TRUE(fs::exists(cut / "checkpoint.bin"));
   EXPECT_FALSE(fs::exists(cut / "summary.json")) << "the run finished before it was killed";
 
@@ -527,13 +534,7 @@ TEST(Train, ResumeKeepsTheRecordedSettingsWhenDefaultsChange) {
     full_args.insert(full_args.end(), {"--out", full.string()});
     ASSERT_EQ(run(full_args).code, 0);
 
-    std::string command = shell_quote(SADDLE_EXE);
-    for (const auto& a : args) command += " " + shell_quote(a);
-    command += " --out " + shell_quote(cut.string()) + " >/dev/null 2>&1 & pid=$!; ";
-    command += "while [ ! -f " + shell_quote((cut / "checkpoint.bin").string()) +
-               " ] && kill -0 $pid 2>/dev/null; do sleep 0.005; done; ";
-    command += "kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null; true";
-    ASSERT_EQ(std::system(command.c_str()), 0);
+    run_until_first_checkpoint(args, cut);
     ASSERT_TRUE(fs::exists(cut / "checkpoint.bin"));
     ASSERT_FALSE(fs::exists(cut / "summary.json")) << "the run finished before it was killed";
 
