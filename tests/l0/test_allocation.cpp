@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "saddle/problems/l0/density_problem.hpp"
+#include "random_dataset.hpp"
 #include "saddle/problems/l0/model.hpp"
 
 // This file defines the binary's interposed C allocator; included after every other header.
@@ -25,20 +26,7 @@ namespace {
 constexpr std::size_t kBatch = 64;
 
 Dataset random_dataset(std::size_t n_train, std::size_t n_test) {
-  Dataset d;
-  d.name = "random";
-  d.rows = d.cols = 28;
-  std::mt19937_64 rng(5);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  auto fill = [&](DataSplit& s, std::size_t n) {
-    s.x = xt::xtensor<float, 2>::from_shape({n, 784});
-    s.y = xt::xtensor<std::int32_t, 1>::from_shape({n});
-    for (auto& v : s.x) v = normal(rng);
-    for (std::size_t i = 0; i < n; ++i) s.y(i) = static_cast<std::int32_t>(i % 10);
-  };
-  fill(d.train, n_train);
-  fill(d.test, n_test);
-  return d;
+  return l0_test::random_dataset(n_train, n_test, 5, "random");
 }
 
 // Closes about a third of the gates so that the compacted (zero-gate) paths run too.

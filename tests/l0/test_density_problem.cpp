@@ -8,6 +8,7 @@
 
 #include "saddle/gradient_check.hpp"
 #include "saddle/problems/l0/density_problem.hpp"
+#include "random_dataset.hpp"
 
 using namespace saddle;
 using namespace saddle::l0;
@@ -15,20 +16,7 @@ using namespace saddle::l0;
 namespace {
 
 Dataset tiny_dataset(std::size_t n_train = 64, std::size_t n_test = 32) {
-  Dataset d;
-  d.name = "tiny";
-  d.rows = d.cols = 28;
-  std::mt19937_64 rng(3);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  auto fill = [&](DataSplit& s, std::size_t n) {
-    s.x = xt::xtensor<float, 2>::from_shape({n, 784});
-    s.y = xt::xtensor<std::int32_t, 1>::from_shape({n});
-    for (auto& v : s.x) v = normal(rng);
-    for (std::size_t i = 0; i < n; ++i) s.y(i) = static_cast<std::int32_t>(i % 10);
-  };
-  fill(d.train, n_train);
-  fill(d.test, n_test);
-  return d;
+  return l0_test::random_dataset(n_train, n_test, 3, "tiny");
 }
 
 std::vector<DensityGroup> layer_level_groups(const GatedModel<float>& shape) {
