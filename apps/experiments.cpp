@@ -23,7 +23,7 @@ const std::vector<std::string>& passthrough_flags() {
     std::vector<std::string> f = {"model", "dataset", "data-dir", "epochs", "batch"};
     const auto& solver = valued_solver_flags();  // solver_flags.hpp
     f.insert(f.end(), solver.begin(), solver.end());
-    f.insert(f.end(), {"weight-decay", "ema", "init", "input-scaling", "test-gate", "eval-every"});
+    f.insert(f.end(), {"dual-scale", "weight-decay", "ema", "init", "input-scaling", "test-gate", "eval-every"});
     return f;
   }();
   return flags;
@@ -43,6 +43,7 @@ po::options_description shared_options() {
       ("batch", po::value<std::string>()->value_name("N"), "minibatch size");
   add_solver_flags(what, what, SolverFlagSet::valued_only);  // the variants choose the restarts
   what.add_options()
+      ("dual-scale", po::value<std::string>()->value_name("NAME"), "target | one [train's default: target]")
       ("weight-decay", po::value<std::string>()->value_name("X"), "L2 under the gates")
       ("ema", po::value<std::string>()->value_name("BETA"), "parameter moving average")
       ("init", po::value<std::string>()->value_name("NAME"), "lz | gp")

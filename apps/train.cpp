@@ -69,6 +69,7 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
   } else if (given(vm, "config")) {
     load_config_file(vm["config"].as<std::string>(), options, vm);
   }
+  apply_paper_protocol(vm);
   if (vm["help"].as<bool>()) {
     out << "usage: saddle train [options]\n\nTrain a gated network to a target density (constrained L0) or "
            "with a fixed L0 penalty.\n\n"
@@ -116,6 +117,13 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
   c.init = saddle::l0::parse_init_scheme(vm["init"].as<std::string>());
   c.weight_decay = number(vm, "weight-decay");
   c.ema_beta = number(vm, "ema");
+  const std::string dual_scale = vm["dual-scale"].as<std::string>();
+  if (dual_scale == "target")
+    c.dual_scale = saddle::l0::DualScale::target;
+  else if (dual_scale == "one")
+    c.dual_scale = saddle::l0::DualScale::one;
+  else
+    throw UsageError("unknown --dual-scale '" + dual_scale + "' (choices: target, one)");
 
   c.solver = checked_solver(vm["solver"].as<std::string>());
   const std::string formulation = vm["formulation"].as<std::string>();

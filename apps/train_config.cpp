@@ -49,10 +49,17 @@ po::options_description train_options() {
       ("formulation", po::value<std::string>()->value_name("NAME")->default_value("lagrangian"),
        "lagrangian | augmented-lagrangian | quadratic-penalty");
   // The solver flags of solver_flags.hpp (the same as solve's), with train's defaults.
+  // The dual update defaults (docs/formulations.md): nuPI on the violation relative to the
+  // target, with a proportional term that saturates at kp * kp-clip = 0.18.
   add_solver_flags(how, how, SolverFlagSet::all,
                    {{"primal-rule", "adam"}, {"primal-lr", "7e-4"}, {"momentum", "0.9"}, {"dual-rule", "nupi"},
-                    {"dual-lr", "1e-4"}, {"kp", "100"}, {"kp-clip", "0.002"}, {"nu", "0"}, {"penalty", "1"}});
+                    {"dual-lr", "3e-5"}, {"kp", "30"}, {"kp-clip", "0.006"}, {"nu", "0"}, {"penalty", "1"}});
   how.add_options()
+      ("dual-scale", po::value<std::string>()->value_name("NAME")->default_value("target"), "what the dual update "
+       "measures a violation against: target (relative: (density - eps)/eps) | one (the violation as it is, the "
+       "papers' protocol)")
+      ("paper-protocol", po::bool_switch(), "the constrained-L0 paper's dual update instead of the default: "
+       "--dual-rule gradient-ascent --dual-lr 1e-4 --dual-scale one, dual restarts on")
       ("batch", po::value<std::string>()->value_name("N")->default_value("128"), "minibatch size, 1 to the training set size")
       ("epochs", po::value<std::string>()->value_name("N")->default_value("200"), "epochs, > 0")
       ("seed", po::value<std::string>()->value_name("S")->default_value("1"), "seed of init, shuffles and gate noise")
@@ -140,6 +147,25 @@ void load_config_file(const std::string& path, const po::options_description& op
   } catch (const po::error& e) {
     throw UsageError(where + e.what());
   }
+}
+
+void apply_paper_protocol(po::variables_map& vm) {
+  if (!vm["paper-protocol"].as<bool>()) return;
+  // [GP] configs/defaults/mnist_defaults.yml: dual SGD lr 1e-4 on the plain violation, restarts.
+  const std::pair<const char*, const char*> paper[] = {
+      {"dual-rule", "gradient-ascent"}, {"dual-lr", "1e-4"}, {"dual-scale", "one"}};
+  for (const auto& [name, value] : paper) {
+    auto& v = vm.at(name);
+    const std::string current = v.as<std::string>();
+    const bool same = std::string(name) == "dual-lr"
+                          ? parse_double("--dual-lr", current) == parse_double("--dual-lr", value)
+                          : current == value;
+    if (!v.defaulted() && !same)
+      throw UsageError(std::string("--paper-protocol sets --") + name + " " + value + "; drop --" + name + " " + current);
+    v.value() = std::string(value);
+  }
+  if (vm["no-dual-restarts"].as<bool>())
+    throw UsageError("--paper-protocol uses dual restarts; drop --no-dual-restarts");
 }
 
 // --- the configuration of a run folder (args.txt, config.ini) ---

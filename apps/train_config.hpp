@@ -26,6 +26,11 @@ std::string trim_text(const std::string& text);
 void load_config_file(const std::string& path, const boost::program_options::options_description& options,
                       boost::program_options::variables_map& vm);
 
+/// --paper-protocol: sets --dual-rule, --dual-lr and --dual-scale in `vm` to the
+/// constrained-L0 paper's values (gradient ascent, 1e-4, one). Throws UsageError when one of
+/// them, or --no-dual-restarts, was given with another value. Nothing without the switch.
+void apply_paper_protocol(boost::program_options::variables_map& vm);
+
 /// Options that describe how a run reports, not what it computes: neither args.txt nor
 /// config.ini records them (--log-every is recorded: it shapes steps.csv).
 const std::set<std::string>& output_only_options();

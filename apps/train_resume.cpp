@@ -28,17 +28,26 @@ std::vector<std::string> resume_arguments(const std::string& resume_dir,
   for (std::string line; std::getline(in, line);)
     if (!line.empty()) args.push_back(line);
   // args.txt holds what the user gave; config.ini every value the run used, defaults
-  // included, so a resumed run keeps its settings even if a default changed since. Runs
-  // recorded before --kp-clip existed had no clipping.
+  // included, so a resumed run keeps its settings even if a default changed since. An
+  // option added later is absent from older files: the run used the behaviour before it.
   const fs::path config = fs::path(resume_dir) / "config.ini";
   if (fs::exists(config)) {
-    bool has_clip = false;
+    const std::pair<const char*, const char*> added_later[] = {
+        {"kp-clip", "inf"},    // before --kp-clip: no clipping
+        {"dual-scale", "one"}  // before --dual-scale: the plain violation
+    };
+    std::vector<std::string> lines;
     std::ifstream cin(config);
-    for (std::string line; std::getline(cin, line);)
-      if (line.rfind("kp-clip", 0) == 0) has_clip = true;
-    for (const auto& a : args)
-      if (a == "--kp-clip" || a.rfind("--kp-clip=", 0) == 0) has_clip = true;
-    if (!has_clip) args.insert(args.end(), {"--kp-clip", "inf"});
+    for (std::string line; std::getline(cin, line);) lines.push_back(line);
+    for (const auto& [name, old_value] : added_later) {
+      const std::string flag = std::string("--") + name;
+      bool recorded = false;
+      for (const auto& line : lines)
+        if (line.rfind(std::string(name) + " ", 0) == 0 || line.rfind(std::string(name) + "=", 0) == 0) recorded = true;
+      for (const auto& a : args)
+        if (a == flag || a.rfind(flag + "=", 0) == 0) recorded = true;
+      if (!recorded) args.insert(args.end(), {flag, old_value});
+    }
     args.insert(args.end(), {"--config", config.string()});
   }
   if (vm["quiet"].as<bool>()) args.push_back("--quiet");

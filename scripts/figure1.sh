@@ -28,8 +28,8 @@ mkdir -p "$out"
 names=(paper-restarts paper-no-restarts default)
 args_of() {
   case $1 in
-    paper-restarts) echo "--dual-rule gradient-ascent" ;;
-    paper-no-restarts) echo "--dual-rule gradient-ascent --no-dual-restarts" ;;
+    paper-restarts) echo "--paper-protocol" ;;
+    paper-no-restarts) echo "--dual-rule gradient-ascent --dual-lr 1e-4 --dual-scale one --no-dual-restarts" ;;
     default) echo "" ;;
   esac
 }

@@ -29,10 +29,10 @@ export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 run_dir=runs/main-$(date +%Y%m%d-%H%M%S)
 if [[ "${MAIN_FULL:-0}" == 1 ]]; then
   # Table 1 of Gallego-Posada et al. (2021): Adam 7e-4, batch 128, 200 epochs; train's
-  # default dual update (add --dual-rule gradient-ascent for the paper's own).
+  # default dual update (add --paper-protocol for the paper's own).
   args=(--model mlp --target-density 0.33 --epochs 200)
 else
-  args=(--model mlp --target-density 0.33 --epochs 80 --dual-rule nupi --kp 5 --kp-clip inf --dual-lr 2e-4 --no-dual-restarts)
+  args=(--model mlp --target-density 0.33 --epochs 80 --dual-rule nupi --kp 5 --kp-clip inf --dual-lr 2e-4 --dual-scale one --no-dual-restarts)
 fi
 echo "main: build/saddle train ${args[*]} --data-dir data/mnist --out $run_dir $*"
 exec build/saddle train "${args[@]}" --data-dir data/mnist --out "$run_dir" "$@"

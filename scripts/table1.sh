@@ -16,7 +16,7 @@
 # Usage: scripts/table1.sh [OUT_DIR]       (default: runs/table1)
 # Environment: BUILD_DIR (build/), DATA_DIR (data/mnist), SEEDS (1,2,3), JOBS (2),
 #   ROWS ("mlp-model mlp-layer lenet-model lenet-layer"); extra saddle options in EXTRA
-#   (word-split), e.g. EXTRA="--dual-rule gradient-ascent" for the paper's own protocol.
+#   (word-split), e.g. EXTRA="--paper-protocol" for the paper's own protocol.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out=${1:-$root/runs/table1}

@@ -95,7 +95,8 @@ struct Solver<T>::Impl final : StepContext<T> {
   std::vector<ConstraintSpec> specs;
   std::size_t n = 0, m = 0;
   Vector<T> x, x_prev, x_good;  // x_prev: start of this step; x_good: start of the previous one
-  Vector<double> lambda, lambda_prev, lambda_good, weights, dual_lr;
+  Vector<double> lambda, lambda_prev, lambda_good, weights, dual_lr, dual_signal;
+  bool scaled_dual = false;  // some constraint has scale != 1: the dual rule sees dual_signal
   Evaluation last_eval;
   Batch batch;
   bool stochastic = false;
@@ -153,7 +154,12 @@ struct Solver<T>::Impl final : StepContext<T> {
     const Vector<double>& v = eval.dual_values();
     if (form->updates_multipliers()) {
       form->dual_step_sizes(opt.dual.lr, dual_lr);
-      dual->step(lam, v, dual_lr, specs);
+      if (scaled_dual) {
+        for (std::size_t i = 0; i < m; ++i) dual_signal(i) = v(i) / specs[i].scale;
+        dual->step(lam, dual_signal, dual_lr, specs);
+      } else {
+        dual->step(lam, v, dual_lr, specs);
+      }
       if (opt.check_finite && !all_finite(lam))
         throw NumericalFailure("dual step: a multiplier is NaN or Inf at iteration " + std::to_string(iteration + 1));
     }
@@ -180,6 +186,16 @@ struct Solver<T>::Impl final : StepContext<T> {
     n = p.num_parameters();
     m = specs.size();
     if (n == 0) throw InvalidOption("num_parameters = 0: the problem has no parameters");
+    scaled_dual = false;
+    for (const auto& spec : specs) {
+      if (!(spec.scale > 0.0) || !std::isfinite(spec.scale))
+      {
+        std::ostringstream value;
+        value << spec.scale;
+        throw InvalidOption("constraint '" + spec.name + "': scale = " + value.str() + ": must be > 0 and finite");
+      }
+      if (spec.scale != 1.0) scaled_dual = true;
+    }
     if (!opt.initial_multipliers.empty() && opt.initial_multipliers.size() != m)
       throw InvalidOption("initial_multipliers has " + std::to_string(opt.initial_multipliers.size()) +
                           " values: the problem has " + std::to_string(m) + " constraints");
@@ -194,6 +210,7 @@ struct Solver<T>::Impl final : StepContext<T> {
     lambda_good = lambda;
     weights = Vector<double>::from_shape({m});
     dual_lr = Vector<double>::from_shape({m});
+    dual_signal = Vector<double>::from_shape({m});
     last_eval.resize(m);
     primal = make_primal_rule<T>(opt.primal);
     primal->resize(n);

@@ -40,10 +40,17 @@ enum class ConstraintKind { inequality, equality };
 /// Name of a kind ("inequality" / "equality").
 const char* to_string(ConstraintKind kind);
 
-/// One constraint of a problem: its kind and a human-readable name (used in logs).
+/// One constraint of a problem: its kind, a human-readable name (used in logs) and the
+/// scale its dual update measures it in.
 struct ConstraintSpec {
   std::string name;
   ConstraintKind kind = ConstraintKind::inequality;
+  /// The constraint's natural size, > 0 and finite: the dual rule sees c~_i / scale, so its
+  /// step is relative to that size (e.g. a density constraint d <= eps with scale eps: a
+  /// violation of 0.01 moves the multiplier as much as a 10 % excess over eps). The primal
+  /// Lagrangian, the restarts (the sign of c~_i) and penalty updates are unchanged.
+  /// 1 (the default) leaves the dual step exactly as without it.
+  double scale = 1.0;
 };
 
 /// A contiguous range of samples of a stochastic problem, in the problem's current

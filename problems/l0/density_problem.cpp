@@ -71,7 +71,9 @@ std::size_t DensityProblem::num_parameters() const { return model_.num_parameter
 
 std::vector<ConstraintSpec> DensityProblem::constraints() const {
   std::vector<ConstraintSpec> specs;
-  for (const auto& g : options_.groups) specs.push_back({"density_" + g.name, ConstraintKind::inequality});
+  for (const auto& g : options_.groups)
+    specs.push_back({"density_" + g.name, ConstraintKind::inequality,
+                     options_.dual_scale == DualScale::target ? g.target : 1.0});
   return specs;
 }
 

@@ -239,6 +239,7 @@ TrainResult train(const TrainConfig& config, const Dataset& data,
   po.weight_decay = config.weight_decay;
   po.test_gate = config.test_gate;
   po.init = config.init;
+  po.dual_scale = config.dual_scale;
   SolverOptions so = config.solver_options;
   so.batch_size = config.batch;
   so.max_epochs = config.epochs;

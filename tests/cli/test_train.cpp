@@ -490,21 +490,67 @@ TEST(Train, BatchLargerThanTheTrainingSetIsRefused) {
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 }
 
-// The default dual update of train is nuPI with a clipped proportional term
-// (docs/formulations.md); the paper's protocol is one flag away.
-TEST(Train, DefaultDualUpdateIsClippedNuPi) {
+// The default dual update of train is nuPI with a clipped proportional term on the violation
+// relative to the target (docs/formulations.md); the paper's protocol is one flag away.
+TEST(Train, DefaultDualUpdateIsClippedNuPiRelativeToTheTarget) {
   REQUIRE_EXE();
   const auto help = run({"train", "--help"});
   ASSERT_EQ(help.code, 0) << help.err;
-  for (const char* text : {"--dual-rule NAME (=nupi)", "--kp X (=100)", "--kp-clip X (=0.002)", "--dual-lr X (=1e-4)"})
+  for (const char* text : {"--dual-rule NAME (=nupi)", "--kp X (=30)", "--kp-clip X (=0.006)", "--dual-lr X (=3e-5)",
+                           "--dual-scale NAME (=target)", "--paper-protocol"})
     EXPECT_NE(help.out.find(text), std::string::npos) << "help lacks " << text;
   const fs::path dir = scratch_dir() / "default_dual";
   auto args = base_args(1);
   args.insert(args.end(), {"--target-density", "0.5", "--quiet", "--out", dir.string(), "--overwrite"});
   ASSERT_EQ(run(args).code, 0);
   const std::string config = read_file(dir / "config.ini");
-  for (const char* line : {"dual-rule = nupi\n", "kp = 100\n", "kp-clip = 0.002\n", "dual-lr = 1e-4\n"})
+  for (const char* line : {"dual-rule = nupi\n", "kp = 30\n", "kp-clip = 0.006\n", "dual-lr = 3e-5\n",
+                           "dual-scale = target\n", "paper-protocol = false\n"})
     EXPECT_NE(config.find(line), std::string::npos) << line << " not in\n" << config;
+}
+
+// --paper-protocol records the paper's dual update in config.ini, runs exactly as the three
+// flags it stands for, and refuses a flag that contradicts it.
+TEST(Train, PaperProtocolIsTheThreeFlagsItNames) {
+  REQUIRE_EXE();
+  const fs::path a = scratch_dir() / "paper_switch";
+  const fs::path b = scratch_dir() / "paper_flags";
+  auto args = base_args(2);
+  args.insert(args.end(), {"--target-density", "0.5", "--quiet", "--overwrite", "--log-every", "3"});
+  auto with_switch = args;
+  with_switch.insert(with_switch.end(), {"--paper-protocol", "--out", a.string()});
+  auto with_flags = args;
+  with_flags.insert(with_flags.end(), {"--dual-rule", "gradient-ascent", "--dual-lr", "1e-4", "--dual-scale", "one",
+                                       "--out", b.string()});
+  ASSERT_EQ(run(with_switch).code, 0);
+  ASSERT_EQ(run(with_flags).code, 0);
+  EXPECT_EQ(read_file(a / "steps.csv"), read_file(b / "steps.csv"));
+  const std::string config = read_file(a / "config.ini");
+  for (const char* line : {"dual-rule = gradient-ascent\n", "dual-lr = 1e-4\n", "dual-scale = one\n",
+                           "paper-protocol = true\n"})
+    EXPECT_NE(config.find(line), std::string::npos) << line << " not in\n" << config;
+  // The default differs from it (the multipliers move differently from the first step).
+  const fs::path d = scratch_dir() / "paper_default";
+  auto with_default = args;
+  with_default.insert(with_default.end(), {"--out", d.string()});
+  ASSERT_EQ(run(with_default).code, 0);
+  EXPECT_NE(read_file(a / "steps.csv"), read_file(d / "steps.csv"));
+
+  for (const auto& extra : std::vector<std::vector<std::string>>{
+           {"--dual-rule", "nupi"}, {"--dual-lr", "0.05"}, {"--dual-scale", "target"}, {"--no-dual-restarts"}}) {
+    auto bad = args;
+    bad.push_back("--paper-protocol");
+    bad.insert(bad.end(), extra.begin(), extra.end());
+    const auto r = run(bad);
+    EXPECT_EQ(r.code, 2) << extra[0];
+    EXPECT_NE(r.err.find("--paper-protocol"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(extra[0]), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  const auto bad_scale = run({"train", "--dual-scale", "relative", "--epochs", "1"});
+  EXPECT_EQ(bad_scale.code, 2);
+  EXPECT_NE(bad_scale.err.find("unknown --dual-scale 'relative' (choices: target, one)"), std::string::npos)
+      << bad_scale.err;
 }
 
 // --resume takes every setting from the run folder (config.ini), not from today's defaults:
@@ -520,7 +566,11 @@ TEST(Train, ResumeKeepsTheRecordedSettingsWhenDefaultsChange) {
       // a gradient-ascent run made when gradient ascent was the default
       {{"--dual-rule", "gradient-ascent", "--dual-lr", "0.05"}, {"--dual-rule", "gradient-ascent"}, {}},
       // a nuPI run made before --kp-clip existed (no clipping then)
-      {{"--dual-rule", "nupi", "--kp", "0.5", "--dual-lr", "0.05", "--kp-clip", "inf"}, {"--kp-clip", "inf"}, {"kp-clip"}},
+      {{"--dual-rule", "nupi", "--kp", "0.5", "--dual-lr", "0.05", "--kp-clip", "inf", "--dual-scale", "one"},
+       {"--kp-clip", "inf", "--dual-scale", "one"},
+       {"kp-clip", "dual-scale"}},
+      // a run made before --dual-scale existed (the plain violation then)
+      {{"--dual-scale", "one", "--dual-lr", "0.05"}, {"--dual-scale", "one"}, {"dual-scale"}},
   };
   int index = 0;
   for (const auto& c : cases) {

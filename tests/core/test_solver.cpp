@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "saddle/saddle.hpp"
@@ -161,6 +162,58 @@ TEST(Solver, GdaStepMatchesHandComputation) {
   s = eg.solve(p);
   EXPECT_DOUBLE_EQ(s.x(0), 0.29);
   EXPECT_DOUBLE_EQ(s.multipliers(0), 0.435);
+}
+
+// ConstraintSpec::scale: the dual rule sees c / scale. One hand-computed step, the same
+// KKT point and multiplier (the scale changes the path, not the answer), and bad scales refused.
+namespace {
+class ScaledParabola : public Parabola {
+ public:
+  explicit ScaledParabola(double scale) : Parabola(1.0), scale_(scale) {}
+  std::vector<ConstraintSpec> constraints() const override {
+    return {{"x_le_bound", ConstraintKind::inequality, scale_}};
+  }
+
+ private:
+  double scale_;
+};
+}  // namespace
+
+TEST(Solver, ConstraintScaleDividesTheDualSignal) {
+  // From x = 0, lambda = 0.5: c = -1, seen as -1/4: lambda = 0.5 + 0.1 * (-0.25) = 0.475
+  // (gradient ascent); the primal step is the unscaled one, x = 0.35.
+  auto o = deterministic_options();
+  o.max_iterations = 1;
+  o.initial_multipliers = {0.5};
+  ScaledParabola quarter(4.0);
+  auto s = Solver<double>(make_scheme<double>("gda"), o).solve(quarter);
+  EXPECT_DOUBLE_EQ(s.x(0), 0.35);
+  EXPECT_DOUBLE_EQ(s.multipliers(0), 0.475);
+  // nuPI: lambda += lr v + kp (xi_new - xi_old) with v = -0.25: 0.5 - 0.025 + 0.2 * (-0.25).
+  o.dual.kind = DualRuleKind::nupi;
+  o.dual.kp = 0.2;
+  s = Solver<double>(make_scheme<double>("gda"), o).solve(quarter);
+  EXPECT_DOUBLE_EQ(s.multipliers(0), 0.425);
+
+  // Every scheme still converges to x* = 1, lambda* = 2.
+  for (const auto& scheme : scheme_names()) {
+    ScaledParabola p(0.5);
+    const auto r = Solver<double>(make_scheme<double>(scheme), deterministic_options()).solve(p);
+    EXPECT_EQ(r.termination, Termination::converged) << scheme << ": " << r.report();
+    EXPECT_NEAR(r.x(0), 1.0, 1e-8) << scheme;
+    EXPECT_NEAR(r.multipliers(0), 2.0, 1e-8) << scheme;
+  }
+
+  for (const double bad : {0.0, -1.0, std::nan(""), std::numeric_limits<double>::infinity()}) {
+    ScaledParabola p(bad);
+    try {
+      Solver<double>(make_scheme<double>("gda"), deterministic_options()).solve(p);
+      ADD_FAILURE() << "scale " << bad << " accepted";
+    } catch (const InvalidOption& e) {
+      EXPECT_NE(std::string(e.what()).find("constraint 'x_le_bound': scale = "), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("must be > 0 and finite"), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(Solver, NanStopsWithNumericalFailureAndLastFinitePoint) {

@@ -57,6 +57,21 @@ TEST(DensityProblem, ConstraintValuesAreGroupDensitiesMinusTargets) {
   EXPECT_EQ(layer_problem.constraints()[1].name, "density_fc2");
 }
 
+// DualScale::target gives each constraint its target as ConstraintSpec::scale (the dual
+// update then sees the violation relative to the target); DualScale::one leaves it at 1.
+TEST(DensityProblem, DualScaleIsTheTargetOrOne) {
+  const auto data = tiny_dataset();
+  GatedModel<float> shape(Architecture::mlp);
+  auto o = options(shape, true, 0.0);
+  ASSERT_EQ(o.groups.size(), 3u);
+  for (const auto& spec : DensityProblem(data, o).constraints()) EXPECT_EQ(spec.scale, 1.0) << spec.name;
+  o.dual_scale = DualScale::target;
+  const auto specs = DensityProblem(data, o).constraints();
+  ASSERT_EQ(specs.size(), 3u);
+  for (std::size_t k = 0; k < 3; ++k) EXPECT_EQ(specs[k].scale, o.groups[k].target) << specs[k].name;
+  EXPECT_NE(specs[0].scale, specs[2].scale);  // the fixture's targets differ per layer
+}
+
 TEST(DensityProblem, GradientMatchesFiniteDifferences) {
   // Without weight decay: the gated L2 term detaches q0 on purpose ([GP] l2_detach_gates),
   // so its log-alpha gradient is not the finite difference; WeightDecayAddsTheGatedL2Term

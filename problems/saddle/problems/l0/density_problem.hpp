@@ -35,11 +35,20 @@ enum class DensityMeasure {
   expected_count,  ///< expected number of active sparsifiable weights (the [LZ] penalty)
 };
 
+/// What the dual update measures each group's violation against (ConstraintSpec::scale).
+enum class DualScale {
+  one,     ///< the violation density_g - eps_g as it is (the papers' protocol)
+  target,  ///< relative to the target, (density_g - eps_g) / eps_g: the multiplier of a low
+           ///< target moves as fast, relative to its target, as the one of a high target
+};
+
 struct DensityProblemOptions {
   Architecture architecture = Architecture::mlp;
   /// Constraint groups; empty = one model-level group with target 1.
   std::vector<DensityGroup> groups;
   DensityMeasure measure = DensityMeasure::density;
+  /// Scale of each constraint for the dual update (the Lagrangian itself is unchanged).
+  DualScale dual_scale = DualScale::one;
   /// L2 under the gates (Eq. 15 of the L0 paper, [GP] l2_penalty with detached q0):
   /// weight_decay/2 * sum_g (1-q0_g) ||W_g||^2 (+ un-gated dense biases, gated conv biases).
   double weight_decay = 0.0;

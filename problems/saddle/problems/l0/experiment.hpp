@@ -30,6 +30,9 @@ struct TrainConfig {
   /// Penalized L0 (fixed multipliers): one lambda (model level) or one per layer.
   std::vector<double> penalties;
   DensityMeasure penalty_measure = DensityMeasure::density;
+  /// Scale of the density constraints for the dual update (DensityProblemOptions::dual_scale).
+  /// The library default is the paper's (one); `saddle train` defaults to target.
+  DualScale dual_scale = DualScale::one;
   std::string solver = "gda";
   SolverOptions solver_options = default_solver_options();
   std::size_t batch = 128;
