@@ -29,8 +29,8 @@
 ///
 /// Two fork-join backends run the replicas: oneTBB (a fixed-size tbb::task_arena; built when
 /// CMake finds TBB, option SADDLE_WITH_TBB) and a small std::thread team (always built).
-/// Idle threads of either spin for a few microseconds, then sleep: a team between two solves
-/// costs no CPU.
+/// Idle threads of saddle's team poll for at most 50 microseconds, then sleep (TBB's workers
+/// spin briefly and sleep too): a team between two solves costs no CPU.
 
 #include <cstddef>
 #include <cstdint>
