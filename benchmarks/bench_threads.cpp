@@ -10,13 +10,20 @@
 // Usage: saddle_bench_threads [--models mlp,lenet5] [--steps N] [--rounds R] [--threads N]
 //                             [--configs blas1,blas2,tbb2,std2]
 // Prints one line per measurement
-//   RUN model=<m> config=<c> round=<r> ms_step=<..> allocs_per_step=<..>
+//   RUN model=<m> config=<c> round=<r> ms_step=<..> allocs_per_step=<..> main_cpu_ms=<..>
+//       process_cpu_ms=<..> serial_cpu_ms=<..>
+// (wall ms per step; CPU ms per step of the calling thread, which runs the solver and replica 0,
+// and of the whole process: on a loaded machine, where the scheduler shares the cores between
+// processes, the calling thread's CPU time per step is the step's critical path, what the
+// wall time would be on idle cores, give or take the wait for the slower replica)
 // then per model the median ms per step of every configuration, its training epoch
 // (469 steps of 128 rows: s_epoch_train = 469 * ms_step / 1000) and the ratios of the medians
 // to blas1 and blas2. Each measurement solves steps + 1 steps of `saddle train`'s defaults (gda,
 // Adam 7e-4, nuPI, restarts, density <= 0.33, batch 128) from the initial point and times
 // steps 2..N+1; allocations are counted in every thread over the same steps. Data:
 // $SADDLE_MNIST_DIR or <repo>/data/mnist; missing data: one error line, exit 1.
+#include <time.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -46,28 +53,75 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+double cpu_seconds(clockid_t clock) {
+  timespec t{};
+  clock_gettime(clock, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
+// Forwards to a problem and adds up the calling thread's CPU time inside forward, backward
+// and constraints-only evaluations: what the step spends in the (split) problem; the rest of
+// the step (the solver: weights, Adam, projection, checks, copies) is serial.
+class TimedProblem final : public saddle::BasicProblem<float> {
+ public:
+  explicit TimedProblem(saddle::BasicProblem<float>& inner) : inner_(inner) {}
+  std::size_t num_parameters() const override { return inner_.num_parameters(); }
+  std::vector<saddle::ConstraintSpec> constraints() const override { return inner_.constraints(); }
+  void initial_point(saddle::Vector<float>& x, std::uint64_t seed) const override { inner_.initial_point(x, seed); }
+  void forward(const saddle::Vector<float>& x, const saddle::Batch& b, saddle::Evaluation& e) override {
+    const double t0 = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
+    inner_.forward(x, b, e);
+    cpu += cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - t0;
+  }
+  void backward(const saddle::Vector<double>& w, saddle::Vector<float>& g) override {
+    const double t0 = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
+    inner_.backward(w, g);
+    cpu += cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - t0;
+  }
+  void evaluate_constraints(const saddle::Vector<float>& x, const saddle::Batch& b, saddle::Evaluation& e) override {
+    const double t0 = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
+    inner_.evaluate_constraints(x, b, e);
+    cpu += cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - t0;
+  }
+  std::size_t num_samples() const override { return inner_.num_samples(); }
+  void shuffle(std::uint64_t seed) override { inner_.shuffle(seed); }
+  void project(saddle::Vector<float>& x) const override { inner_.project(x); }
+  double cpu = 0.0;  // seconds, calling thread
+
+ private:
+  saddle::BasicProblem<float>& inner_;
+};
+
 // Wall time and allocations (all threads) from the end of step 1 to the end of step `last`.
 class StepClock final : public saddle::Callback<float> {
  public:
-  explicit StepClock(std::size_t last) : last_(last) {}
+  StepClock(std::size_t last, const TimedProblem* problem) : last_(last), problem_(problem) {}
   bool on_step(const saddle::StepInfo<float>& info) override {
     if (info.iteration == 1) {
       counter_.emplace();
       start_ = Clock::now();
+      main_cpu_start_ = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
+      problem_cpu_start_ = problem_->cpu;
+      process_cpu_start_ = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
     }
     if (info.iteration == last_) {
       seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+      main_cpu = cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - main_cpu_start_;
+      problem_cpu = problem_->cpu - problem_cpu_start_;
+      process_cpu = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - process_cpu_start_;
       allocations = counter_->count();
       counter_.reset();
     }
     return true;
   }
-  double seconds = 0.0;
+  double seconds = 0.0, main_cpu = 0.0, process_cpu = 0.0, problem_cpu = 0.0;
   std::size_t allocations = 0;
 
  private:
   std::size_t last_;
   Clock::time_point start_;
+  double main_cpu_start_ = 0.0, process_cpu_start_ = 0.0, problem_cpu_start_ = 0.0;
+  const TimedProblem* problem_;
   std::optional<saddle_test_alloc::ProcessAllocationCounter> counter_;
 };
 
@@ -172,12 +226,16 @@ int main(int argc, char** argv) {
           warm.max_iterations = 3;
           saddle::solve(solved, warm, "gda");
         }
-        StepClock clock(steps + 1);
-        saddle::solve<float>(solved, so, "gda", {&clock});
+        TimedProblem timed(solved);
+        StepClock clock(steps + 1, &timed);
+        saddle::solve<float>(timed, so, "gda", {&clock});
         const double t = 1e3 * clock.seconds / static_cast<double>(steps);
         ms[c].push_back(t);
-        std::printf("RUN model=%s config=%s round=%zu ms_step=%.4f allocs_per_step=%.4f\n", model.c_str(), c.c_str(),
-                    round, t, static_cast<double>(clock.allocations) / static_cast<double>(steps));
+        const double per = 1e3 / static_cast<double>(steps);
+        std::printf("RUN model=%s config=%s round=%zu ms_step=%.4f allocs_per_step=%.4f main_cpu_ms=%.4f "
+                    "process_cpu_ms=%.4f serial_cpu_ms=%.4f\n",
+                    model.c_str(), c.c_str(), round, t, static_cast<double>(clock.allocations) / static_cast<double>(steps),
+                    per * clock.main_cpu, per * clock.process_cpu, per * (clock.main_cpu - clock.problem_cpu));
         std::fflush(stdout);
       }
     }

@@ -38,16 +38,25 @@ for ((r = 0; r < rounds; r++)); do
   done
 done
 python3 - "$log" <<'EOF'
-import re, statistics, sys
+import statistics, sys
 runs = {}
 for line in open(sys.argv[1]):
     f = dict(kv.split("=") for kv in line.split()[1:])
-    runs.setdefault(f["model"], {}).setdefault(f["config"], []).append(float(f["ms_step"]))
+    c = runs.setdefault(f["model"], {}).setdefault(f["config"], {"wall": [], "main": []})
+    c["wall"].append(float(f["ms_step"]))
+    if "main_cpu_ms" in f:
+        c["main"].append(float(f["main_cpu_ms"]))
 for model, configs in runs.items():
-    med = {c: statistics.median(v) for c, v in configs.items()}
-    print(f"\n{model}: median ms/step over {len(next(iter(configs.values())))} rounds (s/epoch = 469 steps)")
-    print(f"  {'config':7} {'ms/step':>9} {'s/epoch':>8} {'/blas1':>7} {'/blas2':>7} {'/torch2':>8}")
-    for c, m in med.items():
-        r = lambda base: f"{m / med[base]:.3f}" if base in med else "-"
-        print(f"  {c:7} {m:9.3f} {469 * m / 1000:8.2f} {r('blas1'):>7} {r('blas2'):>7} {r('torch2'):>8}")
+    wall = {c: statistics.median(v["wall"]) for c, v in configs.items()}
+    main = {c: statistics.median(v["main"]) for c, v in configs.items() if v["main"]}
+    rounds = len(next(iter(configs.values()))["wall"])
+    print(f"\n{model}: medians over {rounds} rounds; wall ms/step (s/epoch = 469 steps) and the calling "
+          f"thread's CPU ms/step")
+    print(f"  {'config':7} {'wall':>8} {'s/epoch':>8} {'/blas1':>7} {'/blas2':>7} {'/torch2':>8}"
+          f" {'main cpu':>9} {'/blas1':>7} {'/blas2':>7}")
+    for c in wall:
+        r = lambda d, base: f"{d[c] / d[base]:.3f}" if base in d and c in d else "-"
+        m = f"{main[c]:.3f}" if c in main else "-"
+        print(f"  {c:7} {wall[c]:8.3f} {469 * wall[c] / 1000:8.2f} {r(wall, 'blas1'):>7} {r(wall, 'blas2'):>7}"
+              f" {r(wall, 'torch2'):>8} {m:>9} {r(main, 'blas1'):>7} {r(main, 'blas2'):>7}")
 EOF
