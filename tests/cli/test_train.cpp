@@ -145,6 +145,26 @@ TEST(Train, ThreadsRepeatBitForBitAndFollowOneThread) {
   EXPECT_NEAR(s1["test_error"].as_number(), s2["test_error"].as_number(), 0.02);
 }
 
+TEST(Train, KilledThreadedRunResumesToTheSameResult) {
+  // args.txt records --threads, so the resumed run splits its batches as the killed one did
+  // and reaches the uninterrupted run's summary bit for bit.
+  REQUIRE_EXE();
+  const fs::path full = scratch_dir() / "threads_full";
+  const fs::path cut = scratch_dir() / "threads_cut";
+  auto args = base_args(5);
+  args.insert(args.end(), {"--target-density", "0.5", "--dual-lr", "0.05", "--threads", "2", "--quiet"});
+  auto full_args = args;
+  full_args.insert(full_args.end(), {"--out", full.string(), "--overwrite"});
+  ASSERT_EQ(run(full_args).code, 0);
+  fs::remove_all(cut);
+  run_until_first_checkpoint(args, cut);
+  ASSERT_TRUE(fs::exists(cut / "checkpoint.bin"));
+  if (fs::exists(cut / "summary.json")) GTEST_SKIP() << "the run finished before it was killed";
+  const auto r = run({"train", "--resume", cut.string()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(without_seconds(read_file(full / "summary.json")), without_seconds(read_file(cut / "summary.json")));
+}
+
 TEST(Train, DamagedCheckpointsAreRejected) {
   REQUIRE_EXE();
   const fs::path dir = scratch_dir() / "run_damaged";
