@@ -67,8 +67,11 @@ class TimedProblem final : public saddle::BasicProblem<float> {
   explicit TimedProblem(saddle::BasicProblem<float>& inner) : inner_(inner) {}
   std::size_t num_parameters() const override { return inner_.num_parameters(); }
   std::vector<saddle::ConstraintSpec> constraints() const override { return inner_.constraints(); }
-  void initial_point(saddle::Vector<float>& x, std::uint64_t seed) const override { inner_.initial_point(x, seed); }
-  void forward(const saddle::Vector<float>& x, const saddle::Batch& b, saddle::Evaluation& e) override {
+  void initial_point(saddle::Vector<float>& x, std::uint64_t seed) const override {
+    inner_.initial_point(x, seed);
+  }
+  void forward(const saddle::Vector<float>& x, const saddle::Batch& b,
+               saddle::Evaluation& e) override {
     const double t0 = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
     inner_.forward(x, b, e);
     cpu += cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - t0;
@@ -78,7 +81,8 @@ class TimedProblem final : public saddle::BasicProblem<float> {
     inner_.backward(w, g);
     cpu += cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - t0;
   }
-  void evaluate_constraints(const saddle::Vector<float>& x, const saddle::Batch& b, saddle::Evaluation& e) override {
+  void evaluate_constraints(const saddle::Vector<float>& x, const saddle::Batch& b,
+                            saddle::Evaluation& e) override {
     const double t0 = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
     inner_.evaluate_constraints(x, b, e);
     cpu += cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - t0;
@@ -170,8 +174,10 @@ int main(int argc, char** argv) {
   }
   for (const auto& c : configs)
     if (c != "blas1" && c != "blas2" && c != "tbb2" && c != "std2") {
-      std::fprintf(stderr, "saddle_bench_threads: error: unknown config '%s' (choices: blas1, blas2, tbb2, std2)\n",
-                   c.c_str());
+      std::fprintf(
+          stderr,
+          "saddle_bench_threads: error: unknown config '%s' (choices: blas1, blas2, tbb2, std2)\n",
+          c.c_str());
       return 2;
     }
   const char* env_dir = std::getenv("SADDLE_MNIST_DIR");
@@ -185,8 +191,8 @@ int main(int argc, char** argv) {
   }
   const std::size_t batch = 128;
   const double steps_per_epoch = static_cast<double>((data.train.size() + batch - 1) / batch);
-  std::printf("saddle_bench_threads: %zu steps x %zu rounds, data-parallel threads = %zu, tbb %s\n", steps, rounds,
-              threads, saddle::tbb_available() ? "available" : "not built");
+  std::printf("saddle_bench_threads: %zu steps x %zu rounds, data-parallel threads = %zu, tbb %s\n",
+              steps, rounds, threads, saddle::tbb_available() ? "available" : "not built");
   for (const auto& model : models) {
     l0::DensityProblemOptions po;
     po.architecture = l0::parse_architecture(model);
@@ -202,10 +208,11 @@ int main(int argc, char** argv) {
     std::map<std::string, std::unique_ptr<saddle::ThreadParallelProblem<float>>> split_problems;
     for (const auto& c : configs) {
       if (c == "tbb2" && saddle::tbb_available())
-        split_problems[c] = std::make_unique<saddle::ThreadParallelProblem<float>>(threads, make, saddle::ThreadBackend::tbb);
+        split_problems[c] = std::make_unique<saddle::ThreadParallelProblem<float>>(
+            threads, make, saddle::ThreadBackend::tbb);
       if (c == "std2")
-        split_problems[c] =
-            std::make_unique<saddle::ThreadParallelProblem<float>>(threads, make, saddle::ThreadBackend::std_thread);
+        split_problems[c] = std::make_unique<saddle::ThreadParallelProblem<float>>(
+            threads, make, saddle::ThreadBackend::std_thread);
     }
     saddle::SolverOptions so = l0::TrainConfig::default_solver_options();
     so.dual.kind = saddle::DualRuleKind::nupi;
@@ -220,7 +227,8 @@ int main(int argc, char** argv) {
         if (c == "tbb2" && !saddle::tbb_available()) continue;
         openblas_set_num_threads(c == "blas2" ? 2 : 1);
         saddle::BasicProblem<float>& solved =
-            split_problems.count(c) ? static_cast<saddle::BasicProblem<float>&>(*split_problems[c]) : single;
+            split_problems.count(c) ? static_cast<saddle::BasicProblem<float>&>(*split_problems[c])
+                                    : single;
         if (round == 0) {  // warm-up: BLAS buffers, first touch, thread start
           saddle::SolverOptions warm = so;
           warm.max_iterations = 3;
@@ -232,22 +240,26 @@ int main(int argc, char** argv) {
         const double t = 1e3 * clock.seconds / static_cast<double>(steps);
         ms[c].push_back(t);
         const double per = 1e3 / static_cast<double>(steps);
-        std::printf("RUN model=%s config=%s round=%zu ms_step=%.4f allocs_per_step=%.4f main_cpu_ms=%.4f "
-                    "process_cpu_ms=%.4f serial_cpu_ms=%.4f\n",
-                    model.c_str(), c.c_str(), round, t, static_cast<double>(clock.allocations) / static_cast<double>(steps),
-                    per * clock.main_cpu, per * clock.process_cpu, per * (clock.main_cpu - clock.problem_cpu));
+        std::printf(
+            "RUN model=%s config=%s round=%zu ms_step=%.4f allocs_per_step=%.4f main_cpu_ms=%.4f "
+            "process_cpu_ms=%.4f serial_cpu_ms=%.4f\n",
+            model.c_str(), c.c_str(), round, t,
+            static_cast<double>(clock.allocations) / static_cast<double>(steps),
+            per * clock.main_cpu, per * clock.process_cpu,
+            per * (clock.main_cpu - clock.problem_cpu));
         std::fflush(stdout);
       }
     }
     std::printf("\n%s, batch %zu: median of %zu rounds\n", model.c_str(), batch, rounds);
-    std::printf("  %-6s %10s %14s %10s %10s\n", "config", "ms/step", "s/epoch(469)", "/blas1", "/blas2");
+    std::printf("  %-6s %10s %14s %10s %10s\n", "config", "ms/step", "s/epoch(469)", "/blas1",
+                "/blas2");
     for (const auto& c : configs) {
       if (ms[c].empty()) continue;
       const double m = median(ms[c]);
       const double b1 = ms.count("blas1") && !ms["blas1"].empty() ? median(ms["blas1"]) : 0.0;
       const double b2 = ms.count("blas2") && !ms["blas2"].empty() ? median(ms["blas2"]) : 0.0;
-      std::printf("  %-6s %10.3f %14.2f %10.3f %10.3f\n", c.c_str(), m, steps_per_epoch * m / 1e3, b1 > 0 ? m / b1 : 0.0,
-                  b2 > 0 ? m / b2 : 0.0);
+      std::printf("  %-6s %10.3f %14.2f %10.3f %10.3f\n", c.c_str(), m, steps_per_epoch * m / 1e3,
+                  b1 > 0 ? m / b1 : 0.0, b2 > 0 ? m / b2 : 0.0);
     }
     std::printf("\n");
     std::fflush(stdout);

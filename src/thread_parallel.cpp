@@ -27,9 +27,12 @@ namespace saddle {
 
 const char* to_string(ThreadBackend backend) {
   switch (backend) {
-    case ThreadBackend::automatic: return "automatic";
-    case ThreadBackend::tbb: return "tbb";
-    case ThreadBackend::std_thread: return "std-thread";
+    case ThreadBackend::automatic:
+      return "automatic";
+    case ThreadBackend::tbb:
+      return "tbb";
+    case ThreadBackend::std_thread:
+      return "std-thread";
   }
   return "?";
 }
@@ -38,7 +41,8 @@ ThreadBackend parse_thread_backend(const std::string& name) {
   if (name == "automatic") return ThreadBackend::automatic;
   if (name == "tbb") return ThreadBackend::tbb;
   if (name == "std-thread") return ThreadBackend::std_thread;
-  throw InvalidOption("unknown thread backend '" + name + "' (choices: automatic, tbb, std-thread)");
+  throw InvalidOption("unknown thread backend '" + name +
+                      "' (choices: automatic, tbb, std-thread)");
 }
 
 bool tbb_available() {
@@ -89,7 +93,8 @@ struct ThreadTeam::Impl {
 namespace {
 
 // Runs one index and records its exception (the caller rethrows the lowest index's).
-inline void run_guarded(void (*task)(void*, std::size_t), void* ctx, std::size_t i, std::exception_ptr& error) {
+inline void run_guarded(void (*task)(void*, std::size_t), void* ctx, std::size_t i,
+                        std::exception_ptr& error) {
   try {
     task(ctx, i);
   } catch (...) {
@@ -193,7 +198,8 @@ class TbbTeam final : public ThreadTeam::Impl {
  public:
   explicit TbbTeam(std::size_t size)
       : limit_(tbb::global_control::max_allowed_parallelism,
-               std::max(size, tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism))),
+               std::max(size, tbb::global_control::active_value(
+                                  tbb::global_control::max_allowed_parallelism))),
         arena_(static_cast<int>(size), 1),
         errors_(size) {
     arena_.initialize();
@@ -204,7 +210,8 @@ class TbbTeam final : public ThreadTeam::Impl {
       tbb::parallel_for(
           tbb::blocked_range<std::size_t>(0, errors_.size(), 1),
           [&](const tbb::blocked_range<std::size_t>& r) {
-            for (std::size_t i = r.begin(); i != r.end(); ++i) run_guarded(task, ctx, i, errors_[i]);
+            for (std::size_t i = r.begin(); i != r.end(); ++i)
+              run_guarded(task, ctx, i, errors_[i]);
           },
           tbb::static_partitioner());
     });
@@ -229,9 +236,11 @@ class InlineTeam final : public ThreadTeam::Impl {
 
 ThreadTeam::ThreadTeam(std::size_t size, ThreadBackend backend) : size_(size), backend_(backend) {
   if (size == 0) throw InvalidOption("threads = 0: must be >= 1");
-  if (backend_ == ThreadBackend::automatic) backend_ = tbb_available() ? ThreadBackend::tbb : ThreadBackend::std_thread;
+  if (backend_ == ThreadBackend::automatic)
+    backend_ = tbb_available() ? ThreadBackend::tbb : ThreadBackend::std_thread;
   if (backend_ == ThreadBackend::tbb && !tbb_available())
-    throw InvalidOption("thread backend tbb: saddle was built without oneTBB (install libtbb-dev and rebuild)");
+    throw InvalidOption(
+        "thread backend tbb: saddle was built without oneTBB (install libtbb-dev and rebuild)");
   if (size == 1) {
     impl_ = std::make_unique<InlineTeam>();
   } else if (backend_ == ThreadBackend::std_thread) {
@@ -264,32 +273,38 @@ template <class T>
 std::size_t checked_size(const std::vector<std::unique_ptr<BasicProblem<T>>>& replicas) {
   if (replicas.empty()) throw InvalidOption("threads = 0: must be >= 1");
   for (std::size_t i = 0; i < replicas.size(); ++i)
-    if (!replicas[i]) throw InvalidOption("thread parallel: replica " + std::to_string(i) + " is null");
+    if (!replicas[i])
+      throw InvalidOption("thread parallel: replica " + std::to_string(i) + " is null");
   return replicas.size();
 }
 
 }  // namespace
 
 template <class T>
-ThreadParallelProblem<T>::ThreadParallelProblem(std::size_t threads, const Factory& make, ThreadBackend backend)
+ThreadParallelProblem<T>::ThreadParallelProblem(std::size_t threads, const Factory& make,
+                                                ThreadBackend backend)
     : ThreadParallelProblem(build_replicas<T>(threads, make), backend) {}
 
 template <class T>
-ThreadParallelProblem<T>::ThreadParallelProblem(std::vector<std::unique_ptr<BasicProblem<T>>> replicas,
-                                                ThreadBackend backend)
+ThreadParallelProblem<T>::ThreadParallelProblem(
+    std::vector<std::unique_ptr<BasicProblem<T>>> replicas, ThreadBackend backend)
     : replicas_(std::move(replicas)), team_(checked_size(replicas_), backend) {
   const BasicProblem<T>& first = *replicas_[0];
   if (first.num_samples() == 0)
-    throw InvalidOption("thread parallel: the problem is deterministic (num_samples() = 0): nothing to split");
+    throw InvalidOption(
+        "thread parallel: the problem is deterministic (num_samples() = 0): nothing to split");
   n_ = first.num_parameters();
   m_ = first.constraints().size();
   for (std::size_t i = 1; i < replicas_.size(); ++i) {
     const BasicProblem<T>& r = *replicas_[i];
-    if (r.num_parameters() != n_ || r.constraints().size() != m_ || r.num_samples() != first.num_samples())
-      throw InvalidOption("thread parallel: replica " + std::to_string(i) + " (n = " +
-                          std::to_string(r.num_parameters()) + ", m = " + std::to_string(r.constraints().size()) +
-                          ", samples = " + std::to_string(r.num_samples()) + ") differs from replica 0 (n = " +
-                          std::to_string(n_) + ", m = " + std::to_string(m_) +
+    if (r.num_parameters() != n_ || r.constraints().size() != m_ ||
+        r.num_samples() != first.num_samples())
+      throw InvalidOption("thread parallel: replica " + std::to_string(i) +
+                          " (n = " + std::to_string(r.num_parameters()) +
+                          ", m = " + std::to_string(r.constraints().size()) +
+                          ", samples = " + std::to_string(r.num_samples()) +
+                          ") differs from replica 0 (n = " + std::to_string(n_) +
+                          ", m = " + std::to_string(m_) +
                           ", samples = " + std::to_string(first.num_samples()) + ")");
   }
   const std::size_t N = replicas_.size();
@@ -354,7 +369,8 @@ void ThreadParallelProblem<T>::forward(const Vector<T>& x, const Batch& batch, E
 }
 
 template <class T>
-void ThreadParallelProblem<T>::evaluate_constraints(const Vector<T>& x, const Batch& batch, Evaluation& eval) {
+void ThreadParallelProblem<T>::evaluate_constraints(const Vector<T>& x, const Batch& batch,
+                                                    Evaluation& eval) {
   evaluate(x, batch, eval, true);
 }
 
@@ -377,7 +393,8 @@ void ThreadParallelProblem<T>::backward(const Vector<double>& weights, Vector<T>
   const std::size_t blocks = (n_ + kBlock - 1) / kBlock;
   auto reduce = [&](std::size_t t) {
     const Shard part = shard_of(blocks, static_cast<int>(t), static_cast<int>(N));
-    const std::size_t lo = std::min(n_, part.offset * kBlock), hi = std::min(n_, (part.offset + part.count) * kBlock);
+    const std::size_t lo = std::min(n_, part.offset * kBlock),
+                      hi = std::min(n_, (part.offset + part.count) * kBlock);
     T* out = grad.data();
     bool first = true;
     for (std::size_t i = 0; i < N; ++i) {

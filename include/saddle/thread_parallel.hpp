@@ -100,7 +100,8 @@ class ThreadParallelProblem final : public BasicProblem<T> {
   /// a null replica, a deterministic problem (num_samples() = 0) or replicas that disagree
   /// on n, m or the number of samples.
   using Factory = std::function<std::unique_ptr<BasicProblem<T>>(std::size_t index)>;
-  ThreadParallelProblem(std::size_t threads, const Factory& make, ThreadBackend backend = ThreadBackend::automatic);
+  ThreadParallelProblem(std::size_t threads, const Factory& make,
+                        ThreadBackend backend = ThreadBackend::automatic);
   /// Takes ownership of already built replicas (one per thread).
   explicit ThreadParallelProblem(std::vector<std::unique_ptr<BasicProblem<T>>> replicas,
                                  ThreadBackend backend = ThreadBackend::automatic);
@@ -109,7 +110,9 @@ class ThreadParallelProblem final : public BasicProblem<T> {
   std::size_t num_parameters() const override { return n_; }
   std::vector<ConstraintSpec> constraints() const override { return replicas_[0]->constraints(); }
   /// Replica 0's initial point.
-  void initial_point(Vector<T>& x, std::uint64_t seed) const override { replicas_[0]->initial_point(x, seed); }
+  void initial_point(Vector<T>& x, std::uint64_t seed) const override {
+    replicas_[0]->initial_point(x, seed);
+  }
   /// Each replica evaluates its share of `batch` (size 0 means all samples) on its thread;
   /// loss, constraints and strict values are the share-weighted sums in replica order.
   void forward(const Vector<T>& x, const Batch& batch, Evaluation& eval) override;
@@ -144,10 +147,10 @@ class ThreadParallelProblem final : public BasicProblem<T> {
   std::vector<std::unique_ptr<BasicProblem<T>>> replicas_;
   ThreadTeam team_;
   std::size_t n_ = 0, m_ = 0;
-  std::vector<Shard> shards_;             // [N] rows of each replica in the last forward
-  std::vector<double> shares_;            // [N]
-  std::vector<Evaluation> local_;         // [N] each replica's evaluation, [m]
-  std::vector<Vector<T>> grads_;          // [N] replica i >= 1 writes its gradient here, [n]
+  std::vector<Shard> shards_;      // [N] rows of each replica in the last forward
+  std::vector<double> shares_;     // [N]
+  std::vector<Evaluation> local_;  // [N] each replica's evaluation, [m]
+  std::vector<Vector<T>> grads_;   // [N] replica i >= 1 writes its gradient here, [n]
 };
 
 extern template class ThreadParallelProblem<float>;

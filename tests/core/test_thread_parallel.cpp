@@ -12,11 +12,11 @@
 #include <string>
 #include <vector>
 
+#include "common/allocation_counter.hpp"
 #include "saddle/gradient_check.hpp"
 #include "saddle/solvers.hpp"
 #include "saddle/thread_parallel.hpp"
 #include "toy_problems.hpp"
-#include "common/allocation_counter.hpp"
 
 using namespace saddle;
 
@@ -51,7 +51,8 @@ class Regression final : public BasicProblem<T> {
     return {{"mean_fit", ConstraintKind::inequality}, {"norm", ConstraintKind::inequality}};
   }
   void initial_point(Vector<T>& x, std::uint64_t seed) const override {
-    for (std::size_t j = 0; j < kN; ++j) x(j) = static_cast<T>(0.1 * std::sin(static_cast<double>(j + seed)));
+    for (std::size_t j = 0; j < kN; ++j)
+      x(j) = static_cast<T>(0.1 * std::sin(static_cast<double>(j + seed)));
   }
   std::size_t num_samples() const override { return kRows; }
   void shuffle(std::uint64_t seed) override {
@@ -77,7 +78,8 @@ class Regression final : public BasicProblem<T> {
       loss += 0.5 * u_[r] * u_[r];
       fit += p;
     }
-    for (std::size_t j = 0; j < kN; ++j) norm += static_cast<double>(x(j)) * static_cast<double>(x(j));
+    for (std::size_t j = 0; j < kN; ++j)
+      norm += static_cast<double>(x(j)) * static_cast<double>(x(j));
     e.loss = loss / static_cast<double>(rows_) + 0.5 * mu * norm;
     e.constraints(0) = fit / static_cast<double>(rows_) - 0.3;
     e.constraints(1) = norm - 1.0;
@@ -93,7 +95,8 @@ class Regression final : public BasicProblem<T> {
         const double* a = a_.data() + order_[begin_ + r] * kN;
         sum += (u_[r] + w(0)) * a[j];
       }
-      g(j) = static_cast<T>(sum / static_cast<double>(rows_) + (mu_ + 2.0 * w(1)) * static_cast<double>(x(j)));
+      g(j) = static_cast<T>(sum / static_cast<double>(rows_) +
+                            (mu_ + 2.0 * w(1)) * static_cast<double>(x(j)));
     }
   }
 
@@ -130,7 +133,8 @@ void expect_identical(const Summary<T>& a, const Summary<T>& b) {
   ASSERT_EQ(a.iterations, b.iterations);
   ASSERT_EQ(a.x.size(), b.x.size());
   for (std::size_t i = 0; i < a.x.size(); ++i) EXPECT_EQ(a.x(i), b.x(i)) << "x[" << i << "]";
-  for (std::size_t i = 0; i < a.multipliers.size(); ++i) EXPECT_EQ(a.multipliers(i), b.multipliers(i));
+  for (std::size_t i = 0; i < a.multipliers.size(); ++i)
+    EXPECT_EQ(a.multipliers(i), b.multipliers(i));
   EXPECT_EQ(a.loss, b.loss);
 }
 
@@ -147,7 +151,8 @@ TEST(ThreadTeam, RunsEveryIndexOnceForEachBackendAndSize) {
         auto body = [&](std::size_t i) { hits[i].fetch_add(1); };
         team.run_each(body);
       }
-      for (std::size_t i = 0; i < size; ++i) EXPECT_EQ(hits[i].load(), 200) << to_string(backend) << " size " << size;
+      for (std::size_t i = 0; i < size; ++i)
+        EXPECT_EQ(hits[i].load(), 200) << to_string(backend) << " size " << size;
     }
 }
 
@@ -197,7 +202,8 @@ TEST(ThreadParallel, SameThreadCountRepeatsBitForBitOnBothBackends) {
     for (auto backend : backends())
       for (int run = 0; run < 2; ++run) {
         auto p = threaded<float>(threads, backend);
-        SCOPED_TRACE(std::to_string(threads) + " threads, " + to_string(backend) + ", run " + std::to_string(run));
+        SCOPED_TRACE(std::to_string(threads) + " threads, " + to_string(backend) + ", run " +
+                     std::to_string(run));
         expect_identical(reference, solve(*p, o, "gda"));
       }
   }
@@ -213,8 +219,10 @@ TEST(ThreadParallel, ThreadsAgreeWithOneThreadUpToRounding) {
     auto p = threaded<double>(threads, ThreadBackend::automatic);
     const auto b = solve(*p, o, "extragradient");
     ASSERT_EQ(a.iterations, b.iterations);
-    for (std::size_t i = 0; i < a.x.size(); ++i) EXPECT_NEAR(a.x(i), b.x(i), 1e-10) << threads << " threads, x[" << i << "]";
-    for (std::size_t i = 0; i < a.multipliers.size(); ++i) EXPECT_NEAR(a.multipliers(i), b.multipliers(i), 1e-10);
+    for (std::size_t i = 0; i < a.x.size(); ++i)
+      EXPECT_NEAR(a.x(i), b.x(i), 1e-10) << threads << " threads, x[" << i << "]";
+    for (std::size_t i = 0; i < a.multipliers.size(); ++i)
+      EXPECT_NEAR(a.multipliers(i), b.multipliers(i), 1e-10);
     EXPECT_NEAR(a.loss, b.loss, 1e-10);
   }
 }
@@ -257,30 +265,35 @@ TEST(ThreadParallel, GradientPassesAFiniteDifferenceCheck) {
     p->initial_point(x, 5);
     const Vector<double> w = {0.3, 1.5};
     const auto r = check_gradient<double>(*p, x, w);
-    EXPECT_TRUE(r.ok) << threads << " threads: " << r.failures << " failures, worst index " << r.worst_index << ": "
-                      << r.worst_analytic << " vs " << r.worst_numeric;
+    EXPECT_TRUE(r.ok) << threads << " threads: " << r.failures << " failures, worst index "
+                      << r.worst_index << ": " << r.worst_analytic << " vs " << r.worst_numeric;
     EXPECT_EQ(r.checked, Regression<double>::kN);
   }
 }
 
 TEST(ThreadParallel, RejectsBadReplicas) {
   test::Parabola parabola;
-  EXPECT_THROW(ThreadParallelProblem<double>(
-                   2, [](std::size_t) -> std::unique_ptr<Problem> { return std::make_unique<test::Parabola>(); }),
+  EXPECT_THROW(ThreadParallelProblem<double>(2,
+                                             [](std::size_t) -> std::unique_ptr<Problem> {
+                                               return std::make_unique<test::Parabola>();
+                                             }),
                InvalidOption);  // deterministic
-  EXPECT_THROW(ThreadParallelProblem<double>(
-                   2, [](std::size_t i) -> std::unique_ptr<Problem> {
-                     if (i == 0) return std::make_unique<Regression<double>>();
-                     return std::make_unique<test::NoisyMean>();
-                   }),
+  EXPECT_THROW(ThreadParallelProblem<double>(2,
+                                             [](std::size_t i) -> std::unique_ptr<Problem> {
+                                               if (i == 0)
+                                                 return std::make_unique<Regression<double>>();
+                                               return std::make_unique<test::NoisyMean>();
+                                             }),
                InvalidOption);  // replicas differ
-  EXPECT_THROW(ThreadParallelProblem<double>(2, [](std::size_t) { return std::unique_ptr<Problem>(); }),
-               InvalidOption);  // null
+  EXPECT_THROW(
+      ThreadParallelProblem<double>(2, [](std::size_t) { return std::unique_ptr<Problem>(); }),
+      InvalidOption);  // null
   EXPECT_THROW(threaded<double>(0, ThreadBackend::automatic), InvalidOption);
 }
 
 TEST(ThreadParallel, AStepAllocatesNothingInAnyThread) {
-  if (!saddle_test_alloc::kCountAllocations) GTEST_SKIP() << "allocation counting is off under AddressSanitizer";
+  if (!saddle_test_alloc::kCountAllocations)
+    GTEST_SKIP() << "allocation counting is off under AddressSanitizer";
   for (auto backend : backends()) {
     auto p = threaded<float>(3, backend);
     Vector<float> x = Vector<float>::from_shape({Regression<float>::kN});

@@ -55,7 +55,8 @@ TEST_P(ThreadedDensityProblem, ThreadsAgreeWithOneReplicaUpToFloatRounding) {
   one.backward(w, g1);
   const double scale = static_cast<double>(xt::amax(xt::abs(g1))());
   for (std::size_t threads : {2u, 3u}) {
-    ThreadParallelProblem<float> split(threads, [&](std::size_t) { return std::make_unique<DensityProblem>(data, options); });
+    ThreadParallelProblem<float> split(
+        threads, [&](std::size_t) { return std::make_unique<DensityProblem>(data, options); });
     split.shuffle(5);
     Evaluation en;
     en.resize(m);
@@ -65,12 +66,14 @@ TEST_P(ThreadedDensityProblem, ThreadsAgreeWithOneReplicaUpToFloatRounding) {
     Vector<float> gn = Vector<float>::from_shape({x.size()});
     split.backward(w, gn);
     double worst = 0.0;
-    for (std::size_t j = 0; j < x.size(); ++j) worst = std::max(worst, std::abs(static_cast<double>(gn(j) - g1(j))));
+    for (std::size_t j = 0; j < x.size(); ++j)
+      worst = std::max(worst, std::abs(static_cast<double>(gn(j) - g1(j))));
     EXPECT_LE(worst, 1e-4 * scale) << threads << " threads";
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(BothModels, ThreadedDensityProblem, ::testing::Values(Architecture::mlp, Architecture::lenet5),
+INSTANTIATE_TEST_SUITE_P(BothModels, ThreadedDensityProblem,
+                         ::testing::Values(Architecture::mlp, Architecture::lenet5),
                          [](const auto& info) { return std::string(to_string(info.param)); });
 
 // A double-precision BasicProblem over a GatedModel<double> (the L0 model's loss with fixed
@@ -92,12 +95,16 @@ class SmallGatedProblem final : public BasicProblem<double> {
     for (std::size_t r = 0; r < b.size; ++r)
       for (std::size_t k = 0; k < f; ++k) xd_(r, k) = data_.train.x(b.begin + r, k);
     x_ = &x;
-    e.loss = model_.forward_train(make_cview<double, 1>(x.data(), {x.size()}), make_cview<double, 2>(xd_.data(), {b.size, f}),
-                                  make_cview<std::int32_t, 1>(data_.train.y.data() + b.begin, {b.size}), 42)
+    e.loss = model_
+                 .forward_train(
+                     make_cview<double, 1>(x.data(), {x.size()}),
+                     make_cview<double, 2>(xd_.data(), {b.size, f}),
+                     make_cview<std::int32_t, 1>(data_.train.y.data() + b.begin, {b.size}), 42)
                  .loss;
   }
   void backward(const Vector<double>&, Vector<double>& g) override {
-    model_.backward(make_cview<double, 1>(x_->data(), {x_->size()}), make_view<double, 1>(g.data(), {g.size()}));
+    model_.backward(make_cview<double, 1>(x_->data(), {x_->size()}),
+                    make_view<double, 1>(g.data(), {g.size()}));
   }
 
  private:
@@ -109,14 +116,15 @@ class SmallGatedProblem final : public BasicProblem<double> {
 
 TEST(ThreadedDensityProblem, SplitGradientMatchesFiniteDifferences) {
   const Dataset data = l0_test::random_dataset(8, 0, 3, "random");
-  ThreadParallelProblem<double> split(3, [&](std::size_t) { return std::make_unique<SmallGatedProblem>(data); });
+  ThreadParallelProblem<double> split(
+      3, [&](std::size_t) { return std::make_unique<SmallGatedProblem>(data); });
   Vector<double> x = Vector<double>::from_shape({split.num_parameters()});
   split.initial_point(x, 2);
   GradientCheckOptions o;
   o.max_coordinates = 300;
   const auto r = check_gradient<double>(split, x, Vector<double>::from_shape({0}), o);
-  EXPECT_TRUE(r.ok) << r.failures << " failures, worst index " << r.worst_index << ": " << r.worst_analytic << " vs "
-                    << r.worst_numeric;
+  EXPECT_TRUE(r.ok) << r.failures << " failures, worst index " << r.worst_index << ": "
+                    << r.worst_analytic << " vs " << r.worst_numeric;
 }
 
 TrainConfig small_run(std::size_t threads) {
@@ -138,7 +146,8 @@ TEST(ThreadedTraining, SameSeedAndThreadCountRepeatBitForBit) {
     c.thread_backend = ThreadBackend::std_thread;  // the backends reduce in the same order
     const auto b = train(c, data);
     ASSERT_EQ(a.summary.x.size(), b.summary.x.size());
-    for (std::size_t j = 0; j < a.summary.x.size(); ++j) ASSERT_EQ(a.summary.x(j), b.summary.x(j)) << threads << " threads, x[" << j << "]";
+    for (std::size_t j = 0; j < a.summary.x.size(); ++j)
+      ASSERT_EQ(a.summary.x(j), b.summary.x(j)) << threads << " threads, x[" << j << "]";
     for (std::size_t e = 0; e < a.history.size(); ++e) {
       EXPECT_EQ(a.history[e].train_loss, b.history[e].train_loss);
       EXPECT_EQ(a.history[e].train_error, b.history[e].train_error);
@@ -157,8 +166,10 @@ TEST(ThreadedTraining, TwoThreadsFollowOneThreadUpToRounding) {
   const auto b = train(small_run(2), data);
   ASSERT_EQ(a.history.size(), b.history.size());
   for (std::size_t e = 0; e < a.history.size(); ++e) {
-    EXPECT_NEAR(a.history[e].train_loss, b.history[e].train_loss, 1e-4 * std::abs(a.history[e].train_loss));
-    EXPECT_NEAR(a.history[e].test_loss, b.history[e].test_loss, 1e-4 * std::abs(a.history[e].test_loss));
+    EXPECT_NEAR(a.history[e].train_loss, b.history[e].train_loss,
+                1e-4 * std::abs(a.history[e].train_loss));
+    EXPECT_NEAR(a.history[e].test_loss, b.history[e].test_loss,
+                1e-4 * std::abs(a.history[e].test_loss));
     EXPECT_NEAR(a.history[e].expected_density, b.history[e].expected_density, 1e-4);
   }
   const double scale = static_cast<double>(xt::amax(xt::abs(a.summary.x))());
