@@ -23,7 +23,8 @@ const std::vector<std::string>& passthrough_flags() {
     std::vector<std::string> f = {"model", "dataset", "data-dir", "epochs", "batch"};
     const auto& solver = valued_solver_flags();  // solver_flags.hpp
     f.insert(f.end(), solver.begin(), solver.end());
-    f.insert(f.end(), {"dual-scale", "weight-decay", "ema", "init", "input-scaling", "test-gate", "eval-every"});
+    f.insert(f.end(), {"dual-scale", "weight-decay", "ema", "init", "input-scaling", "test-gate", "eval-every",
+                       "threads"});
     return f;
   }();
   return flags;
@@ -50,6 +51,7 @@ po::options_description shared_options() {
       ("input-scaling", po::value<std::string>()->value_name("NAME"), "standardize | unit")
       ("test-gate", po::value<std::string>()->value_name("NAME"), "median | mean_eq13")
       ("eval-every", po::value<std::string>()->value_name("N"), "test-set evaluation every N epochs");
+  add_thread_flag(what, false);  // per run: --jobs J x --threads N threads in all
   po::options_description all("", 100, 50);
   all.add(what).add(run_options());
   return all;
@@ -83,6 +85,7 @@ SharedSettings read_shared(const po::variables_map& vm) {
   for (const char* name : {"epochs", "batch", "eval-every"})
     if (given(vm, name) && parse_unsigned(std::string("--") + name, vm[name].as<std::string>()) == 0)
       throw UsageError(std::string("--") + name + " = 0: must be > 0");
+  read_thread_flag(vm);  // 1..256, checked before any run starts
   for (const char* name : {"primal-lr", "dual-lr", "penalty"})
     if (given(vm, name) && !(parse_double(std::string("--") + name, vm[name].as<std::string>()) > 0.0))
       throw UsageError(std::string("--") + name + " = " + vm[name].as<std::string>() + ": must be > 0");

@@ -128,4 +128,20 @@ std::vector<std::string> given_solver_flags(const po::variables_map& vm) {
   return args;
 }
 
+void add_thread_flag(po::options_description& options, bool with_default) {
+  auto* value = po::value<std::string>()->value_name("N");
+  if (with_default) value->default_value("1");
+  options.add_options()("threads", value,
+                        "data-parallel threads of a run, 1..256: each minibatch and the test set are split over N "
+                        "replicas of the model (1 = one thread; same N and seed, same result bit for bit; docs/l0.md)");
+}
+
+std::size_t read_thread_flag(const po::variables_map& vm) {
+  if (!vm.count("threads")) return 1;
+  const std::string text = vm["threads"].as<std::string>();
+  const auto n = parse_unsigned("--threads", text);
+  if (n == 0 || n > 256) throw UsageError("--threads = " + text + ": must be in 1..256");
+  return static_cast<std::size_t>(n);
+}
+
 }  // namespace saddle::cli

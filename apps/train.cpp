@@ -139,6 +139,7 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
   validate_with_flags(so);
   c.seed = parse_unsigned("--seed", vm["seed"].as<std::string>());
   c.eval_every = positive_size(vm, "eval-every");
+  c.threads = read_thread_flag(vm);
   try {
     c.validate();
   } catch (const saddle::InvalidOption& e) {

