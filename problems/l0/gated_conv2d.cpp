@@ -44,6 +44,7 @@ GatedConv2d<T>::GatedConv2d(std::size_t in_channels, std::size_t in_height, std:
   out_h_ = in_h_ - k_ + 1;
   out_w_ = in_w_ - k_ + 1;
   plane_ = out_h_ * out_w_;
+  open_in_.reserve(in_c_);
   wz_ = xt::xtensor<T, 1>::from_shape({out_c_ * ksize_});
   dwz_ = xt::xtensor<T, 1>::from_shape({out_c_ * ksize_});
   sum_dy_ = xt::xtensor<double, 1>::from_shape({out_c_});
@@ -87,7 +88,7 @@ void GatedConv2d<T>::forward_train(ConstView<T, 1> params, ConstView<T, 2> input
                                    std::uint64_t noise_seed, View<T, 2> output) {
   check_params(params.size(), "forward_train");
   gates_.sample(log_alpha(params), noise_seed, stream_);
-  forward_core(params, input, output);
+  forward_core(params, input, output, ChannelHints{});
 }
 
 template <class T>
@@ -95,64 +96,35 @@ void GatedConv2d<T>::forward_eval(ConstView<T, 1> params, ConstView<T, 2> input,
                                   TestGate gate) {
   check_params(params.size(), "forward_eval");
   gates_.set_test(log_alpha(params), gate);
-  forward_core(params, input, output);
+  forward_core(params, input, output, ChannelHints{});
 }
 
 template <class T>
-void GatedConv2d<T>::im2col(const T* x, std::size_t rows) {
-  nn::im2col<T>(geometry(), x, rows, col_.data());
-}
-
-template <class T>
-void GatedConv2d<T>::col2im(std::size_t rows, T* dx) const {
-  nn::col2im<T>(geometry(), dcol_.data(), rows, dx);
+void GatedConv2d<T>::forward_gated(ConstView<T, 1> params, ConstView<T, 2> input,
+                                   View<T, 2> output, const ChannelHints& hints) {
+  check_params(params.size(), "forward_gated");
+  forward_core(params, input, output, hints);
 }
 
 template <class T>
 void GatedConv2d<T>::forward_core(ConstView<T, 1> params, ConstView<T, 2> input,
-                                  View<T, 2> output) {
+                                  View<T, 2> output, const ChannelHints& hints) {
   const std::size_t rows = input.shape()[0];
-  if (input.shape()[1] != in_features() || output.shape()[0] != rows ||
-      output.shape()[1] != out_features()) {
+  if (output.shape()[0] != rows || output.shape()[1] != out_features()) {
     throw InputError("GatedConv2d forward: input " + shape_str(input.shape()[0], input.shape()[1]) +
                      ", output " + shape_str(output.shape()[0], output.shape()[1]) + ", expected " +
                      shape_str(rows, in_features()) + " and " + shape_str(rows, out_features()));
   }
-  if (rows > max_batch_) {
-    throw InputError("GatedConv2d forward: batch of " + std::to_string(rows) +
-                     " rows exceeds reserve(" + std::to_string(max_batch_) + ")");
-  }
-  batch_ = rows;
-  has_forward_ = true;
+  forward_packed(params, input, hints);
 
+  // Scatter [n_act, B*P] -> [B, C_out, P], adding the gated bias z_c b_c; zero-gate maps = 0.
   const auto& act = gates_.active();
   const std::size_t n_act = act.size();
   const std::size_t n = rows * plane_;
-  T* out = output.data();
-  if (n_act == 0 || rows == 0) {
-    std::fill(out, out + rows * out_features(), T(0));
-    return;
-  }
-  const T* w = params.data() + layout_.weight_offset;
   const T* bias = params.data() + layout_.bias_offset;
   const T* z = gates_.z().data();
-
-  im2col(input.data(), rows);
-  T* wz = wz_.data();
-  for (std::size_t a = 0; a < n_act; ++a) {
-    const std::size_t c = act[a];
-    const T zc = z[c];
-    const T* src = w + c * ksize_;
-    T* dst = wz + a * ksize_;
-    for (std::size_t q = 0; q < ksize_; ++q) dst[q] = zc * src[q];
-  }
-  const auto wa = make_cview<T, 2>(wz, {n_act, ksize_});
-  const auto colv = make_cview<T, 2>(col_.data(), {ksize_, n});
-  auto yv = make_view<T, 2>(yp_.data(), {n_act, n});
-  xt::blas::gemm(wa, colv, yv, false, false, T(1), T(0));
-
-  // Scatter [n_act, B*P] -> [B, C_out, P], adding the gated bias z_c b_c; zero-gate maps = 0.
   const T* y = yp_.data();
+  T* out = output.data();
   const std::size_t out_feat = out_features();
   for (std::size_t b = 0; b < rows; ++b) {
     std::size_t a = 0;
@@ -171,6 +143,76 @@ void GatedConv2d<T>::forward_core(ConstView<T, 1> params, ConstView<T, 2> input,
 }
 
 template <class T>
+void GatedConv2d<T>::forward_packed(ConstView<T, 1> params, ConstView<T, 2> input,
+                                    const ChannelHints& hints) {
+  check_params(params.size(), "forward_packed");
+  const std::size_t rows = input.shape()[0];
+  if (input.shape()[1] != in_features()) {
+    throw InputError("GatedConv2d forward: input " + shape_str(input.shape()[0], input.shape()[1]) +
+                     ", expected " + shape_str(rows, in_features()));
+  }
+  if (rows > max_batch_) {
+    throw InputError("GatedConv2d forward: batch of " + std::to_string(rows) +
+                     " rows exceeds reserve(" + std::to_string(max_batch_) + ")");
+  }
+  // The open input maps of this pair (kept: backward needs them after the caller moved on).
+  open_in_.clear();  // capacity C_in reserved in the constructor: no allocation
+  if (hints.open_inputs != nullptr) {
+    for (const std::size_t c : *hints.open_inputs) {
+      if (c >= in_c_ || (!open_in_.empty() && c <= open_in_.back())) {
+        throw InputError("GatedConv2d forward: open input maps must be ascending and < " +
+                         std::to_string(in_c_));
+      }
+      open_in_.push_back(c);
+    }
+  } else {
+    for (std::size_t c = 0; c < in_c_; ++c) open_in_.push_back(c);
+  }
+  batch_ = rows;
+  has_forward_ = true;
+
+  const auto& act = gates_.active();
+  const std::size_t n_act = act.size();
+  const std::size_t n = rows * plane_;
+  if (n_act == 0 || rows == 0) return;
+  const std::size_t kk = k_ * k_;
+  const std::size_t kin = open_in_.size() * kk;  // K' = open input maps * k*k
+  if (kin == 0) {  // every input map is zero: so is every conv output (before the bias)
+    std::fill(yp_.data(), yp_.data() + n_act * n, T(0));
+    return;
+  }
+  const T* w = params.data() + layout_.weight_offset;
+  const T* z = gates_.z().data();
+
+  nn::im2col<T>(geometry(), input.data(), rows, open_in_.data(), open_in_.size(), col_.data());
+  // Wz_a[a, r*k*k + q] = z_c W[c, open_in[r]*k*k + q] for c = act[a]: [n_act, K'].
+  T* wz = wz_.data();
+  for (std::size_t a = 0; a < n_act; ++a) {
+    const std::size_t c = act[a];
+    const T zc = z[c];
+    T* dst = wz + a * kin;
+    for (std::size_t r = 0; r < open_in_.size(); ++r) {
+      const T* src = w + c * ksize_ + open_in_[r] * kk;
+      for (std::size_t q = 0; q < kk; ++q) dst[r * kk + q] = zc * src[q];
+    }
+  }
+  const auto wa = make_cview<T, 2>(wz, {n_act, kin});
+  const auto colv = make_cview<T, 2>(col_.data(), {kin, n});
+  auto yv = make_view<T, 2>(yp_.data(), {n_act, n});
+  xt::blas::gemm(wa, colv, yv, false, false, T(1), T(0));
+}
+
+template <class T>
+ConstView<T, 2> GatedConv2d<T>::packed_output() const {
+  return make_cview<T, 2>(yp_.data(), {has_forward_ ? gates_.active().size() : 0, batch_ * plane_});
+}
+
+template <class T>
+View<T, 2> GatedConv2d<T>::packed_grad_output() {
+  return make_view<T, 2>(yp_.data(), {has_forward_ ? gates_.active().size() : 0, batch_ * plane_});
+}
+
+template <class T>
 void GatedConv2d<T>::backward(ConstView<T, 1> params, ConstView<T, 2> grad_output,
                               View<T, 1> grad_params, View<T, 2> grad_input) {
   backward_core(params, grad_output, grad_params, &grad_input);
@@ -186,14 +228,35 @@ template <class T>
 void GatedConv2d<T>::backward_core(ConstView<T, 1> params, ConstView<T, 2> grad_output,
                                    View<T, 1> grad_params, View<T, 2>* grad_input) {
   if (!has_forward_) throw InputError("GatedConv2d backward: no forward pass since reserve()");
-  check_params(params.size(), "backward params");
-  check_params(grad_params.size(), "backward grad_params");
   const std::size_t rows = batch_;
   if (grad_output.shape()[0] != rows || grad_output.shape()[1] != out_features()) {
     throw InputError("GatedConv2d backward: grad_output " +
                      shape_str(grad_output.shape()[0], grad_output.shape()[1]) + ", expected " +
                      shape_str(rows, out_features()));
   }
+  // Gather dY_a[a, b*P + p] = dy[b, c_a, p] into the packed workspace.
+  const auto& act = gates_.active();
+  const std::size_t n = rows * plane_;
+  const T* dy = grad_output.data();
+  T* dyp = yp_.data();
+  const std::size_t out_feat = out_features();
+  for (std::size_t a = 0; a < act.size(); ++a) {
+    const std::size_t c = act[a];
+    for (std::size_t b = 0; b < rows; ++b) {
+      const T* src = dy + b * out_feat + c * plane_;
+      std::copy(src, src + plane_, dyp + a * n + b * plane_);
+    }
+  }
+  backward_packed(params, grad_params, grad_input);
+}
+
+template <class T>
+void GatedConv2d<T>::backward_packed(ConstView<T, 1> params, View<T, 1> grad_params,
+                                     View<T, 2>* grad_input) {
+  if (!has_forward_) throw InputError("GatedConv2d backward: no forward pass since reserve()");
+  check_params(params.size(), "backward params");
+  check_params(grad_params.size(), "backward grad_params");
+  const std::size_t rows = batch_;
   if (grad_input != nullptr &&
       (grad_input->shape()[0] != rows || grad_input->shape()[1] != in_features())) {
     throw InputError("GatedConv2d backward: grad_input " +
@@ -208,11 +271,15 @@ void GatedConv2d<T>::backward_core(ConstView<T, 1> params, ConstView<T, 2> grad_
   const auto& act = gates_.active();
   const std::size_t n_act = act.size();
   const std::size_t n = rows * plane_;
+  const std::size_t kk = k_ * k_;
+  const std::size_t n_open = open_in_.size();
+  const std::size_t kin = n_open * kk;
   T* dw = grad_params.data() + layout_.weight_offset;
   T* db = grad_params.data() + layout_.bias_offset;
   T* dla = grad_params.data() + layout_.log_alpha_offset;
 
-  // Groups of zero gates get exact zeros (their maps were never computed).
+  // Groups of zero gates get exact zeros (their maps were never computed); so do the weights
+  // of closed input maps (a zero input map gives them a zero gradient).
   std::fill(db, db + out_c_, T(0));
   std::fill(dla, dla + out_c_, T(0));
   {
@@ -220,54 +287,46 @@ void GatedConv2d<T>::backward_core(ConstView<T, 1> params, ConstView<T, 2> grad_
     for (std::size_t c = 0; c < out_c_; ++c) {
       if (a < n_act && act[a] == c) {
         ++a;
-      } else {
-        std::fill(dw + c * ksize_, dw + (c + 1) * ksize_, T(0));
+        if (n_open == in_c_ && rows > 0) continue;  // every weight of the row is written below
       }
+      std::fill(dw + c * ksize_, dw + (c + 1) * ksize_, T(0));
     }
   }
   if (n_act == 0 || rows == 0) {
-    for (std::size_t a = 0; a < n_act; ++a) {
-      std::fill(dw + act[a] * ksize_, dw + (act[a] + 1) * ksize_, T(0));
-    }
     if (grad_input != nullptr) {
       std::fill(grad_input->data(), grad_input->data() + rows * in_features(), T(0));
     }
     return;
   }
 
-  // Gather dY_a[a, b*P + p] = dy[b, c_a, p] and the per-map sums (in double).
-  const T* dy = grad_output.data();
-  T* dyp = yp_.data();
-  const std::size_t out_feat = out_features();
+  // Per-map sums of dY (in double), for the bias and the gate.
+  const T* dyp = yp_.data();
   for (std::size_t a = 0; a < n_act; ++a) {
-    const std::size_t c = act[a];
+    const T* src = dyp + a * n;
     double acc = 0.0;
-    for (std::size_t b = 0; b < rows; ++b) {
-      const T* src = dy + b * out_feat + c * plane_;
-      T* dst = dyp + a * n + b * plane_;
-      for (std::size_t p = 0; p < plane_; ++p) {
-        dst[p] = src[p];
-        acc += static_cast<double>(src[p]);
-      }
-    }
+    for (std::size_t q = 0; q < n; ++q) acc += static_cast<double>(src[q]);
     sum_dy_(a) = acc;
   }
   const auto dyv = make_cview<T, 2>(dyp, {n_act, n});
-  const auto colv = make_cview<T, 2>(col_.data(), {ksize_, n});
-  auto dwzv = make_view<T, 2>(dwz_.data(), {n_act, ksize_});
-  // dWz_a = dY_a col^T: [n_act, K] (gradient w.r.t. the gated weights z_c W_c).
-  xt::blas::gemm(dyv, colv, dwzv, false, true, T(1), T(0));
+  if (kin > 0) {
+    const auto colv = make_cview<T, 2>(col_.data(), {kin, n});
+    auto dwzv = make_view<T, 2>(dwz_.data(), {n_act, kin});
+    // dWz_a = dY_a col^T: [n_act, K'] (gradient w.r.t. the gated weights z_c W_c).
+    xt::blas::gemm(dyv, colv, dwzv, false, true, T(1), T(0));
+  }
   const T* dwz = dwz_.data();
   for (std::size_t a = 0; a < n_act; ++a) {
     const std::size_t c = act[a];
     const T zc = z[c];
-    const T* g = dwz + a * ksize_;
-    const T* wr = w + c * ksize_;
-    T* dwr = dw + c * ksize_;
     T dz = T(0);
-    for (std::size_t q = 0; q < ksize_; ++q) {
-      dwr[q] = zc * g[q];
-      dz += wr[q] * g[q];
+    for (std::size_t r = 0; r < n_open; ++r) {
+      const T* g = dwz + a * kin + r * kk;
+      const T* wr = w + c * ksize_ + open_in_[r] * kk;
+      T* dwr = dw + c * ksize_ + open_in_[r] * kk;
+      for (std::size_t q = 0; q < kk; ++q) {
+        dwr[q] = zc * g[q];
+        dz += wr[q] * g[q];
+      }
     }
     // y = conv(x, zW) + z b  =>  dL/dz = <W, dL/d(zW)> + b * sum(dY).
     const double sdy = sum_dy_(a);
@@ -277,11 +336,15 @@ void GatedConv2d<T>::backward_core(ConstView<T, 1> params, ConstView<T, 2> grad_
   }
 
   if (grad_input == nullptr) return;
-  // dcol = Wz_a^T dY_a: [K, B*P], then the adjoint of im2col.
-  const auto wa = make_cview<T, 2>(wz_.data(), {n_act, ksize_});
-  auto dcolv = make_view<T, 2>(dcol_.data(), {ksize_, n});
+  if (kin == 0) {
+    std::fill(grad_input->data(), grad_input->data() + rows * in_features(), T(0));
+    return;
+  }
+  // dcol = Wz_a^T dY_a: [K', B*P], then the adjoint of im2col over the open input maps.
+  const auto wa = make_cview<T, 2>(wz_.data(), {n_act, kin});
+  auto dcolv = make_view<T, 2>(dcol_.data(), {kin, n});
   xt::blas::gemm(wa, dyv, dcolv, true, false, T(1), T(0));
-  col2im(rows, grad_input->data());
+  nn::col2im<T>(geometry(), dcol_.data(), rows, open_in_.data(), n_open, grad_input->data());
 }
 
 template class GatedConv2d<float>;

@@ -1,5 +1,6 @@
 /// \file im2col.cpp
-/// im2col and its adjoint col2im for batched valid convolutions.
+/// im2col and its adjoint col2im for batched valid convolutions, over all input channels or a
+/// listed subset of them (GatedConv2d skips input maps that are known to be zero).
 
 #include "saddle/nn/im2col.hpp"
 
@@ -7,18 +8,27 @@
 
 namespace saddle::nn {
 
+namespace {
+
+/// Channel of block r: channels[r], or r when every channel is used (channels == nullptr).
+inline std::size_t channel_of(const std::size_t* channels, std::size_t r) {
+  return channels != nullptr ? channels[r] : r;
+}
+
 template <class T>
-void im2col(const ConvGeometry& g, const T* x, std::size_t rows, T* col) {
+void im2col_impl(const ConvGeometry& g, const T* x, std::size_t rows, const std::size_t* channels,
+                 std::size_t n_ch, T* col) {
   // Contiguous runs of Wo values are copied per output row.
   const std::size_t k = g.kernel, out_h = g.out_height(), out_w = g.out_width();
   const std::size_t plane = g.plane();
   const std::size_t n = rows * plane;
   const std::size_t in_plane = g.height * g.width;
   const std::size_t in_feat = g.channels * in_plane;
-  for (std::size_t c = 0; c < g.channels; ++c) {
+  for (std::size_t r = 0; r < n_ch; ++r) {
+    const std::size_t c = channel_of(channels, r);
     for (std::size_t i = 0; i < k; ++i) {
       for (std::size_t j = 0; j < k; ++j) {
-        T* dst_row = col + ((c * k + i) * k + j) * n;
+        T* dst_row = col + ((r * k + i) * k + j) * n;
         for (std::size_t b = 0; b < rows; ++b) {
           const T* src = x + b * in_feat + c * in_plane + i * g.width + j;
           T* dst = dst_row + b * plane;
@@ -32,8 +42,9 @@ void im2col(const ConvGeometry& g, const T* x, std::size_t rows, T* col) {
 }
 
 template <class T>
-void col2im(const ConvGeometry& g, const T* dcol, std::size_t rows, T* dx) {
-  // dx[b, c, oh+i, ow+j] += dcol[(c*k+i)*k+j, b*P + oh*Wo + ow].
+void col2im_impl(const ConvGeometry& g, const T* dcol, std::size_t rows,
+                 const std::size_t* channels, std::size_t n_ch, T* dx) {
+  // dx[b, c, oh+i, ow+j] += dcol[(r*k+i)*k+j, b*P + oh*Wo + ow], c = channel of block r.
   const std::size_t k = g.kernel, out_h = g.out_height(), out_w = g.out_width();
   const std::size_t plane = g.plane();
   const std::size_t n = rows * plane;
@@ -41,10 +52,11 @@ void col2im(const ConvGeometry& g, const T* dcol, std::size_t rows, T* dx) {
   const std::size_t in_feat = g.channels * in_plane;
   std::fill(dx, dx + rows * in_feat, T(0));
   // Rows of dcol outermost: dcol (K x B*P, the large array) is read once, sequentially.
-  for (std::size_t c = 0; c < g.channels; ++c) {
+  for (std::size_t r = 0; r < n_ch; ++r) {
+    const std::size_t c = channel_of(channels, r);
     for (std::size_t i = 0; i < k; ++i) {
       for (std::size_t j = 0; j < k; ++j) {
-        const T* src_row = dcol + ((c * k + i) * k + j) * n;
+        const T* src_row = dcol + ((r * k + i) * k + j) * n;
         for (std::size_t b = 0; b < rows; ++b) {
           const T* src = src_row + b * plane;
           T* dst = dx + b * in_feat + c * in_plane + i * g.width + j;
@@ -59,9 +71,41 @@ void col2im(const ConvGeometry& g, const T* dcol, std::size_t rows, T* dx) {
   }
 }
 
+}  // namespace
+
+template <class T>
+void im2col(const ConvGeometry& g, const T* x, std::size_t rows, T* col) {
+  im2col_impl<T>(g, x, rows, nullptr, g.channels, col);
+}
+
+template <class T>
+void col2im(const ConvGeometry& g, const T* dcol, std::size_t rows, T* dx) {
+  col2im_impl<T>(g, dcol, rows, nullptr, g.channels, dx);
+}
+
+template <class T>
+void im2col(const ConvGeometry& g, const T* x, std::size_t rows, const std::size_t* channels,
+            std::size_t n, T* col) {
+  im2col_impl<T>(g, x, rows, channels, n, col);
+}
+
+template <class T>
+void col2im(const ConvGeometry& g, const T* dcol, std::size_t rows, const std::size_t* channels,
+            std::size_t n, T* dx) {
+  col2im_impl<T>(g, dcol, rows, channels, n, dx);
+}
+
 template void im2col<float>(const ConvGeometry&, const float*, std::size_t, float*);
 template void im2col<double>(const ConvGeometry&, const double*, std::size_t, double*);
 template void col2im<float>(const ConvGeometry&, const float*, std::size_t, float*);
 template void col2im<double>(const ConvGeometry&, const double*, std::size_t, double*);
+template void im2col<float>(const ConvGeometry&, const float*, std::size_t, const std::size_t*,
+                            std::size_t, float*);
+template void im2col<double>(const ConvGeometry&, const double*, std::size_t, const std::size_t*,
+                             std::size_t, double*);
+template void col2im<float>(const ConvGeometry&, const float*, std::size_t, const std::size_t*,
+                            std::size_t, float*);
+template void col2im<double>(const ConvGeometry&, const double*, std::size_t, const std::size_t*,
+                             std::size_t, double*);
 
 }  // namespace saddle::nn

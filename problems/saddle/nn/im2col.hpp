@@ -35,9 +35,29 @@ void im2col(const ConvGeometry& g, const T* x, std::size_t rows, T* col);
 template <class T>
 void col2im(const ConvGeometry& g, const T* dcol, std::size_t rows, T* dx);
 
+/// im2col over a subset of the input channels: col: [n*k*k, rows*P], block r of k*k rows from
+/// channel channels[r] (channels: [n], ascending). The other channels are not read. No allocation.
+template <class T>
+void im2col(const ConvGeometry& g, const T* x, std::size_t rows, const std::size_t* channels,
+            std::size_t n, T* col);
+
+/// The adjoint of that im2col: dx: [rows, C*H*W] is overwritten, with zeros in the channels
+/// that are not listed. No allocation.
+template <class T>
+void col2im(const ConvGeometry& g, const T* dcol, std::size_t rows, const std::size_t* channels,
+            std::size_t n, T* dx);
+
 extern template void im2col<float>(const ConvGeometry&, const float*, std::size_t, float*);
 extern template void im2col<double>(const ConvGeometry&, const double*, std::size_t, double*);
 extern template void col2im<float>(const ConvGeometry&, const float*, std::size_t, float*);
 extern template void col2im<double>(const ConvGeometry&, const double*, std::size_t, double*);
+extern template void im2col<float>(const ConvGeometry&, const float*, std::size_t,
+                                   const std::size_t*, std::size_t, float*);
+extern template void im2col<double>(const ConvGeometry&, const double*, std::size_t,
+                                    const std::size_t*, std::size_t, double*);
+extern template void col2im<float>(const ConvGeometry&, const float*, std::size_t,
+                                   const std::size_t*, std::size_t, float*);
+extern template void col2im<double>(const ConvGeometry&, const double*, std::size_t,
+                                    const std::size_t*, std::size_t, double*);
 
 }  // namespace saddle::nn

@@ -18,6 +18,11 @@
 /// dW_c = z_c dWz_a[k]; db_c = z_c sum(dY_c); dz_c = <W_c, dWz_a[k]> + b_c sum(dY_c);
 /// dcol = Wz_a^T dY_a, then col2im for dx.
 ///
+/// Conditional computation (GatedModel): input maps known to be zero (the closed maps of a
+/// previous gated convolution, ChannelHints::open_inputs) are left out of im2col, of K (= open
+/// maps * k*k) and of col2im; forward_packed / backward_packed skip the scatter and gather so
+/// that a fused bias + ReLU + pooling stage works on the maps of non-zero gates only.
+///
 /// Memory: col and dcol hold K*max_batch*P values each (LeNet conv2 at batch 128: 4.1M each),
 /// so evaluate large sets in batches of at most max_batch. Buffers: reserve(max_batch) once
 /// (allocates); forward/backward never allocate.
@@ -80,6 +85,27 @@ class GatedConv2d : public GatedLayerBase<T> {
   void forward_eval(ConstView<T, 1> params, ConstView<T, 2> input, View<T, 2> output,
                     TestGate gate = TestGate::median);
 
+  /// Forward with the gates already set by sample_gates / set_test_gates, skipping the input
+  /// maps that hints.open_inputs leaves out (they must be zero: K shrinks to open maps * k*k).
+  void forward_gated(ConstView<T, 1> params, ConstView<T, 2> input, View<T, 2> output,
+                     const ChannelHints& hints);
+
+  /// The convolution without the output scatter, for a model that fuses what follows (bias,
+  /// ReLU, pooling) and reads only the maps of non-zero gates: with the gates already set,
+  /// computes Y_a = conv(x, z_c W_c) WITHOUT the bias, for c = active_gates()[a], into
+  /// packed_output(): [n_active, B*P], row a at b*P + oh*Wo + ow. Input maps outside
+  /// hints.open_inputs must be zero and are skipped. No allocation.
+  void forward_packed(ConstView<T, 1> params, ConstView<T, 2> input, const ChannelHints& hints);
+  /// Y of the last forward_packed: [n_active, B*P] (the scatter's source in every forward).
+  ConstView<T, 2> packed_output() const;
+  /// The packed dY workspace, [n_active, B*P] (the same memory as packed_output()): write
+  /// d loss / d Y_a there, then call backward_packed.
+  View<T, 2> packed_grad_output();
+  /// Backward from packed_grad_output() (dY w.r.t. the biased maps Y_a + z_c b_c): grad_params
+  /// as backward() writes them; grad_input (optional) overwritten, zero in input maps outside
+  /// the forward's open inputs. No allocation.
+  void backward_packed(ConstView<T, 1> params, View<T, 1> grad_params, View<T, 2>* grad_input);
+
   /// Gradients at the last forward. grad_output: [B, out_features]. grad_params (layer slice):
   /// W, b, log_alpha OVERWRITTEN (groups of zero gates set to 0). grad_input: [B, in_features]
   /// overwritten. No allocation.
@@ -98,12 +124,11 @@ class GatedConv2d : public GatedLayerBase<T> {
   using Base::max_batch_;
   using Base::stream_;
 
-  void forward_core(ConstView<T, 1> params, ConstView<T, 2> input, View<T, 2> output);
+  void forward_core(ConstView<T, 1> params, ConstView<T, 2> input, View<T, 2> output,
+                    const ChannelHints& hints);
   void backward_core(ConstView<T, 1> params, ConstView<T, 2> grad_output, View<T, 1> grad_params,
                      View<T, 2>* grad_input);
   nn::ConvGeometry geometry() const { return {in_c_, in_h_, in_w_, k_}; }
-  void im2col(const T* x, std::size_t rows);
-  void col2im(std::size_t rows, T* dx) const;
 
   std::size_t in_c_, in_h_, in_w_, out_c_, k_, out_h_, out_w_;
   std::size_t ksize_;  // C_in*k*k
@@ -114,6 +139,7 @@ class GatedConv2d : public GatedLayerBase<T> {
   xt::xtensor<T, 1> wz_;    // [C_out * K]: z_c W_c for active maps, packed
   xt::xtensor<T, 1> dwz_;   // [C_out * K]
   xt::xtensor<double, 1> sum_dy_;  // [C_out]
+  std::vector<std::size_t> open_in_;  // input maps of the last forward (capacity C_in)
 };
 
 extern template class GatedConv2d<float>;
