@@ -227,15 +227,36 @@ void PackedReluPool2d<T>::backward(ConstView<T, 2> out, ConstView<T, 2> grad_out
   const std::size_t po = (h_ / 2) * (w_ / 2), out_feat = out_features();
   if (n == 0) return;
   T* d = dy.data();
-  std::fill(d, d + n * rows * plane, T(0));
+  // Even maps: the windows tile the map, so each window writes its four values (one pass over
+  // dY instead of a fill and a scatter). Odd sizes leave a last row/column outside every
+  // window: fill first.
+  const bool tiled = h_ % 2 == 0 && w_ % 2 == 0;
+  if (!tiled) std::fill(d, d + n * rows * plane, T(0));
+  const std::size_t oh_n = h_ / 2, ow_n = w_ / 2;
   for (std::size_t a = 0; a < n; ++a) {
     for (std::size_t b = 0; b < rows; ++b) {
       const T* ov = out.data() + b * out_feat + maps_[a] * po;
       const T* g = grad_out.data() + b * out_feat + maps_[a] * po;
       const std::uint32_t* arg = argmax_.data() + (a * rows + b) * po;
       T* dst = d + (a * rows + b) * plane;
-      for (std::size_t o = 0; o < po; ++o) {
-        if (ov[o] > T(0)) dst[arg[o]] = g[o];
+      if (!tiled) {
+        for (std::size_t o = 0; o < po; ++o) {
+          if (ov[o] > T(0)) dst[arg[o]] = g[o];
+        }
+        continue;
+      }
+      for (std::size_t oh = 0; oh < oh_n; ++oh) {
+        T* r0 = dst + 2 * oh * w_;
+        T* r1 = r0 + w_;
+        for (std::size_t ow = 0; ow < ow_n; ++ow) {
+          const std::size_t o = oh * ow_n + ow;
+          const T v = ov[o] > T(0) ? g[o] : T(0);
+          const std::size_t i00 = 2 * oh * w_ + 2 * ow, m = arg[o];
+          r0[2 * ow] = m == i00 ? v : T(0);
+          r0[2 * ow + 1] = m == i00 + 1 ? v : T(0);
+          r1[2 * ow] = m == i00 + w_ ? v : T(0);
+          r1[2 * ow + 1] = m == i00 + w_ + 1 ? v : T(0);
+        }
       }
     }
   }

@@ -299,12 +299,21 @@ void GatedConv2d<T>::backward_packed(ConstView<T, 1> params, View<T, 1> grad_par
     return;
   }
 
-  // Per-map sums of dY (in double), for the bias and the gate.
+  // Per-map sums of dY (in double), for the bias and the gate. Eight interleaved partial sums:
+  // one running sum is a chain of dependent additions (4 cycles each), which cost 2 ms per
+  // step for conv1's 20 x 73,728 values; eight independent ones vectorise.
   const T* dyp = yp_.data();
+  constexpr std::size_t kLanes = 8;
   for (std::size_t a = 0; a < n_act; ++a) {
     const T* src = dyp + a * n;
+    double part[kLanes] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    std::size_t q = 0;
+    for (; q + kLanes <= n; q += kLanes) {
+      for (std::size_t l = 0; l < kLanes; ++l) part[l] += static_cast<double>(src[q + l]);
+    }
+    for (; q < n; ++q) part[q % kLanes] += static_cast<double>(src[q]);
     double acc = 0.0;
-    for (std::size_t q = 0; q < n; ++q) acc += static_cast<double>(src[q]);
+    for (std::size_t l = 0; l < kLanes; ++l) acc += part[l];
     sum_dy_(a) = acc;
   }
   const auto dyv = make_cview<T, 2>(dyp, {n_act, n});
