@@ -15,11 +15,14 @@ inline std::size_t channel_of(const std::size_t* channels, std::size_t r) {
   return channels != nullptr ? channels[r] : r;
 }
 
-template <class T>
-void im2col_impl(const ConvGeometry& g, const T* x, std::size_t rows, const std::size_t* channels,
+// The innermost loops move one output row of Wo values. Runtime-length copies of 8 or 24
+// floats (LeNet5's conv2 and conv1) cost more in call and loop overhead than in data, so the
+// common widths get compile-time loops the compiler unrolls and vectorises.
+template <std::size_t kWidth, class T>
+void im2col_rows(const ConvGeometry& g, const T* x, std::size_t rows, const std::size_t* channels,
                  std::size_t n_ch, T* col) {
-  // Contiguous runs of Wo values are copied per output row.
-  const std::size_t k = g.kernel, out_h = g.out_height(), out_w = g.out_width();
+  const std::size_t k = g.kernel, out_h = g.out_height();
+  const std::size_t out_w = kWidth != 0 ? kWidth : g.out_width();
   const std::size_t plane = g.plane();
   const std::size_t n = rows * plane;
   const std::size_t in_plane = g.height * g.width;
@@ -33,7 +36,9 @@ void im2col_impl(const ConvGeometry& g, const T* x, std::size_t rows, const std:
           const T* src = x + b * in_feat + c * in_plane + i * g.width + j;
           T* dst = dst_row + b * plane;
           for (std::size_t oh = 0; oh < out_h; ++oh) {
-            std::copy(src + oh * g.width, src + oh * g.width + out_w, dst + oh * out_w);
+            const T* s = src + oh * g.width;
+            T* d = dst + oh * out_w;
+            for (std::size_t ow = 0; ow < out_w; ++ow) d[ow] = s[ow];
           }
         }
       }
@@ -41,11 +46,11 @@ void im2col_impl(const ConvGeometry& g, const T* x, std::size_t rows, const std:
   }
 }
 
-template <class T>
-void col2im_impl(const ConvGeometry& g, const T* dcol, std::size_t rows,
+template <std::size_t kWidth, class T>
+void col2im_rows(const ConvGeometry& g, const T* dcol, std::size_t rows,
                  const std::size_t* channels, std::size_t n_ch, T* dx) {
-  // dx[b, c, oh+i, ow+j] += dcol[(r*k+i)*k+j, b*P + oh*Wo + ow], c = channel of block r.
-  const std::size_t k = g.kernel, out_h = g.out_height(), out_w = g.out_width();
+  const std::size_t k = g.kernel, out_h = g.out_height();
+  const std::size_t out_w = kWidth != 0 ? kWidth : g.out_width();
   const std::size_t plane = g.plane();
   const std::size_t n = rows * plane;
   const std::size_t in_plane = g.height * g.width;
@@ -68,6 +73,28 @@ void col2im_impl(const ConvGeometry& g, const T* dcol, std::size_t rows,
         }
       }
     }
+  }
+}
+
+template <class T>
+void im2col_impl(const ConvGeometry& g, const T* x, std::size_t rows, const std::size_t* channels,
+                 std::size_t n_ch, T* col) {
+  // col[(r*k+i)*k+j, b*P + oh*Wo + ow] = x[b, c_r, oh+i, ow+j].
+  switch (g.out_width()) {
+    case 8: return im2col_rows<8, T>(g, x, rows, channels, n_ch, col);
+    case 24: return im2col_rows<24, T>(g, x, rows, channels, n_ch, col);
+    default: return im2col_rows<0, T>(g, x, rows, channels, n_ch, col);
+  }
+}
+
+template <class T>
+void col2im_impl(const ConvGeometry& g, const T* dcol, std::size_t rows,
+                 const std::size_t* channels, std::size_t n_ch, T* dx) {
+  // dx[b, c, oh+i, ow+j] += dcol[(r*k+i)*k+j, b*P + oh*Wo + ow], c = channel of block r.
+  switch (g.out_width()) {
+    case 8: return col2im_rows<8, T>(g, dcol, rows, channels, n_ch, dx);
+    case 24: return col2im_rows<24, T>(g, dcol, rows, channels, n_ch, dx);
+    default: return col2im_rows<0, T>(g, dcol, rows, channels, n_ch, dx);
   }
 }
 
