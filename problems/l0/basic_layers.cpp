@@ -3,6 +3,8 @@
 
 #include "saddle/problems/l0/basic_layers.hpp"
 
+#include "saddle/nn/im2col.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -147,15 +149,16 @@ void PackedReluPool2d<T>::reserve(std::size_t max_batch) {
 }
 
 template <class T>
-void PackedReluPool2d<T>::forward(ConstView<T, 2> y, const std::vector<std::size_t>& maps,
-                                  ConstView<T, 1> bias, View<T, 2> out) {
+void PackedReluPool2d<T>::forward(ConstView<T, 1> y, std::size_t chunk,
+                                  const std::vector<std::size_t>& maps, ConstView<T, 1> bias,
+                                  View<T, 2> out) {
   const std::size_t rows = out.shape()[0];
   const std::size_t n = maps.size();
   const std::size_t plane = h_ * w_;
-  if (out.shape()[1] != out_features() || n > c_ || bias.size() != n ||
-      (n > 0 && (y.shape()[0] != n || y.shape()[1] != rows * plane))) {
-    throw InputError("PackedReluPool2d forward: packed maps " + shape_str(y.shape()[0], y.shape()[1]) +
-                     " for " + std::to_string(n) + " maps, output " +
+  if (out.shape()[1] != out_features() || n > c_ || bias.size() != n || chunk == 0 ||
+      (n > 0 && y.size() != n * rows * plane)) {
+    throw InputError("PackedReluPool2d forward: " + std::to_string(y.size()) + " packed values for " +
+                     std::to_string(n) + " maps, output " +
                      shape_str(out.shape()[0], out.shape()[1]) + ", expected width " +
                      std::to_string(out_features()));
   }
@@ -171,6 +174,7 @@ void PackedReluPool2d<T>::forward(ConstView<T, 2> y, const std::vector<std::size
     maps_.push_back(c);
   }
   batch_ = rows;
+  chunk_ = chunk;
   has_forward_ = true;
   const std::size_t oh_n = h_ / 2, ow_n = w_ / 2, po = oh_n * ow_n;
   const std::size_t out_feat = out_features();
@@ -190,7 +194,7 @@ void PackedReluPool2d<T>::forward(ConstView<T, 2> y, const std::vector<std::size
   for (std::size_t a = 0; a < n; ++a) {
     const T bias_a = bz[a];
     for (std::size_t b = 0; b < rows; ++b) {
-      const T* x = y.data() + (a * rows + b) * plane;
+      const T* x = y.data() + nn::packed_offset(a, b, n, rows, chunk_, plane);
       T* dst = o + b * out_feat + maps_[a] * po;
       std::uint32_t* arg = argmax_.data() + (a * rows + b) * po;
       for (std::size_t oh = 0; oh < oh_n; ++oh) {
@@ -214,15 +218,15 @@ void PackedReluPool2d<T>::forward(ConstView<T, 2> y, const std::vector<std::size
 
 template <class T>
 void PackedReluPool2d<T>::backward(ConstView<T, 2> out, ConstView<T, 2> grad_out,
-                                   View<T, 2> dy) const {
+                                   View<T, 1> dy) const {
   if (!has_forward_) throw InputError("PackedReluPool2d backward: no forward pass since reserve()");
   const std::size_t rows = batch_, n = maps_.size(), plane = h_ * w_;
   if (out.shape()[0] != rows || out.shape()[1] != out_features() ||
       grad_out.shape()[0] != rows || grad_out.shape()[1] != out_features() ||
-      (n > 0 && (dy.shape()[0] != n || dy.shape()[1] != rows * plane))) {
+      (n > 0 && dy.size() != n * rows * plane)) {
     throw InputError("PackedReluPool2d backward: output " + shape_str(out.shape()[0], out.shape()[1]) +
-                     ", grad " + shape_str(grad_out.shape()[0], grad_out.shape()[1]) + ", packed " +
-                     shape_str(dy.shape()[0], dy.shape()[1]) + " do not match the forward");
+                     ", grad " + shape_str(grad_out.shape()[0], grad_out.shape()[1]) + ", " +
+                     std::to_string(dy.size()) + " packed values do not match the forward");
   }
   const std::size_t po = (h_ / 2) * (w_ / 2), out_feat = out_features();
   if (n == 0) return;
@@ -238,7 +242,7 @@ void PackedReluPool2d<T>::backward(ConstView<T, 2> out, ConstView<T, 2> grad_out
       const T* ov = out.data() + b * out_feat + maps_[a] * po;
       const T* g = grad_out.data() + b * out_feat + maps_[a] * po;
       const std::uint32_t* arg = argmax_.data() + (a * rows + b) * po;
-      T* dst = d + (a * rows + b) * plane;
+      T* dst = d + nn::packed_offset(a, b, n, rows, chunk_, plane);
       if (!tiled) {
         for (std::size_t o = 0; o < po; ++o) {
           if (ov[o] > T(0)) dst[arg[o]] = g[o];

@@ -50,13 +50,22 @@ GatedConv2d<T>::GatedConv2d(std::size_t in_channels, std::size_t in_height, std:
   sum_dy_ = xt::xtensor<double, 1>::from_shape({out_c_});
 }
 
+namespace {
+// Values of the column matrix of one block of images: K x (block images x P) <= this, so that it
+// stays in a core's L2 cache (1 MiB here) between im2col and the GEMM that reads it, with room
+// for the GEMM's own packed panels.
+constexpr std::size_t kBlockValues = 131072;
+}  // namespace
+
 template <class T>
 void GatedConv2d<T>::reserve(std::size_t max_batch) {
   max_batch_ = max_batch;
-  const std::size_t n = max_batch * plane_;
-  col_ = xt::xtensor<T, 1>::from_shape({ksize_ * n});
-  dcol_ = xt::xtensor<T, 1>::from_shape({ksize_ * n});
-  yp_ = xt::xtensor<T, 1>::from_shape({out_c_ * n});
+  chunk_ = std::max<std::size_t>(1, std::min<std::size_t>(max_batch, kBlockValues / (ksize_ * plane_)));
+  const std::size_t block = chunk_ * plane_;
+  col_ = xt::xtensor<T, 1>::from_shape({ksize_ * block});
+  dcol_ = xt::xtensor<T, 1>::from_shape({ksize_ * block});
+  yp_ = xt::xtensor<T, 1>::from_shape({out_c_ * max_batch * plane_});
+  x_ = xt::xtensor<T, 1>::from_shape({chunk_ < max_batch ? max_batch * in_features() : std::size_t(0)});
   has_forward_ = false;
 }
 
@@ -117,10 +126,9 @@ void GatedConv2d<T>::forward_core(ConstView<T, 1> params, ConstView<T, 2> input,
   }
   forward_packed(params, input, hints);
 
-  // Scatter [n_act, B*P] -> [B, C_out, P], adding the gated bias z_c b_c; zero-gate maps = 0.
+  // Scatter the packed maps -> [B, C_out, P], adding the gated bias z_c b_c; zero-gate maps = 0.
   const auto& act = gates_.active();
   const std::size_t n_act = act.size();
-  const std::size_t n = rows * plane_;
   const T* bias = params.data() + layout_.bias_offset;
   const T* z = gates_.z().data();
   const T* y = yp_.data();
@@ -132,7 +140,7 @@ void GatedConv2d<T>::forward_core(ConstView<T, 1> params, ConstView<T, 2> input,
       T* dst = out + b * out_feat + c * plane_;
       if (a < n_act && act[a] == c) {
         const T bz = z[c] * bias[c];
-        const T* src = y + a * n + b * plane_;
+        const T* src = y + packed_offset(a, b);
         for (std::size_t p = 0; p < plane_; ++p) dst[p] = src[p] + bz;
         ++a;
       } else {
@@ -184,7 +192,6 @@ void GatedConv2d<T>::forward_packed(ConstView<T, 1> params, ConstView<T, 2> inpu
   const T* w = params.data() + layout_.weight_offset;
   const T* z = gates_.z().data();
 
-  nn::im2col<T>(geometry(), input.data(), rows, open_in_.data(), open_in_.size(), col_.data());
   // Wz_a[a, r*k*k + q] = z_c W[c, open_in[r]*k*k + q] for c = act[a]: [n_act, K'].
   T* wz = wz_.data();
   for (std::size_t a = 0; a < n_act; ++a) {
@@ -196,20 +203,28 @@ void GatedConv2d<T>::forward_packed(ConstView<T, 1> params, ConstView<T, 2> inpu
       for (std::size_t q = 0; q < kk; ++q) dst[r * kk + q] = zc * src[q];
     }
   }
+  // Backward recomputes the im2col of every block but the last from a copy of the input.
+  const T* x = input.data();
+  const std::size_t in_feat = in_features();
+  if (rows > chunk_) std::copy(x, x + rows * in_feat, x_.data());
   const auto wa = make_cview<T, 2>(wz, {n_act, kin});
-  const auto colv = make_cview<T, 2>(col_.data(), {kin, n});
-  auto yv = make_view<T, 2>(yp_.data(), {n_act, n});
-  xt::blas::gemm(wa, colv, yv, false, false, T(1), T(0));
+  for (std::size_t b0 = 0; b0 < rows; b0 += chunk_) {
+    const std::size_t cb = std::min(chunk_, rows - b0);
+    nn::im2col<T>(geometry(), x + b0 * in_feat, cb, open_in_.data(), open_in_.size(), col_.data());
+    const auto colv = make_cview<T, 2>(col_.data(), {kin, cb * plane_});
+    auto yv = make_view<T, 2>(yp_.data() + n_act * b0 * plane_, {n_act, cb * plane_});
+    xt::blas::gemm(wa, colv, yv, false, false, T(1), T(0));
+  }
 }
 
 template <class T>
-ConstView<T, 2> GatedConv2d<T>::packed_output() const {
-  return make_cview<T, 2>(yp_.data(), {has_forward_ ? gates_.active().size() : 0, batch_ * plane_});
+ConstView<T, 1> GatedConv2d<T>::packed_output() const {
+  return make_cview<T, 1>(yp_.data(), {has_forward_ ? gates_.active().size() * batch_ * plane_ : 0});
 }
 
 template <class T>
-View<T, 2> GatedConv2d<T>::packed_grad_output() {
-  return make_view<T, 2>(yp_.data(), {has_forward_ ? gates_.active().size() : 0, batch_ * plane_});
+View<T, 1> GatedConv2d<T>::packed_grad_output() {
+  return make_view<T, 1>(yp_.data(), {has_forward_ ? gates_.active().size() * batch_ * plane_ : 0});
 }
 
 template <class T>
@@ -234,9 +249,8 @@ void GatedConv2d<T>::backward_core(ConstView<T, 1> params, ConstView<T, 2> grad_
                      shape_str(grad_output.shape()[0], grad_output.shape()[1]) + ", expected " +
                      shape_str(rows, out_features()));
   }
-  // Gather dY_a[a, b*P + p] = dy[b, c_a, p] into the packed workspace.
+  // Gather dY of the active maps into the packed workspace.
   const auto& act = gates_.active();
-  const std::size_t n = rows * plane_;
   const T* dy = grad_output.data();
   T* dyp = yp_.data();
   const std::size_t out_feat = out_features();
@@ -244,7 +258,7 @@ void GatedConv2d<T>::backward_core(ConstView<T, 1> params, ConstView<T, 2> grad_
     const std::size_t c = act[a];
     for (std::size_t b = 0; b < rows; ++b) {
       const T* src = dy + b * out_feat + c * plane_;
-      std::copy(src, src + plane_, dyp + a * n + b * plane_);
+      std::copy(src, src + plane_, dyp + packed_offset(a, b));
     }
   }
   backward_packed(params, grad_params, grad_input);
@@ -270,10 +284,10 @@ void GatedConv2d<T>::backward_packed(ConstView<T, 1> params, View<T, 1> grad_par
   const T* dzdla = gates_.dz().data();
   const auto& act = gates_.active();
   const std::size_t n_act = act.size();
-  const std::size_t n = rows * plane_;
   const std::size_t kk = k_ * k_;
   const std::size_t n_open = open_in_.size();
   const std::size_t kin = n_open * kk;
+  const std::size_t in_feat = in_features();
   T* dw = grad_params.data() + layout_.weight_offset;
   T* db = grad_params.data() + layout_.bias_offset;
   T* dla = grad_params.data() + layout_.log_alpha_offset;
@@ -294,7 +308,7 @@ void GatedConv2d<T>::backward_packed(ConstView<T, 1> params, View<T, 1> grad_par
   }
   if (n_act == 0 || rows == 0) {
     if (grad_input != nullptr) {
-      std::fill(grad_input->data(), grad_input->data() + rows * in_features(), T(0));
+      std::fill(grad_input->data(), grad_input->data() + rows * in_feat, T(0));
     }
     return;
   }
@@ -305,23 +319,43 @@ void GatedConv2d<T>::backward_packed(ConstView<T, 1> params, View<T, 1> grad_par
   const T* dyp = yp_.data();
   constexpr std::size_t kLanes = 8;
   for (std::size_t a = 0; a < n_act; ++a) {
-    const T* src = dyp + a * n;
     double part[kLanes] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
-    std::size_t q = 0;
-    for (; q + kLanes <= n; q += kLanes) {
-      for (std::size_t l = 0; l < kLanes; ++l) part[l] += static_cast<double>(src[q + l]);
+    for (std::size_t b0 = 0; b0 < rows; b0 += chunk_) {
+      const std::size_t m = std::min(chunk_, rows - b0) * plane_;  // one block's row of map a
+      const T* src = dyp + packed_offset(a, b0);
+      std::size_t q = 0;
+      for (; q + kLanes <= m; q += kLanes) {
+        for (std::size_t l = 0; l < kLanes; ++l) part[l] += static_cast<double>(src[q + l]);
+      }
+      for (; q < m; ++q) part[q % kLanes] += static_cast<double>(src[q]);
     }
-    for (; q < n; ++q) part[q % kLanes] += static_cast<double>(src[q]);
     double acc = 0.0;
     for (std::size_t l = 0; l < kLanes; ++l) acc += part[l];
     sum_dy_(a) = acc;
   }
-  const auto dyv = make_cview<T, 2>(dyp, {n_act, n});
-  if (kin > 0) {
-    const auto colv = make_cview<T, 2>(col_.data(), {kin, n});
-    auto dwzv = make_view<T, 2>(dwz_.data(), {n_act, kin});
-    // dWz_a = dY_a col^T: [n_act, K'] (gradient w.r.t. the gated weights z_c W_c).
-    xt::blas::gemm(dyv, colv, dwzv, false, true, T(1), T(0));
+
+  // Per block of images, last block first (its im2col is still in col_ from the forward):
+  // dWz_a += dY_a col^T: [n_act, K'] (gradient w.r.t. the gated weights z_c W_c), and
+  // dcol = Wz_a^T dY_a: [K', block], then the adjoint of im2col over the open input maps.
+  const auto wa = make_cview<T, 2>(wz_.data(), {n_act, kin});
+  auto dwzv = make_view<T, 2>(dwz_.data(), {n_act, kin});
+  const std::size_t n_blocks = (rows + chunk_ - 1) / chunk_;
+  for (std::size_t q = n_blocks; q-- > 0;) {
+    const std::size_t b0 = q * chunk_;
+    const std::size_t cb = std::min(chunk_, rows - b0);
+    const auto dyv = make_cview<T, 2>(dyp + n_act * b0 * plane_, {n_act, cb * plane_});
+    if (kin == 0) break;
+    if (q + 1 < n_blocks) {
+      nn::im2col<T>(geometry(), x_.data() + b0 * in_feat, cb, open_in_.data(), n_open, col_.data());
+    }
+    const auto colv = make_cview<T, 2>(col_.data(), {kin, cb * plane_});
+    xt::blas::gemm(dyv, colv, dwzv, false, true, T(1), q + 1 == n_blocks ? T(0) : T(1));
+    if (grad_input != nullptr) {
+      auto dcolv = make_view<T, 2>(dcol_.data(), {kin, cb * plane_});
+      xt::blas::gemm(wa, dyv, dcolv, true, false, T(1), T(0));
+      nn::col2im<T>(geometry(), dcol_.data(), cb, open_in_.data(), n_open,
+                    grad_input->data() + b0 * in_feat);
+    }
   }
   const T* dwz = dwz_.data();
   for (std::size_t a = 0; a < n_act; ++a) {
@@ -343,17 +377,9 @@ void GatedConv2d<T>::backward_packed(ConstView<T, 1> params, View<T, 1> grad_par
     db[c] = static_cast<T>(static_cast<double>(zc) * sdy);
     dla[c] = dz * dzdla[c];
   }
-
-  if (grad_input == nullptr) return;
-  if (kin == 0) {
-    std::fill(grad_input->data(), grad_input->data() + rows * in_features(), T(0));
-    return;
+  if (grad_input != nullptr && kin == 0) {
+    std::fill(grad_input->data(), grad_input->data() + rows * in_feat, T(0));
   }
-  // dcol = Wz_a^T dY_a: [K', B*P], then the adjoint of im2col over the open input maps.
-  const auto wa = make_cview<T, 2>(wz_.data(), {n_act, kin});
-  auto dcolv = make_view<T, 2>(dcol_.data(), {kin, n});
-  xt::blas::gemm(wa, dyv, dcolv, true, false, T(1), T(0));
-  nn::col2im<T>(geometry(), dcol_.data(), rows, open_in_.data(), n_open, grad_input->data());
 }
 
 template class GatedConv2d<float>;

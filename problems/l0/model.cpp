@@ -110,7 +110,7 @@ class ConvBlockStage final : public GatedStage<T, GatedConv2d<T>> {
     const T* z = conv.gates().data();
     const T* b = p.data() + conv.layout().bias_offset;
     for (std::size_t a = 0; a < act.size(); ++a) bz_(a) = z[act[a]] * b[act[a]];
-    pool_.forward(conv.packed_output(), act, make_cview<T, 1>(bz_.data(), {act.size()}), out);
+    pool_.forward(conv.packed_output(), conv.packed_chunk(), act, make_cview<T, 1>(bz_.data(), {act.size()}), out);
   }
   void backward(ConstView<T, 1> p, ConstView<T, 2> out, ConstView<T, 2> g, View<T, 1> gp, View<T, 2>* gi) override {
     pool_.backward(out, g, this->layer.packed_grad_output());

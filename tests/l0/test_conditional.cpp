@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "saddle/nn/im2col.hpp"
 #include "saddle/problems/l0/basic_layers.hpp"
 #include "saddle/problems/l0/gated_conv2d.hpp"
 #include "saddle/problems/l0/gated_dense.hpp"
@@ -192,23 +193,69 @@ TEST(ConditionalConv, PackedForwardAndBackwardMatchTheScatteredOnes) {
   ASSERT_LT(act.size(), c.cout);
   const std::size_t plane = c.layer.out_height() * c.layer.out_width();
   const auto yp = c.layer.packed_output();
-  ASSERT_EQ(yp.shape()[0], act.size());
-  ASSERT_EQ(yp.shape()[1], c.rows * plane);
+  ASSERT_EQ(yp.size(), act.size() * c.rows * plane);
   const auto b = c.layer.bias(l0::cview(c.params));
   for (std::size_t a = 0; a < act.size(); ++a)
     for (std::size_t r = 0; r < c.rows; ++r)
       for (std::size_t p = 0; p < plane; ++p)
-        EXPECT_NEAR(yp(a, r * plane + p) + c.layer.gates()(act[a]) * b(act[a]), c.y(r, act[a] * plane + p), 1e-12);
+        EXPECT_NEAR(yp(c.layer.packed_offset(a, r) + p) + c.layer.gates()(act[a]) * b(act[a]),
+                    c.y(r, act[a] * plane + p), 1e-12);
   auto dyp = c.layer.packed_grad_output();
   for (std::size_t a = 0; a < act.size(); ++a)
     for (std::size_t r = 0; r < c.rows; ++r)
-      for (std::size_t p = 0; p < plane; ++p) dyp(a, r * plane + p) = c.r(r, act[a] * plane + p);
+      for (std::size_t p = 0; p < plane; ++p) dyp(c.layer.packed_offset(a, r) + p) = c.r(r, act[a] * plane + p);
   auto gp = vec<double>(c.layer.num_parameters(), 3.0);
   auto gx = mat<double>(c.rows, c.layer.in_features(), 3.0);
   auto gxv = l0::view(gx);
   c.layer.backward_packed(l0::cview(c.params), l0::view(gp), &gxv);
   EXPECT_LT(rel_diff(gp, gp_plain), 1e-13);
   EXPECT_LT(rel_diff(gx, gx_plain), 1e-13);
+}
+
+TEST(ConditionalConv, BlocksOfImagesMatchFiniteDifferences) {
+  // 2 x 40 x 40 inputs, k = 5: a block holds 2 images (K * 2 * P <= 131072), so a batch of 5
+  // runs in 3 blocks (2, 2, 1) and backward recomputes the im2col of the first two.
+  l0::GatedConv2d<double> layer(2, 40, 40, 3, 5, 6);
+  layer.reserve(5);
+  ASSERT_EQ(layer.packed_chunk(), 2u);
+  auto p = vec<double>(layer.num_parameters());
+  std::mt19937_64 rng(77);
+  layer.init_parameters(l0::view(p), 0.5, rng);
+  auto la = layer.log_alpha(l0::view(p));
+  la(0) = 30.0;
+  la(1) = -30.0;
+  la(2) = 0.9;
+  auto x = mat<double>(5, layer.in_features()), y = mat<double>(5, layer.out_features()),
+       r = mat<double>(5, layer.out_features());
+  fill_normal(x, rng);
+  fill_normal(r, rng);
+  const std::uint64_t seed = 4;
+  auto f = [&] {
+    layer.forward_train(l0::cview(p), l0::cview(x), seed, l0::view(y));
+    return dot_all(r, y);
+  };
+  f();
+  // Against a naive convolution.
+  const auto w = layer.weights(l0::cview(p));
+  const auto bias = layer.bias(l0::cview(p));
+  const auto& z = layer.gates();
+  for (std::size_t b = 0; b < 5; b += 2)
+    for (std::size_t c = 0; c < 3; ++c)
+      for (std::size_t oh = 0; oh < 36; oh += 7)
+        for (std::size_t ow = 0; ow < 36; ow += 5) {
+          double acc = bias(c);
+          for (std::size_t ci = 0; ci < 2; ++ci)
+            for (std::size_t i = 0; i < 5; ++i)
+              for (std::size_t j = 0; j < 5; ++j) acc += w(c, (ci * 5 + i) * 5 + j) * x(b, (ci * 40 + oh + i) * 40 + ow + j);
+          ASSERT_NEAR(y(b, (c * 36 + oh) * 36 + ow), z(c) * acc, 1e-10);
+        }
+  auto gp = vec<double>(layer.num_parameters());
+  auto gx = mat<double>(5, layer.in_features());
+  layer.backward(l0::cview(p), l0::cview(r), l0::view(gp), l0::view(gx));
+  check_fd("blocked conv params", p.data(), all_coords(p.size()), gp.data(), f);
+  std::vector<std::size_t> some_x;
+  for (std::size_t i = 0; i < x.size(); i += 97) some_x.push_back(i);
+  check_fd("blocked conv input", x.data(), some_x, gx.data(), f);
 }
 
 // ============================================================================================
@@ -344,17 +391,19 @@ TEST(ConditionalDense, PaddedWidthsGiveTheSameResultsWithoutHints) {
 TEST(PackedReluPool2d, MatchesReluThenMaxPoolOnTheScatteredMaps) {
   const std::size_t c = 5, h = 6, w = 5, rows = 3, plane = h * w;  // w odd: floor pooling
   const std::vector<std::size_t> maps{0, 2, 3};
+  const std::size_t chunk = 2;  // blocks of 2 images, the last one shorter (3 images)
   std::mt19937_64 rng(12);
-  auto y = mat<double>(maps.size(), rows * plane);
+  auto y = vec<double>(maps.size() * rows * plane);
   fill_normal(y, rng);
-  y(1, 7) = y(1, 8);  // a tie inside a window
+  auto at = [&](std::size_t a, std::size_t b) { return saddle::nn::packed_offset(a, b, maps.size(), rows, chunk, plane); };
+  y(at(1, 0) + 7) = y(at(1, 0) + 8);  // a tie inside a window
   auto bias = vec<double>(maps.size());
   fill_normal(bias, rng, 0.3);
   // Reference: scatter with bias (closed maps 0), ReLU, MaxPool2d.
   auto full = mat<double>(rows, c * plane);
   for (std::size_t a = 0; a < maps.size(); ++a)
     for (std::size_t b = 0; b < rows; ++b)
-      for (std::size_t p = 0; p < plane; ++p) full(b, maps[a] * plane + p) = y(a, b * plane + p) + bias(a);
+      for (std::size_t p = 0; p < plane; ++p) full(b, maps[a] * plane + p) = y(at(a, b) + p) + bias(a);
   l0::relu_forward<double>(l0::cview(full), l0::view(full));
   l0::MaxPool2d<double> pool(c, h, w);
   pool.reserve(rows);
@@ -364,7 +413,7 @@ TEST(PackedReluPool2d, MatchesReluThenMaxPoolOnTheScatteredMaps) {
   l0::PackedReluPool2d<double> fused(c, h, w);
   fused.reserve(rows);
   auto out = mat<double>(rows, fused.out_features(), 5.0);
-  fused.forward(l0::cview(y), maps, l0::cview(bias), l0::view(out));
+  fused.forward(l0::cview(y), chunk, maps, l0::cview(bias), l0::view(out));
   EXPECT_TRUE(out == ref);
 
   auto g = mat<double>(rows, fused.out_features());
@@ -372,12 +421,12 @@ TEST(PackedReluPool2d, MatchesReluThenMaxPoolOnTheScatteredMaps) {
   auto gfull = mat<double>(rows, c * plane);
   pool.backward(l0::cview(g), l0::view(gfull));
   l0::relu_backward<double>(l0::cview(full), l0::cview(gfull), l0::view(gfull));
-  auto dy = mat<double>(maps.size(), rows * plane, 5.0);
+  auto dy = vec<double>(maps.size() * rows * plane, 5.0);
   fused.backward(l0::cview(out), l0::cview(g), l0::view(dy));
   for (std::size_t a = 0; a < maps.size(); ++a)
     for (std::size_t b = 0; b < rows; ++b)
-      for (std::size_t p = 0; p < plane; ++p) EXPECT_EQ(dy(a, b * plane + p), gfull(b, maps[a] * plane + p));
-  EXPECT_THROW(fused.forward(l0::cview(y), std::vector<std::size_t>{2, 0, 3}, l0::cview(bias), l0::view(out)),
+      for (std::size_t p = 0; p < plane; ++p) EXPECT_EQ(dy(at(a, b) + p), gfull(b, maps[a] * plane + p));
+  EXPECT_THROW(fused.forward(l0::cview(y), chunk, std::vector<std::size_t>{2, 0, 3}, l0::cview(bias), l0::view(out)),
                saddle::InputError);
 }
 

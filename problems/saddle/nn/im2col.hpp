@@ -9,6 +9,7 @@
 ///   col[(c*k+i)*k+j, b*P + oh*Wo + ow] = x[b, c, oh+i, ow+j].
 /// No function here allocates; the caller owns col (K*n values) and dx (B*C*H*W values).
 
+#include <algorithm>
 #include <cstddef>
 
 namespace saddle::nn {
@@ -25,6 +26,18 @@ struct ConvGeometry {
   std::size_t patch() const { return channels * kernel * kernel; }       ///< K = C*k*k
   std::size_t in_features() const { return channels * height * width; }  ///< C*H*W
 };
+
+/// The packed map layout of the gated convolutions (GatedConv2d::packed_output): `n_maps` maps
+/// of `rows` images, processed in blocks of `chunk` images (the last block may be shorter);
+/// block q (images b0 = q*chunk .. b0+cb-1) holds a row-major [n_maps, cb*P] matrix, so the P
+/// values of map a of image b start at n_maps*b0*P + (a*cb + b - b0)*P. With chunk >= rows this
+/// is the plain [n_maps, rows*P] layout.
+inline std::size_t packed_offset(std::size_t a, std::size_t b, std::size_t n_maps, std::size_t rows,
+                                 std::size_t chunk, std::size_t plane) {
+  const std::size_t b0 = b / chunk * chunk;
+  const std::size_t cb = std::min(chunk, rows - b0);
+  return n_maps * b0 * plane + (a * cb + b - b0) * plane;
+}
 
 /// col: [K, rows*P] <- the patches of x: [rows, C*H*W] (see the file comment). No allocation.
 template <class T>

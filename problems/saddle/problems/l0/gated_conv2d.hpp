@@ -23,9 +23,12 @@
 /// maps * k*k) and of col2im; forward_packed / backward_packed skip the scatter and gather so
 /// that a fused bias + ReLU + pooling stage works on the maps of non-zero gates only.
 ///
-/// Memory: col and dcol hold K*max_batch*P values each (LeNet conv2 at batch 128: 4.1M each),
-/// so evaluate large sets in batches of at most max_batch. Buffers: reserve(max_batch) once
-/// (allocates); forward/backward never allocate.
+/// Blocks of images: im2col, the GEMMs and col2im run over blocks of packed_chunk() images, so
+/// that a block's column matrix (at most ~128K values: LeNet5's conv1 8 images, conv2 4) stays
+/// in the core's L2 cache between im2col and the GEMM that reads it, instead of a 4.1M-value
+/// (16 MB) matrix for conv2 at batch 128 that goes through memory several times per step. The
+/// layer keeps a copy of its input and recomputes a block's im2col in backward. Buffers:
+/// reserve(max_batch) once (allocates); forward/backward never allocate.
 
 #include <cstddef>
 #include <cstdint>
@@ -93,14 +96,23 @@ class GatedConv2d : public GatedLayerBase<T> {
   /// The convolution without the output scatter, for a model that fuses what follows (bias,
   /// ReLU, pooling) and reads only the maps of non-zero gates: with the gates already set,
   /// computes Y_a = conv(x, z_c W_c) WITHOUT the bias, for c = active_gates()[a], into
-  /// packed_output(): [n_active, B*P], row a at b*P + oh*Wo + ow. Input maps outside
-  /// hints.open_inputs must be zero and are skipped. No allocation.
+  /// packed_output(). Input maps outside hints.open_inputs must be zero and are skipped. No
+  /// allocation.
   void forward_packed(ConstView<T, 1> params, ConstView<T, 2> input, const ChannelHints& hints);
-  /// Y of the last forward_packed: [n_active, B*P] (the scatter's source in every forward).
-  ConstView<T, 2> packed_output() const;
-  /// The packed dY workspace, [n_active, B*P] (the same memory as packed_output()): write
+  /// Y of the last forward_packed (and the scatter's source in every forward):
+  /// [n_active * B * P] in the packed layout of nn::packed_offset with packed_chunk() images per
+  /// block; packed_offset(a, b) is where the P values of map a (row of active_gates()) of
+  /// image b start.
+  ConstView<T, 1> packed_output() const;
+  /// The packed dY workspace (the same memory and layout as packed_output()): write
   /// d loss / d Y_a there, then call backward_packed.
-  View<T, 2> packed_grad_output();
+  View<T, 1> packed_grad_output();
+  /// Images per block of the packed layout (and of the im2col workspace), set by reserve().
+  std::size_t packed_chunk() const { return chunk_; }
+  /// nn::packed_offset(a, b, n_active, B, packed_chunk(), P) for the last forward.
+  std::size_t packed_offset(std::size_t a, std::size_t b) const {
+    return nn::packed_offset(a, b, gates_.active().size(), batch_, chunk_, plane_);
+  }
   /// Backward from packed_grad_output() (dY w.r.t. the biased maps Y_a + z_c b_c): grad_params
   /// as backward() writes them; grad_input (optional) overwritten, zero in input maps outside
   /// the forward's open inputs. No allocation.
@@ -133,8 +145,10 @@ class GatedConv2d : public GatedLayerBase<T> {
   std::size_t in_c_, in_h_, in_w_, out_c_, k_, out_h_, out_w_;
   std::size_t ksize_;  // C_in*k*k
   std::size_t plane_;  // Ho*Wo
-  xt::xtensor<T, 1> col_;   // [K * max_batch*P]
-  xt::xtensor<T, 1> dcol_;  // [K * max_batch*P]
+  std::size_t chunk_ = 1;   // images per im2col block (reserve)
+  xt::xtensor<T, 1> col_;   // [K * chunk*P]: im2col of one block of images
+  xt::xtensor<T, 1> dcol_;  // [K * chunk*P]
+  xt::xtensor<T, 1> x_;     // [max_batch * C_in*H*W]: the input of the last forward (several blocks)
   xt::xtensor<T, 1> yp_;    // [C_out * max_batch*P]: packed Y (forward) / packed dY (backward)
   xt::xtensor<T, 1> wz_;    // [C_out * K]: z_c W_c for active maps, packed
   xt::xtensor<T, 1> dwz_;   // [C_out * K]
