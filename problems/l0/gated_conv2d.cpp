@@ -214,6 +214,7 @@ void GatedConv2d<T>::forward_packed(ConstView<T, 1> params, ConstView<T, 2> inpu
     const auto colv = make_cview<T, 2>(col_.data(), {kin, cb * plane_});
     auto yv = make_view<T, 2>(yp_.data() + n_act * b0 * plane_, {n_act, cb * plane_});
     xt::blas::gemm(wa, colv, yv, false, false, T(1), T(0));
+    col_block_ = b0 / chunk_;
   }
 }
 
@@ -334,7 +335,7 @@ void GatedConv2d<T>::backward_packed(ConstView<T, 1> params, View<T, 1> grad_par
     sum_dy_(a) = acc;
   }
 
-  // Per block of images, last block first (its im2col is still in col_ from the forward):
+  // Per block of images, last block first (after a forward its im2col is still in col_):
   // dWz_a += dY_a col^T: [n_act, K'] (gradient w.r.t. the gated weights z_c W_c), and
   // dcol = Wz_a^T dY_a: [K', block], then the adjoint of im2col over the open input maps.
   const auto wa = make_cview<T, 2>(wz_.data(), {n_act, kin});
@@ -345,8 +346,9 @@ void GatedConv2d<T>::backward_packed(ConstView<T, 1> params, View<T, 1> grad_par
     const std::size_t cb = std::min(chunk_, rows - b0);
     const auto dyv = make_cview<T, 2>(dyp + n_act * b0 * plane_, {n_act, cb * plane_});
     if (kin == 0) break;
-    if (q + 1 < n_blocks) {
+    if (col_block_ != q) {
       nn::im2col<T>(geometry(), x_.data() + b0 * in_feat, cb, open_in_.data(), n_open, col_.data());
+      col_block_ = q;
     }
     const auto colv = make_cview<T, 2>(col_.data(), {kin, cb * plane_});
     xt::blas::gemm(dyv, colv, dwzv, false, true, T(1), q + 1 == n_blocks ? T(0) : T(1));

@@ -252,6 +252,12 @@ TEST(ConditionalConv, BlocksOfImagesMatchFiniteDifferences) {
   auto gp = vec<double>(layer.num_parameters());
   auto gx = mat<double>(5, layer.in_features());
   layer.backward(l0::cview(p), l0::cview(r), l0::view(gp), l0::view(gx));
+  // A second backward of the same forward (col_ then holds the first block) gives the same.
+  auto gp2 = vec<double>(layer.num_parameters());
+  auto gx2 = mat<double>(5, layer.in_features());
+  layer.backward(l0::cview(p), l0::cview(r), l0::view(gp2), l0::view(gx2));
+  EXPECT_TRUE(gp2 == gp);
+  EXPECT_TRUE(gx2 == gx);
   check_fd("blocked conv params", p.data(), all_coords(p.size()), gp.data(), f);
   std::vector<std::size_t> some_x;
   for (std::size_t i = 0; i < x.size(); i += 97) some_x.push_back(i);

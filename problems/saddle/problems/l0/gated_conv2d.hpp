@@ -10,7 +10,8 @@
 ///   input: [B, C_in*H*W], output: [B, C_out*Ho*Wo] with Ho = H-k+1, Wo = W-k+1.
 /// Parameters (see GatedLayout): W: [C_out, C_in, k, k], b: [C_out], log_alpha: [C_out].
 ///
-/// Method: im2col + GEMM (saddle/nn/im2col.hpp, shared with nn::Conv2d) over the whole batch. col: [K, B*P] with K = C_in*k*k, P = Ho*Wo,
+/// Method: im2col + GEMM (saddle/nn/im2col.hpp, shared with nn::Conv2d), block of images by
+/// block of images (see below). col: [K, b*P] for a block of b images, K = C_in*k*k, P = Ho*Wo,
 /// col[(c*k+i)*k+j, b*P + oh*Wo + ow] = x[b, c, oh+i, ow+j]; then Y_a = Wz_a @ col with Wz_a
 /// the gate-scaled rows of the n_active maps whose gate is not zero ([n_active, K]), so maps
 /// with a zero gate are neither computed (they are output as exact zeros) nor differentiated.
@@ -24,7 +25,7 @@
 /// that a fused bias + ReLU + pooling stage works on the maps of non-zero gates only.
 ///
 /// Blocks of images: im2col, the GEMMs and col2im run over blocks of packed_chunk() images, so
-/// that a block's column matrix (at most ~128K values: LeNet5's conv1 8 images, conv2 4) stays
+/// that a block's column matrix (at most 131072 values: LeNet5's conv1 9 images, conv2 4) stays
 /// in the core's L2 cache between im2col and the GEMM that reads it, instead of a 4.1M-value
 /// (16 MB) matrix for conv2 at batch 128 that goes through memory several times per step. The
 /// layer keeps a copy of its input and recomputes a block's im2col in backward. Buffers:
@@ -146,6 +147,7 @@ class GatedConv2d : public GatedLayerBase<T> {
   std::size_t ksize_;  // C_in*k*k
   std::size_t plane_;  // Ho*Wo
   std::size_t chunk_ = 1;   // images per im2col block (reserve)
+  std::size_t col_block_ = 0;  // the block of images whose im2col col_ holds
   xt::xtensor<T, 1> col_;   // [K * chunk*P]: im2col of one block of images
   xt::xtensor<T, 1> dcol_;  // [K * chunk*P]
   xt::xtensor<T, 1> x_;     // [max_batch * C_in*H*W]: the input of the last forward (several blocks)
