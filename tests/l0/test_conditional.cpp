@@ -53,15 +53,17 @@ template <class A, class B>
 double rel_diff(const A& a, const B& b) {
   double num = 0.0, den = 0.0;
   for (std::size_t i = 0; i < b.size(); ++i) {
-    num = std::max(num, std::abs(static_cast<double>(a.data()[i]) - static_cast<double>(b.data()[i])));
+    num = std::max(num,
+                   std::abs(static_cast<double>(a.data()[i]) - static_cast<double>(b.data()[i])));
     den = std::max(den, std::abs(static_cast<double>(b.data()[i])));
   }
   return num / std::max(den, 1e-30);
 }
 
 // Central differences of f() w.r.t. x[i] for the listed i, against the analytic gradient g.
-void check_fd(const std::string& what, double* x, const std::vector<std::size_t>& coords, const double* g,
-              const std::function<double()>& f, double h = 1e-6, double tol = 1e-6) {
+void check_fd(const std::string& what, double* x, const std::vector<std::size_t>& coords,
+              const double* g, const std::function<double()>& f, double h = 1e-6,
+              double tol = 1e-6) {
   for (const std::size_t i : coords) {
     const double old = x[i];
     x[i] = old + h;
@@ -171,7 +173,8 @@ TEST(ConditionalConv, ClosedInputMapsAreSkippedExactly) {
   std::vector<std::size_t> open_x;
   for (std::size_t b = 0; b < c.rows; ++b)
     for (std::size_t ci : {1u, 3u})
-      for (std::size_t p = 0; p < plane; ++p) open_x.push_back(b * c.layer.in_features() + ci * plane + p);
+      for (std::size_t p = 0; p < plane; ++p)
+        open_x.push_back(b * c.layer.in_features() + ci * plane + p);
   check_fd("hinted conv input", c.x.data(), open_x, gx.data(), f);
 }
 
@@ -203,7 +206,8 @@ TEST(ConditionalConv, PackedForwardAndBackwardMatchTheScatteredOnes) {
   auto dyp = c.layer.packed_grad_output();
   for (std::size_t a = 0; a < act.size(); ++a)
     for (std::size_t r = 0; r < c.rows; ++r)
-      for (std::size_t p = 0; p < plane; ++p) dyp(c.layer.packed_offset(a, r) + p) = c.r(r, act[a] * plane + p);
+      for (std::size_t p = 0; p < plane; ++p)
+        dyp(c.layer.packed_offset(a, r) + p) = c.r(r, act[a] * plane + p);
   auto gp = vec<double>(c.layer.num_parameters(), 3.0);
   auto gx = mat<double>(c.rows, c.layer.in_features(), 3.0);
   auto gxv = l0::view(gx);
@@ -246,7 +250,8 @@ TEST(ConditionalConv, BlocksOfImagesMatchFiniteDifferences) {
           double acc = bias(c);
           for (std::size_t ci = 0; ci < 2; ++ci)
             for (std::size_t i = 0; i < 5; ++i)
-              for (std::size_t j = 0; j < 5; ++j) acc += w(c, (ci * 5 + i) * 5 + j) * x(b, (ci * 40 + oh + i) * 40 + ow + j);
+              for (std::size_t j = 0; j < 5; ++j)
+                acc += w(c, (ci * 5 + i) * 5 + j) * x(b, (ci * 40 + oh + i) * 40 + ow + j);
           ASSERT_NEAR(y(b, (c * 36 + oh) * 36 + ow), z(c) * acc, 1e-10);
         }
   auto gp = vec<double>(layer.num_parameters());
@@ -280,7 +285,8 @@ struct HintedDense {
     std::mt19937_64 rng(8);
     layer.init_parameters(l0::view(params), 0.5, rng);
     auto la = layer.log_alpha(l0::view(params));
-    for (std::size_t i = 0; i < in; ++i) la(i) = (i % 3 == 0) ? -30.0 : (i % 5 == 0 ? 30.0 : 0.2 + 0.05 * i);
+    for (std::size_t i = 0; i < in; ++i)
+      la(i) = (i % 3 == 0) ? -30.0 : (i % 5 == 0 ? 30.0 : 0.2 + 0.05 * i);
     for (std::size_t i = 0; i < in; ++i)
       if (i % 4 != 1) open.push_back(i);  // inputs 1, 5, 9, ... are zero
     for (std::size_t o = 0; o < out; ++o)
@@ -386,7 +392,8 @@ TEST(ConditionalDense, PaddedWidthsGiveTheSameResultsWithoutHints) {
     std::vector<std::size_t> some;
     for (std::size_t i = 0; i < p.size(); i += 7) some.push_back(i);
     check_fd("padded dense " + std::to_string(out), p.data(), some, gp.data(), f);
-    check_fd("padded dense input " + std::to_string(out), x.data(), all_coords(x.size()), gx.data(), f);
+    check_fd("padded dense input " + std::to_string(out), x.data(), all_coords(x.size()), gx.data(),
+             f);
   }
 }
 
@@ -401,7 +408,9 @@ TEST(PackedReluPool2d, MatchesReluThenMaxPoolOnTheScatteredMaps) {
   std::mt19937_64 rng(12);
   auto y = vec<double>(maps.size() * rows * plane);
   fill_normal(y, rng);
-  auto at = [&](std::size_t a, std::size_t b) { return saddle::nn::packed_offset(a, b, maps.size(), rows, chunk, plane); };
+  auto at = [&](std::size_t a, std::size_t b) {
+    return saddle::nn::packed_offset(a, b, maps.size(), rows, chunk, plane);
+  };
   y(at(1, 0) + 7) = y(at(1, 0) + 8);  // a tie inside a window
   auto bias = vec<double>(maps.size());
   fill_normal(bias, rng, 0.3);
@@ -409,7 +418,8 @@ TEST(PackedReluPool2d, MatchesReluThenMaxPoolOnTheScatteredMaps) {
   auto full = mat<double>(rows, c * plane);
   for (std::size_t a = 0; a < maps.size(); ++a)
     for (std::size_t b = 0; b < rows; ++b)
-      for (std::size_t p = 0; p < plane; ++p) full(b, maps[a] * plane + p) = y(at(a, b) + p) + bias(a);
+      for (std::size_t p = 0; p < plane; ++p)
+        full(b, maps[a] * plane + p) = y(at(a, b) + p) + bias(a);
   l0::relu_forward<double>(l0::cview(full), l0::view(full));
   l0::MaxPool2d<double> pool(c, h, w);
   pool.reserve(rows);
@@ -431,8 +441,10 @@ TEST(PackedReluPool2d, MatchesReluThenMaxPoolOnTheScatteredMaps) {
   fused.backward(l0::cview(out), l0::cview(g), l0::view(dy));
   for (std::size_t a = 0; a < maps.size(); ++a)
     for (std::size_t b = 0; b < rows; ++b)
-      for (std::size_t p = 0; p < plane; ++p) EXPECT_EQ(dy(at(a, b) + p), gfull(b, maps[a] * plane + p));
-  EXPECT_THROW(fused.forward(l0::cview(y), chunk, std::vector<std::size_t>{2, 0, 3}, l0::cview(bias), l0::view(out)),
+      for (std::size_t p = 0; p < plane; ++p)
+        EXPECT_EQ(dy(at(a, b) + p), gfull(b, maps[a] * plane + p));
+  EXPECT_THROW(fused.forward(l0::cview(y), chunk, std::vector<std::size_t>{2, 0, 3},
+                             l0::cview(bias), l0::view(out)),
                saddle::InputError);
 }
 
@@ -450,7 +462,8 @@ struct PlainChain {
   std::unique_ptr<l0::MaxPool2d<T>> pool1, pool2;
   std::vector<xt::xtensor<T, 2>> a, g;  // activations and their gradients
   xt::xtensor<T, 2> c1, c2, gc1, gc2;   // conv outputs before ReLU/pool
-  PlainChain(const l0::GatedModel<T>& model, std::size_t rows) : arch(model.architecture()), info(model.gated_layers()) {
+  PlainChain(const l0::GatedModel<T>& model, std::size_t rows)
+      : arch(model.architecture()), info(model.gated_layers()) {
     if (arch == l0::Architecture::mlp) {
       dense.push_back(std::make_unique<l0::GatedDense<T>>(784, 300, 0));
       dense.push_back(std::make_unique<l0::GatedDense<T>>(300, 100, 1));
@@ -488,8 +501,8 @@ struct PlainChain {
     return l0::make_view<T, 1>(x.data() + info[l].offset, {info[l].size});
   }
   // Loss, and the gradient of the mean cross-entropy into grad.
-  double run(const Vector<T>& x, const xt::xtensor<T, 2>& input, const xt::xtensor<std::int32_t, 1>& y,
-             std::uint64_t seed, Vector<T>& grad) {
+  double run(const Vector<T>& x, const xt::xtensor<T, 2>& input,
+             const xt::xtensor<std::int32_t, 1>& y, std::uint64_t seed, Vector<T>& grad) {
     const std::size_t conv_layers = arch == l0::Architecture::mlp ? 0 : 2;
     const std::size_t first_dense = conv_layers == 0 ? 0 : 2;  // index into a/g
     if (conv_layers) {
@@ -501,14 +514,18 @@ struct PlainChain {
       pool2->forward(l0::cview(c2), l0::view(a[1]));
     }
     for (std::size_t d = 0; d < dense.size(); ++d) {
-      const auto in = d == 0 ? (conv_layers ? l0::cview(a[1]) : l0::cview(input)) : l0::cview(a[first_dense + d - 1]);
+      const auto in = d == 0 ? (conv_layers ? l0::cview(a[1]) : l0::cview(input))
+                             : l0::cview(a[first_dense + d - 1]);
       dense[d]->forward_train(slice(x, conv_layers + d), in, seed, l0::view(a[first_dense + d]));
-      if (d + 1 < dense.size()) l0::relu_forward<T>(l0::cview(a[first_dense + d]), l0::view(a[first_dense + d]));
+      if (d + 1 < dense.size())
+        l0::relu_forward<T>(l0::cview(a[first_dense + d]), l0::view(a[first_dense + d]));
     }
-    const auto res = l0::softmax_cross_entropy<T>(l0::cview(a.back()), l0::cview(y), l0::view(g.back()));
+    const auto res =
+        l0::softmax_cross_entropy<T>(l0::cview(a.back()), l0::cview(y), l0::view(g.back()));
     for (std::size_t d = dense.size(); d-- > 0;) {
       const std::size_t i = first_dense + d;
-      if (d + 1 < dense.size()) l0::relu_backward<T>(l0::cview(a[i]), l0::cview(g[i]), l0::view(g[i]));
+      if (d + 1 < dense.size())
+        l0::relu_backward<T>(l0::cview(a[i]), l0::cview(g[i]), l0::view(g[i]));
       if (d == 0 && !conv_layers)
         dense[d]->backward(slice(x, d), l0::cview(g[i]), slice(grad, d));
       else
@@ -551,14 +568,16 @@ void expect_model_matches_plain_chain(l0::Architecture arch, double tol) {
     const double loss_model = model.forward_train(px, l0::cview(input), l0::cview(y), seed).loss;
     model.backward(px, l0::make_view<T, 1>(g_model.data(), {g_model.size()}));
     const double loss_plain = plain.run(x, input, y, seed, g_plain);
-    EXPECT_NEAR(loss_model, loss_plain, tol * (1.0 + std::abs(loss_plain))) << to_string(arch) << " seed " << seed;
+    EXPECT_NEAR(loss_model, loss_plain, tol * (1.0 + std::abs(loss_plain)))
+        << to_string(arch) << " seed " << seed;
     EXPECT_LT(rel_diff(model.logits(), plain.a.back()), tol) << to_string(arch);
     // Per layer and group: relative to the layer's largest gradient; closed gates exactly 0.
     for (std::size_t l = 0; l < model.gated_layers().size(); ++l) {
       const auto& info = model.gated_layers()[l];
       const auto gm = l0::make_cview<T, 1>(g_model.data() + info.offset, {info.size});
       const auto gq = l0::make_cview<T, 1>(g_plain.data() + info.offset, {info.size});
-      EXPECT_LT(rel_diff(gm, gq), tol) << to_string(arch) << " layer " << info.name << " seed " << seed;
+      EXPECT_LT(rel_diff(gm, gq), tol)
+          << to_string(arch) << " layer " << info.name << " seed " << seed;
       for (std::size_t j = 0; j < info.size; ++j)
         if (gq(j) == T(0)) {
           ASSERT_EQ(gm(j), T(0)) << info.name << " [" << j << "]";
