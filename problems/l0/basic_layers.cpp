@@ -3,6 +3,8 @@
 
 #include "saddle/problems/l0/basic_layers.hpp"
 
+#include "saddle/nn/im2col.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -126,6 +128,144 @@ void MaxPool2d<T>::backward(ConstView<T, 2> grad_output, View<T, 2> grad_input) 
   }
 }
 
+// ---- PackedReluPool2d --------------------------------------------------------------------
+
+template <class T>
+PackedReluPool2d<T>::PackedReluPool2d(std::size_t channels, std::size_t in_height,
+                                      std::size_t in_width)
+    : c_(channels), h_(in_height), w_(in_width) {
+  if (c_ == 0 || h_ < 2 || w_ < 2) {
+    throw InvalidOption("PackedReluPool2d: need channels >= 1 and maps of at least 2x2, got " +
+                        std::to_string(c_) + "x" + std::to_string(h_) + "x" + std::to_string(w_));
+  }
+  maps_.reserve(c_);
+}
+
+template <class T>
+void PackedReluPool2d<T>::reserve(std::size_t max_batch) {
+  max_batch_ = max_batch;
+  argmax_.assign(c_ * max_batch * (h_ / 2) * (w_ / 2), 0);
+  has_forward_ = false;
+}
+
+template <class T>
+void PackedReluPool2d<T>::forward(ConstView<T, 1> y, std::size_t chunk,
+                                  const std::vector<std::size_t>& maps, ConstView<T, 1> bias,
+                                  View<T, 2> out) {
+  const std::size_t rows = out.shape()[0];
+  const std::size_t n = maps.size();
+  const std::size_t plane = h_ * w_;
+  if (out.shape()[1] != out_features() || n > c_ || bias.size() != n || chunk == 0 ||
+      (n > 0 && y.size() != n * rows * plane)) {
+    throw InputError("PackedReluPool2d forward: " + std::to_string(y.size()) + " packed values for " +
+                     std::to_string(n) + " maps, output " +
+                     shape_str(out.shape()[0], out.shape()[1]) + ", expected width " +
+                     std::to_string(out_features()));
+  }
+  if (rows > max_batch_) {
+    throw InputError("PackedReluPool2d forward: batch of " + std::to_string(rows) +
+                     " rows exceeds reserve(" + std::to_string(max_batch_) + ")");
+  }
+  maps_.clear();  // capacity C: no allocation
+  for (const std::size_t c : maps) {
+    if (c >= c_ || (!maps_.empty() && c <= maps_.back())) {
+      throw InputError("PackedReluPool2d forward: maps must be ascending and < " + std::to_string(c_));
+    }
+    maps_.push_back(c);
+  }
+  batch_ = rows;
+  chunk_ = chunk;
+  has_forward_ = true;
+  const std::size_t oh_n = h_ / 2, ow_n = w_ / 2, po = oh_n * ow_n;
+  const std::size_t out_feat = out_features();
+  T* o = out.data();
+  // Maps that are not listed: exact zeros.
+  for (std::size_t b = 0; b < rows; ++b) {
+    std::size_t a = 0;
+    for (std::size_t c = 0; c < c_; ++c) {
+      if (a < n && maps_[a] == c) {
+        ++a;
+      } else {
+        std::fill(o + b * out_feat + c * po, o + b * out_feat + (c + 1) * po, T(0));
+      }
+    }
+  }
+  const T* bz = bias.data();
+  for (std::size_t a = 0; a < n; ++a) {
+    const T bias_a = bz[a];
+    for (std::size_t b = 0; b < rows; ++b) {
+      const T* x = y.data() + nn::packed_offset(a, b, n, rows, chunk_, plane);
+      T* dst = o + b * out_feat + maps_[a] * po;
+      std::uint32_t* arg = argmax_.data() + (a * rows + b) * po;
+      for (std::size_t oh = 0; oh < oh_n; ++oh) {
+        const std::size_t r0 = 2 * oh * w_, r1 = r0 + w_;
+        for (std::size_t ow = 0; ow < ow_n; ++ow) {
+          // The same float values as scatter (y + bias), ReLU, then pool: first maximum wins.
+          const std::size_t i00 = r0 + 2 * ow, i01 = i00 + 1, i10 = r1 + 2 * ow, i11 = i10 + 1;
+          std::size_t best = i00;
+          T v = x[i00] + bias_a;
+          const T v01 = x[i01] + bias_a, v10 = x[i10] + bias_a, v11 = x[i11] + bias_a;
+          if (v01 > v) { v = v01; best = i01; }
+          if (v10 > v) { v = v10; best = i10; }
+          if (v11 > v) { v = v11; best = i11; }
+          dst[oh * ow_n + ow] = v > T(0) ? v : T(0);
+          arg[oh * ow_n + ow] = static_cast<std::uint32_t>(best);
+        }
+      }
+    }
+  }
+}
+
+template <class T>
+void PackedReluPool2d<T>::backward(ConstView<T, 2> out, ConstView<T, 2> grad_out,
+                                   View<T, 1> dy) const {
+  if (!has_forward_) throw InputError("PackedReluPool2d backward: no forward pass since reserve()");
+  const std::size_t rows = batch_, n = maps_.size(), plane = h_ * w_;
+  if (out.shape()[0] != rows || out.shape()[1] != out_features() ||
+      grad_out.shape()[0] != rows || grad_out.shape()[1] != out_features() ||
+      (n > 0 && dy.size() != n * rows * plane)) {
+    throw InputError("PackedReluPool2d backward: output " + shape_str(out.shape()[0], out.shape()[1]) +
+                     ", grad " + shape_str(grad_out.shape()[0], grad_out.shape()[1]) + ", " +
+                     std::to_string(dy.size()) + " packed values do not match the forward");
+  }
+  const std::size_t po = (h_ / 2) * (w_ / 2), out_feat = out_features();
+  if (n == 0) return;
+  T* d = dy.data();
+  // Even maps: the windows tile the map, so each window writes its four values (one pass over
+  // dY instead of a fill and a scatter). Odd sizes leave a last row/column outside every
+  // window: fill first.
+  const bool tiled = h_ % 2 == 0 && w_ % 2 == 0;
+  if (!tiled) std::fill(d, d + n * rows * plane, T(0));
+  const std::size_t oh_n = h_ / 2, ow_n = w_ / 2;
+  for (std::size_t a = 0; a < n; ++a) {
+    for (std::size_t b = 0; b < rows; ++b) {
+      const T* ov = out.data() + b * out_feat + maps_[a] * po;
+      const T* g = grad_out.data() + b * out_feat + maps_[a] * po;
+      const std::uint32_t* arg = argmax_.data() + (a * rows + b) * po;
+      T* dst = d + nn::packed_offset(a, b, n, rows, chunk_, plane);
+      if (!tiled) {
+        for (std::size_t o = 0; o < po; ++o) {
+          if (ov[o] > T(0)) dst[arg[o]] = g[o];
+        }
+        continue;
+      }
+      for (std::size_t oh = 0; oh < oh_n; ++oh) {
+        T* r0 = dst + 2 * oh * w_;
+        T* r1 = r0 + w_;
+        for (std::size_t ow = 0; ow < ow_n; ++ow) {
+          const std::size_t o = oh * ow_n + ow;
+          const T v = ov[o] > T(0) ? g[o] : T(0);
+          const std::size_t i00 = 2 * oh * w_ + 2 * ow, m = arg[o];
+          r0[2 * ow] = m == i00 ? v : T(0);
+          r0[2 * ow + 1] = m == i00 + 1 ? v : T(0);
+          r1[2 * ow] = m == i00 + w_ ? v : T(0);
+          r1[2 * ow + 1] = m == i00 + w_ + 1 ? v : T(0);
+        }
+      }
+    }
+  }
+}
+
 // ---- softmax cross-entropy ----------------------------------------------------------------
 
 namespace {
@@ -189,6 +329,7 @@ CrossEntropyResult softmax_cross_entropy(ConstView<T, 2> logits,
   template void relu_forward<T>(ConstView<T, 2>, View<T, 2>);                                   \
   template void relu_backward<T>(ConstView<T, 2>, ConstView<T, 2>, View<T, 2>);                 \
   template class MaxPool2d<T>;                                                                  \
+  template class PackedReluPool2d<T>;                                                           \
   template CrossEntropyResult softmax_cross_entropy<T>(ConstView<T, 2>,                         \
                                                        ConstView<std::int32_t, 1>, View<T, 2>); \
   template CrossEntropyResult softmax_cross_entropy<T>(ConstView<T, 2>, ConstView<std::int32_t, 1>);

@@ -15,6 +15,14 @@ namespace {
 std::string shape_str(std::size_t a, std::size_t b) {
   return "[" + std::to_string(a) + ", " + std::to_string(b) + "]";
 }
+
+// Column counts of packed GEMM outputs are padded to a multiple of 16. OpenBLAS 0.3.21's
+// AVX-512 "small matrix" sgemm (used when M*N*K <= 1e6) mallocs a packing buffer on every call
+// whose column count leaves a remainder of 1..8 modulo 16 (sgemm_small_kernel_nn; e.g. the MLP's
+// fc2, 100 columns, with <= 78 open inputs): padded with zero columns, no call does.
+constexpr std::size_t kColumnBlock = 16;
+std::size_t padded(std::size_t n) { return (n + kColumnBlock - 1) / kColumnBlock * kColumnBlock; }
+bool needs_padding(std::size_t n) { return n % kColumnBlock != 0 && n % kColumnBlock <= 8; }
 }  // namespace
 
 template <class T>
@@ -27,8 +35,10 @@ GatedDense<T>::GatedDense(std::size_t in_features, std::size_t out_features,
   if (in_ == 0 || out_ == 0) {
     throw InvalidOption("GatedDense " + shape_str(in_, out_) + ": sizes must be >= 1");
   }
-  wz_packed_ = xt::xtensor<T, 1>::from_shape({in_ * out_});
-  m_ = xt::xtensor<T, 1>::from_shape({in_ * out_});
+  wz_packed_ = xt::xtensor<T, 1>::from_shape({in_ * padded(out_)});
+  m_ = xt::xtensor<T, 1>::from_shape({in_ * padded(out_)});
+  act_.reserve(in_);
+  cols_.reserve(out_);
 }
 
 template <class T>
@@ -36,6 +46,7 @@ void GatedDense<T>::reserve(std::size_t max_batch) {
   max_batch_ = max_batch;
   x_packed_ = xt::xtensor<T, 1>::from_shape({max_batch * in_});
   h_ = xt::xtensor<T, 1>::from_shape({max_batch * in_});
+  yp_ = xt::xtensor<T, 1>::from_shape({max_batch * padded(out_)});
   has_forward_ = false;
 }
 
@@ -76,7 +87,7 @@ void GatedDense<T>::forward_train(ConstView<T, 1> params, ConstView<T, 2> input,
                                   std::uint64_t noise_seed, View<T, 2> output) {
   check_params(params.size(), "forward_train");
   gates_.sample(log_alpha(params), noise_seed, stream_);
-  forward_core(params, input, output);
+  forward_core(params, input, output, ChannelHints{});
 }
 
 template <class T>
@@ -84,11 +95,31 @@ void GatedDense<T>::forward_eval(ConstView<T, 1> params, ConstView<T, 2> input, 
                                  TestGate gate) {
   check_params(params.size(), "forward_eval");
   gates_.set_test(log_alpha(params), gate);
-  forward_core(params, input, output);
+  forward_core(params, input, output, ChannelHints{});
 }
 
 template <class T>
-void GatedDense<T>::forward_core(ConstView<T, 1> params, ConstView<T, 2> input, View<T, 2> output) {
+void GatedDense<T>::forward_gated(ConstView<T, 1> params, ConstView<T, 2> input,
+                                  View<T, 2> output, const ChannelHints& hints) {
+  check_params(params.size(), "forward_gated");
+  forward_core(params, input, output, hints);
+}
+
+namespace {
+// Checks that a hint list is ascending and below `limit`.
+void check_hint(const std::vector<std::size_t>& list, std::size_t limit, const char* what) {
+  for (std::size_t k = 0; k < list.size(); ++k) {
+    if (list[k] >= limit || (k > 0 && list[k] <= list[k - 1])) {
+      throw InputError(std::string("GatedDense forward: ") + what + " must be ascending and < " +
+                       std::to_string(limit));
+    }
+  }
+}
+}  // namespace
+
+template <class T>
+void GatedDense<T>::forward_core(ConstView<T, 1> params, ConstView<T, 2> input,
+                                 View<T, 2> output, const ChannelHints& hints) {
   const std::size_t rows = input.shape()[0];
   if (input.shape()[1] != in_ || output.shape()[0] != rows || output.shape()[1] != out_) {
     throw InputError("GatedDense " + shape_str(in_, out_) + " forward: input " +
@@ -96,29 +127,43 @@ void GatedDense<T>::forward_core(ConstView<T, 1> params, ConstView<T, 2> input, 
                      shape_str(output.shape()[0], output.shape()[1]));
   }
   check_batch(rows, "forward");
+
+  // The computed inputs: non-zero gates, intersected with the open inputs (capacities
+  // reserved in the constructor: no allocation).
+  const auto& gact = gates_.active();
+  act_.clear();
+  if (hints.open_inputs != nullptr) {
+    const auto& open = *hints.open_inputs;
+    check_hint(open, in_, "open inputs");
+    std::size_t j = 0;
+    for (const std::size_t i : gact) {
+      while (j < open.size() && open[j] < i) ++j;
+      if (j < open.size() && open[j] == i) act_.push_back(i);
+    }
+  } else {
+    act_.assign(gact.begin(), gact.end());
+  }
+  // Every column straight into the output, or the listed columns (all of them when the
+  // output width needs padding) through the packed buffer.
+  cols_.clear();
+  const bool all = hints.needed_outputs == nullptr || hints.needed_outputs->size() == out_;
+  all_cols_ = all && !needs_padding(out_);
+  if (!all) {
+    check_hint(*hints.needed_outputs, out_, "needed outputs");
+    cols_.assign(hints.needed_outputs->begin(), hints.needed_outputs->end());
+  } else if (!all_cols_) {
+    for (std::size_t o = 0; o < out_; ++o) cols_.push_back(o);
+  }
   batch_ = rows;
   has_forward_ = true;
 
   const T* w = params.data() + layout_.weight_offset;
   const T* b = params.data() + layout_.bias_offset;
   const T* z = gates_.z().data();
-  const auto& act = gates_.active();
-  const std::size_t n_act = act.size();
-
-  // out = b (broadcast over rows); the GEMM below adds x_a @ Wz_a with beta = 1.
+  const std::size_t n_act = act_.size();
+  const std::size_t n_out = all_cols_ ? out_ : cols_.size();
   T* out = output.data();
-  for (std::size_t r = 0; r < rows; ++r) std::copy(b, b + out_, out + r * out_);
-  if (n_act == 0 || rows == 0) return;  // every gate is zero: out = b exactly
 
-  // Wz_a[k,:] = z_i * W[i,:] for the k-th active gate i.
-  T* wz = wz_packed_.data();
-  for (std::size_t k = 0; k < n_act; ++k) {
-    const std::size_t i = act[k];
-    const T zi = z[i];
-    const T* src = w + i * out_;
-    T* dst = wz + k * out_;
-    for (std::size_t o = 0; o < out_; ++o) dst[o] = zi * src[o];
-  }
   // x_a[:, k] = x[:, i]; kept for backward (dW and dz need the unscaled input).
   const T* x = input.data();
   T* xp = x_packed_.data();
@@ -128,12 +173,59 @@ void GatedDense<T>::forward_core(ConstView<T, 1> params, ConstView<T, 2> input, 
     for (std::size_t r = 0; r < rows; ++r) {
       const T* xr = x + r * in_;
       T* dr = xp + r * n_act;
-      for (std::size_t k = 0; k < n_act; ++k) dr[k] = xr[act[k]];
+      for (std::size_t k = 0; k < n_act; ++k) dr[k] = xr[act_[k]];
     }
   }
-  const auto xa = make_cview<T, 2>(xp, {rows, n_act});
-  const auto wa = make_cview<T, 2>(wz, {n_act, out_});
-  xt::blas::gemm(xa, wa, output, false, false, T(1), T(1));
+
+  if (all_cols_) {
+    // out = b (broadcast over rows); the GEMM below adds x_a @ Wz_a with beta = 1.
+    for (std::size_t r = 0; r < rows; ++r) std::copy(b, b + out_, out + r * out_);
+    if (n_act == 0 || rows == 0) return;  // every gate is zero: out = b exactly
+    // Wz_a[k,:] = z_i * W[i,:] for the k-th active gate i.
+    T* wz = wz_packed_.data();
+    for (std::size_t k = 0; k < n_act; ++k) {
+      const std::size_t i = act_[k];
+      const T zi = z[i];
+      const T* src = w + i * out_;
+      T* dst = wz + k * out_;
+      for (std::size_t o = 0; o < out_; ++o) dst[o] = zi * src[o];
+    }
+    const auto xa = make_cview<T, 2>(xp, {rows, n_act});
+    const auto wa = make_cview<T, 2>(wz, {n_act, out_});
+    xt::blas::gemm(xa, wa, output, false, false, T(1), T(1));
+    return;
+  }
+
+  // Only the needed columns, padded with zero columns to np (see kColumnBlock):
+  // y_p = b[cols] + x_a Wz_a[:, cols], scattered; the other output columns are 0.
+  const std::size_t np = padded(n_out);
+  T* yp = yp_.data();
+  for (std::size_t r = 0; r < rows; ++r) {
+    T* yr = yp + r * np;
+    for (std::size_t j = 0; j < n_out; ++j) yr[j] = b[cols_[j]];
+    std::fill(yr + n_out, yr + np, T(0));
+  }
+  if (n_act > 0 && n_out > 0 && rows > 0) {
+    T* wz = wz_packed_.data();
+    for (std::size_t k = 0; k < n_act; ++k) {
+      const std::size_t i = act_[k];
+      const T zi = z[i];
+      const T* src = w + i * out_;
+      T* dst = wz + k * np;
+      for (std::size_t j = 0; j < n_out; ++j) dst[j] = zi * src[cols_[j]];
+      std::fill(dst + n_out, dst + np, T(0));
+    }
+    const auto xa = make_cview<T, 2>(xp, {rows, n_act});
+    const auto wa = make_cview<T, 2>(wz, {n_act, np});
+    auto yv = make_view<T, 2>(yp, {rows, np});
+    xt::blas::gemm(xa, wa, yv, false, false, T(1), T(1));
+  }
+  if (n_out < out_) std::fill(out, out + rows * out_, T(0));
+  for (std::size_t r = 0; r < rows; ++r) {
+    const T* yr = yp + r * np;
+    T* orow = out + r * out_;
+    for (std::size_t j = 0; j < n_out; ++j) orow[cols_[j]] = yr[j];
+  }
 }
 
 template <class T>
@@ -169,78 +261,103 @@ void GatedDense<T>::backward_core(ConstView<T, 1> params, ConstView<T, 2> grad_o
   const T* w = params.data() + layout_.weight_offset;
   const T* z = gates_.z().data();
   const T* dzdla = gates_.dz().data();
-  const auto& act = gates_.active();
-  const std::size_t n_act = act.size();
-  const T* dy = grad_output.data();
+  const std::size_t n_act = act_.size();
+  const std::size_t n_out = all_cols_ ? out_ : cols_.size();
+  const std::size_t np = all_cols_ ? out_ : padded(n_out);  // packed width (zero padding)
   T* dw = grad_params.data() + layout_.weight_offset;
   T* db = grad_params.data() + layout_.bias_offset;
   T* dla = grad_params.data() + layout_.log_alpha_offset;
 
-  // db = column sums of dy (the bias is not gated). Accumulated in double.
-  for (std::size_t o = 0; o < out_; ++o) {
+  // dy of the computed columns: grad_output itself, or its needed columns packed.
+  const T* dy = grad_output.data();
+  if (!all_cols_) {
+    T* yp = yp_.data();
+    for (std::size_t r = 0; r < rows; ++r) {
+      const T* src = dy + r * out_;
+      T* dst = yp + r * np;
+      for (std::size_t j = 0; j < n_out; ++j) dst[j] = src[cols_[j]];
+      std::fill(dst + n_out, dst + np, T(0));
+    }
+    dy = yp;
+  }
+  const auto dyv = make_cview<T, 2>(dy, {rows, np});
+
+  // db = column sums of dy (the bias is not gated). Accumulated in double. Columns that are
+  // not needed have a zero grad_output, hence db = 0.
+  if (!all_cols_) std::fill(db, db + out_, T(0));
+  for (std::size_t j = 0; j < n_out; ++j) {
     double acc = 0.0;
-    for (std::size_t r = 0; r < rows; ++r) acc += static_cast<double>(dy[r * out_ + o]);
-    db[o] = static_cast<T>(acc);
+    for (std::size_t r = 0; r < rows; ++r) acc += static_cast<double>(dy[r * np + j]);
+    db[all_cols_ ? j : cols_[j]] = static_cast<T>(acc);
   }
 
-  // Rows of zero gates: dW = 0, dlog_alpha = 0 (dz/dlog_alpha = 0 where z is clamped at 0).
+  // Rows of zero gates (and of zero inputs): dW = 0, dlog_alpha = 0 (dz/dlog_alpha = 0 where
+  // z is clamped at 0; a zero input column gives M = 0). Rows of computed inputs are zeroed
+  // too when only some columns are computed.
   std::fill(dla, dla + in_, T(0));
   {
     std::size_t k = 0;
     for (std::size_t i = 0; i < in_; ++i) {
-      if (k < n_act && act[k] == i) {
+      if (k < n_act && act_[k] == i) {
         ++k;
-      } else {
-        std::fill(dw + i * out_, dw + (i + 1) * out_, T(0));
+        if (all_cols_ && rows > 0) continue;
       }
+      std::fill(dw + i * out_, dw + (i + 1) * out_, T(0));
     }
   }
 
-  if (n_act > 0 && rows > 0) {
-    // M = x_a^T dy: [n_act, out]. dW[i,:] = z_i M[k,:]; dz_i = <W[i,:], M[k,:]>.
+  if (n_act > 0 && rows > 0 && n_out > 0) {
+    // M = x_a^T dy: [n_act, n_out]. dW[i, cols] = z_i M[k,:]; dz_i = <W[i, cols], M[k,:]>.
     const auto xa = make_cview<T, 2>(x_packed_.data(), {rows, n_act});
-    auto mv = make_view<T, 2>(m_.data(), {n_act, out_});
-    xt::blas::gemm(xa, grad_output, mv, true, false, T(1), T(0));
+    auto mv = make_view<T, 2>(m_.data(), {n_act, np});
+    xt::blas::gemm(xa, dyv, mv, true, false, T(1), T(0));
     const T* m = m_.data();
     for (std::size_t k = 0; k < n_act; ++k) {
-      const std::size_t i = act[k];
+      const std::size_t i = act_[k];
       const T zi = z[i];
-      const T* mr = m + k * out_;
+      const T* mr = m + k * np;
       const T* wr = w + i * out_;
       T* dwr = dw + i * out_;
       T dz = T(0);
-      for (std::size_t o = 0; o < out_; ++o) {
-        dwr[o] = zi * mr[o];
-        dz += wr[o] * mr[o];
+      if (all_cols_) {
+        for (std::size_t o = 0; o < out_; ++o) {
+          dwr[o] = zi * mr[o];
+          dz += wr[o] * mr[o];
+        }
+      } else {
+        for (std::size_t j = 0; j < n_out; ++j) {
+          dwr[cols_[j]] = zi * mr[j];
+          dz += wr[cols_[j]] * mr[j];
+        }
       }
       dla[i] = dz * dzdla[i];
     }
-  } else {
+  } else if (all_cols_) {
     for (std::size_t k = 0; k < n_act; ++k) {
-      std::fill(dw + act[k] * out_, dw + (act[k] + 1) * out_, T(0));
+      std::fill(dw + act_[k] * out_, dw + (act_[k] + 1) * out_, T(0));
     }
   }
 
   if (grad_input == nullptr) return;
   T* dx = grad_input->data();
-  if (n_act == 0 || rows == 0) {
+  if (n_act == 0 || rows == 0 || n_out == 0) {
     std::fill(dx, dx + rows * in_, T(0));
     return;
   }
-  // dx_a = dy Wz_a^T: [rows, n_act]; written in place when every gate is active.
-  const auto wa = make_cview<T, 2>(wz_packed_.data(), {n_act, out_});
+  // dx_a = dy Wz_a^T: [rows, n_act]; written in place when every input is computed.
+  const auto wa = make_cview<T, 2>(wz_packed_.data(), {n_act, np});
   if (n_act == in_) {
-    xt::blas::gemm(grad_output, wa, *grad_input, false, true, T(1), T(0));
+    xt::blas::gemm(dyv, wa, *grad_input, false, true, T(1), T(0));
     return;
   }
   auto hv = make_view<T, 2>(h_.data(), {rows, n_act});
-  xt::blas::gemm(grad_output, wa, hv, false, true, T(1), T(0));
+  xt::blas::gemm(dyv, wa, hv, false, true, T(1), T(0));
   std::fill(dx, dx + rows * in_, T(0));
   const T* h = h_.data();
   for (std::size_t r = 0; r < rows; ++r) {
     const T* hr = h + r * n_act;
     T* dxr = dx + r * in_;
-    for (std::size_t k = 0; k < n_act; ++k) dxr[act[k]] = hr[k];
+    for (std::size_t k = 0; k < n_act; ++k) dxr[act_[k]] = hr[k];
   }
 }
 

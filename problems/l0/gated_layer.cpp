@@ -35,6 +35,18 @@ void GatedLayerBase<T>::check_params(std::size_t size, const char* what) const {
 }
 
 template <class T>
+void GatedLayerBase<T>::sample_gates(ConstView<T, 1> params, std::uint64_t noise_seed) {
+  check_params(params.size(), "sample_gates");
+  gates_.sample(log_alpha(params), noise_seed, stream_);
+}
+
+template <class T>
+void GatedLayerBase<T>::set_test_gates(ConstView<T, 1> params, TestGate gate) {
+  check_params(params.size(), "set_test_gates");
+  gates_.set_test(log_alpha(params), gate);
+}
+
+template <class T>
 std::size_t GatedLayerBase<T>::count_active_test_gates(ConstView<T, 1> params,
                                                        TestGate gate) const {
   check_params(params.size(), "count_active_test_gates");

@@ -36,8 +36,10 @@ std::string PurgedCounts::architecture() const {
 }
 
 // One layer of the forward chain. `params` is the stage's own slice (empty for
-// parameter-free stages). Backward reads d loss/d output and writes the slice's gradient
-// and, unless `grad_input` is null, d loss/d input.
+// parameter-free stages). A forward first sets the gates of every gated stage (set_gates),
+// then runs the stages in order, so that a stage can skip work by looking at its neighbours'
+// gates (conditional computation: see the stages below). Backward reads d loss/d output and
+// writes the slice's gradient and, unless `grad_input` is null, d loss/d input.
 template <class T>
 class Stage {
  public:
@@ -46,8 +48,8 @@ class Stage {
   virtual std::size_t out_features() const = 0;
   virtual std::size_t num_parameters() const { return 0; }
   virtual void reserve(std::size_t) {}
-  virtual void forward(ConstView<T, 1> params, ConstView<T, 2> in, View<T, 2> out, bool train,
-                       std::uint64_t seed, TestGate gate) = 0;
+  virtual void set_gates(ConstView<T, 1>, bool /*train*/, std::uint64_t /*seed*/, TestGate) {}
+  virtual void forward(ConstView<T, 1> params, ConstView<T, 2> in, View<T, 2> out) = 0;
   virtual void backward(ConstView<T, 1> params, ConstView<T, 2> out, ConstView<T, 2> grad_out,
                         View<T, 1> grad_params, View<T, 2>* grad_in) = 0;
   virtual void init(View<T, 1>, std::mt19937_64&) const {}
@@ -55,9 +57,9 @@ class Stage {
 
 namespace {
 
-// A gated layer (GatedDense or GatedConv2d: the same interface) as a stage of the chain.
+// A gated layer (GatedDense or GatedConv2d) as a stage of the chain.
 template <class T, class Layer>
-class GatedStage final : public Stage<T> {
+class GatedStage : public Stage<T> {
  public:
   template <class... Args>
   GatedStage(double droprate, Args... args) : layer(args...), droprate_(droprate) {}
@@ -65,18 +67,11 @@ class GatedStage final : public Stage<T> {
   std::size_t out_features() const override { return layer.out_features(); }
   std::size_t num_parameters() const override { return layer.num_parameters(); }
   void reserve(std::size_t b) override { layer.reserve(b); }
-  void forward(ConstView<T, 1> p, ConstView<T, 2> in, View<T, 2> out, bool train, std::uint64_t seed,
-               TestGate gate) override {
+  void set_gates(ConstView<T, 1> p, bool train, std::uint64_t seed, TestGate gate) override {
     if (train)
-      layer.forward_train(p, in, seed, out);
+      layer.sample_gates(p, seed);
     else
-      layer.forward_eval(p, in, out, gate);
-  }
-  void backward(ConstView<T, 1> p, ConstView<T, 2>, ConstView<T, 2> g, View<T, 1> gp, View<T, 2>* gi) override {
-    if (gi)
-      layer.backward(p, g, gp, *gi);
-    else
-      layer.backward(p, g, gp);
+      layer.set_test_gates(p, gate);
   }
   void init(View<T, 1> p, std::mt19937_64& rng) const override { layer.init_parameters(p, droprate_, rng); }
   Layer layer;
@@ -85,10 +80,89 @@ class GatedStage final : public Stage<T> {
   double droprate_;
 };
 
+// conv -> (gated bias) -> ReLU -> 2x2 max-pool, fused: the convolution leaves the maps of its
+// non-zero gates packed (GatedConv2d::forward_packed), PackedReluPool2d adds the bias, applies
+// ReLU and pools them straight into the stage's output, and backward routes the pooled gradient
+// into the packed dY of those maps only. Closed maps are never scattered, activated, pooled or
+// gathered. `input_maps` (the conv block before, if any) tells which input maps can be non-zero:
+// the others are skipped by im2col, the GEMMs and col2im.
 template <class T>
-using DenseStage = GatedStage<T, GatedDense<T>>;
+class ConvBlockStage final : public GatedStage<T, GatedConv2d<T>> {
+ public:
+  using Base = GatedStage<T, GatedConv2d<T>>;
+  ConvBlockStage(std::size_t c, std::size_t h, std::size_t w, std::size_t out, std::size_t k, std::uint64_t stream,
+                 const ConvBlockStage* input_maps)
+      : Base(0.5, c, h, w, out, k, stream),
+        pool_(out, h - k + 1, w - k + 1),
+        input_maps_(input_maps),
+        bz_(xt::xtensor<T, 1>::from_shape({out})) {}
+  std::size_t out_features() const override { return pool_.out_features(); }
+  void reserve(std::size_t b) override {
+    Base::reserve(b);
+    pool_.reserve(b);
+  }
+  void forward(ConstView<T, 1> p, ConstView<T, 2> in, View<T, 2> out) override {
+    auto& conv = this->layer;
+    ChannelHints hints;
+    if (input_maps_ != nullptr) hints.open_inputs = &input_maps_->layer.active_gates();
+    conv.forward_packed(p, in, hints);
+    const auto& act = conv.active_gates();
+    const T* z = conv.gates().data();
+    const T* b = p.data() + conv.layout().bias_offset;
+    for (std::size_t a = 0; a < act.size(); ++a) bz_(a) = z[act[a]] * b[act[a]];
+    pool_.forward(conv.packed_output(), conv.packed_chunk(), act, make_cview<T, 1>(bz_.data(), {act.size()}), out);
+  }
+  void backward(ConstView<T, 1> p, ConstView<T, 2> out, ConstView<T, 2> g, View<T, 1> gp, View<T, 2>* gi) override {
+    pool_.backward(out, g, this->layer.packed_grad_output());
+    this->layer.backward_packed(p, gp, gi);
+  }
+
+ private:
+  PackedReluPool2d<T> pool_;
+  const ConvBlockStage* input_maps_;
+  xt::xtensor<T, 1> bz_;  // [C_out]: z_c b_c of the packed maps
+};
+
+// A gated dense layer. `input_maps` (a conv block before it, if any): input units of closed
+// maps are zero and skipped. `consumer` (the gated dense layer after the ReLU that follows,
+// if any): output units whose consumer gate is zero are not computed (their gradient is zero).
 template <class T>
-using ConvStage = GatedStage<T, GatedConv2d<T>>;
+class DenseStage final : public GatedStage<T, GatedDense<T>> {
+ public:
+  using Base = GatedStage<T, GatedDense<T>>;
+  DenseStage(double droprate, std::size_t in, std::size_t out, std::uint64_t stream,
+             const ConvBlockStage<T>* input_maps)
+      : Base(droprate, in, out, stream), input_maps_(input_maps) {
+    if (input_maps_ != nullptr) {
+      units_per_map_ = in / input_maps_->layer.out_channels();
+      open_units_.reserve(in);
+    }
+  }
+  void set_consumer(const DenseStage* consumer) { consumer_ = consumer; }
+  void forward(ConstView<T, 1> p, ConstView<T, 2> in, View<T, 2> out) override {
+    ChannelHints hints;
+    if (input_maps_ != nullptr) {
+      open_units_.clear();  // capacity reserved: no allocation
+      for (const std::size_t c : input_maps_->layer.active_gates())
+        for (std::size_t u = 0; u < units_per_map_; ++u) open_units_.push_back(c * units_per_map_ + u);
+      hints.open_inputs = &open_units_;
+    }
+    if (consumer_ != nullptr) hints.needed_outputs = &consumer_->layer.active_gates();
+    this->layer.forward_gated(p, in, out, hints);
+  }
+  void backward(ConstView<T, 1> p, ConstView<T, 2>, ConstView<T, 2> g, View<T, 1> gp, View<T, 2>* gi) override {
+    if (gi)
+      this->layer.backward(p, g, gp, *gi);
+    else
+      this->layer.backward(p, g, gp);
+  }
+
+ private:
+  const ConvBlockStage<T>* input_maps_;
+  const DenseStage* consumer_ = nullptr;
+  std::size_t units_per_map_ = 0;
+  std::vector<std::size_t> open_units_;
+};
 
 template <class T>
 class ReluStage final : public Stage<T> {
@@ -96,33 +170,13 @@ class ReluStage final : public Stage<T> {
   explicit ReluStage(std::size_t n) : n_(n) {}
   std::size_t in_features() const override { return n_; }
   std::size_t out_features() const override { return n_; }
-  void forward(ConstView<T, 1>, ConstView<T, 2> in, View<T, 2> out, bool, std::uint64_t, TestGate) override {
-    relu_forward<T>(in, out);
-  }
+  void forward(ConstView<T, 1>, ConstView<T, 2> in, View<T, 2> out) override { relu_forward<T>(in, out); }
   void backward(ConstView<T, 1>, ConstView<T, 2> out, ConstView<T, 2> g, View<T, 1>, View<T, 2>* gi) override {
     if (gi) relu_backward<T>(out, g, *gi);
   }
 
  private:
   std::size_t n_;
-};
-
-template <class T>
-class PoolStage final : public Stage<T> {
- public:
-  PoolStage(std::size_t c, std::size_t h, std::size_t w) : pool_(c, h, w) {}
-  std::size_t in_features() const override { return pool_.in_features(); }
-  std::size_t out_features() const override { return pool_.out_features(); }
-  void reserve(std::size_t b) override { pool_.reserve(b); }
-  void forward(ConstView<T, 1>, ConstView<T, 2> in, View<T, 2> out, bool, std::uint64_t, TestGate) override {
-    pool_.forward(in, out);
-  }
-  void backward(ConstView<T, 1>, ConstView<T, 2>, ConstView<T, 2> g, View<T, 1>, View<T, 2>* gi) override {
-    if (gi) pool_.backward(g, *gi);
-  }
-
- private:
-  MaxPool2d<T> pool_;
 };
 
 }  // namespace
@@ -151,47 +205,49 @@ GatedModel<T>::GatedModel(Architecture arch, std::size_t rows, std::size_t cols,
     num_parameters_ += info.size;
     stages_.push_back(std::move(stage));
   };
-  auto dense = [&](std::size_t in, std::size_t out, double d, const std::string& name) {
-    auto s = std::make_unique<DenseStage<T>>(d, in, out, stream++);
+  // Gated stages in order, for the conditional-computation links between neighbours.
+  ConvBlockStage<T>* last_conv = nullptr;
+  DenseStage<T>* last_dense = nullptr;
+  auto dense = [&](std::size_t in, std::size_t out, double d, const std::string& name, bool after_conv) {
+    auto s = std::make_unique<DenseStage<T>>(d, in, out, stream++, after_conv ? last_conv : nullptr);
+    // The previous dense layer feeds this one through a ReLU: it need not compute the units
+    // whose gate here is zero.
+    if (last_dense != nullptr) last_dense->set_consumer(s.get());
+    last_dense = s.get();
     const GatedLayout layout = s->layer.layout();
     add_gated(std::move(s), name, false, in, out, in * out, d, layout);
   };
-  auto conv = [&](std::size_t c, std::size_t h, std::size_t w, std::size_t out, std::size_t k, const std::string& name) {
-    auto s = std::make_unique<ConvStage<T>>(0.5, c, h, w, out, k, stream++);
+  auto conv_block = [&](std::size_t c, std::size_t h, std::size_t w, std::size_t out, std::size_t k,
+                        const std::string& name) {
+    auto s = std::make_unique<ConvBlockStage<T>>(c, h, w, out, k, stream++, last_conv);
+    last_conv = s.get();
     const GatedLayout layout = s->layer.layout();
     const std::size_t nsp = s->layer.num_sparsifiable();
     add_gated(std::move(s), name, true, out, c * k * k, nsp, 0.5, layout);
   };
   auto relu = [&](std::size_t n) { stages_.push_back(std::make_unique<ReluStage<T>>(n)); };
-  auto pool = [&](std::size_t c, std::size_t h, std::size_t w) {
-    stages_.push_back(std::make_unique<PoolStage<T>>(c, h, w));
-  };
 
   if (arch == Architecture::mlp) {
     // [GP]/[LZ] L0MLP: droprate_init 0.2 for the input layer, 0.5 elsewhere (Louizos et al. 2018,
     // Sec. 4.1).
-    dense(in_features_, 300, 0.2, "fc1");
+    dense(in_features_, 300, 0.2, "fc1", false);
     relu(300);
-    dense(300, 100, 0.5, "fc2");
+    dense(300, 100, 0.5, "fc2", false);
     relu(100);
-    dense(100, classes, 0.5, "fc3");
+    dense(100, classes, 0.5, "fc3", false);
   } else {
     // LeNet-5-Caffe 20-50-800-500 (Louizos et al. 2018, Sec. 4.1); ReLU before max-pool, as the
-    // reference models.
+    // reference models (each conv block fuses conv, bias, ReLU and pool: ConvBlockStage).
     if (rows < 16 || cols < 16) throw InvalidOption("lenet5 needs inputs of at least 16x16 pixels");
     const std::size_t h1 = rows - 4, w1 = cols - 4;
-    conv(1, rows, cols, 20, 5, "conv1");
-    relu(20 * h1 * w1);
-    pool(20, h1, w1);
+    conv_block(1, rows, cols, 20, 5, "conv1");
     const std::size_t h2 = h1 / 2, w2 = w1 / 2;
-    conv(20, h2, w2, 50, 5, "conv2");
+    conv_block(20, h2, w2, 50, 5, "conv2");
     const std::size_t h3 = h2 - 4, w3 = w2 - 4;
-    relu(50 * h3 * w3);
-    pool(50, h3, w3);
     const std::size_t flat = 50 * (h3 / 2) * (w3 / 2);
-    dense(flat, 500, 0.5, "fc1");
+    dense(flat, 500, 0.5, "fc1", true);
     relu(500);
-    dense(500, classes, 0.5, "fc2");
+    dense(500, classes, 0.5, "fc2", false);
   }
 }
 
@@ -214,7 +270,7 @@ template <class T>
 std::size_t GatedModel<T>::dense_macs() const {
   std::size_t total = 0;
   for (const auto& stage : stages_) {
-    if (auto* c = dynamic_cast<const ConvStage<T>*>(stage.get()))
+    if (auto* c = dynamic_cast<const ConvBlockStage<T>*>(stage.get()))
       total += c->layer.out_features() * c->layer.in_channels() * c->layer.kernel() * c->layer.kernel();
     else if (auto* d = dynamic_cast<const DenseStage<T>*>(stage.get()))
       total += d->layer.in_features() * d->layer.out_features();
@@ -271,14 +327,7 @@ CrossEntropyResult GatedModel<T>::forward_train(ConstView<T, 1> params, ConstVie
     throw InputError("model: input has " + std::to_string(input.shape()[1]) + " features, expected " +
                      std::to_string(in_features_));
   batch_ = b;
-  std::size_t offset = 0;
-  for (std::size_t i = 0; i < stages_.size(); ++i) {
-    const std::size_t n = stages_[i]->num_parameters();
-    auto p = make_cview<T, 1>(params.data() + offset, {n});
-    auto in = i == 0 ? input : crows(acts_[i - 1], b);
-    stages_[i]->forward(p, in, rows(acts_[i], b), true, noise_seed, TestGate::median);
-    offset += n;
-  }
+  run_forward(params, input, true, noise_seed, TestGate::median);
   return softmax_cross_entropy<T>(crows(acts_.back(), b), labels, rows(grads_.back(), b));
 }
 
@@ -289,15 +338,29 @@ CrossEntropyResult GatedModel<T>::forward_eval(ConstView<T, 1> params, ConstView
   if (b == 0 || b > max_batch_)
     throw InputError("model: batch of " + std::to_string(b) + " rows, reserved for " + std::to_string(max_batch_));
   batch_ = b;
+  run_forward(params, input, false, 0, gate);
+  return softmax_cross_entropy<T>(crows(acts_.back(), b), labels, rows(grads_.back(), b));
+}
+
+template <class T>
+void GatedModel<T>::run_forward(ConstView<T, 1> params, ConstView<T, 2> input, bool train, std::uint64_t seed,
+                                TestGate gate) {
+  // Every gate first (the noise of a gate depends only on (seed, stream, index), so the order
+  // does not matter), then the chain: a stage may look at the gates of the stages around it.
   std::size_t offset = 0;
+  for (auto& stage : stages_) {
+    const std::size_t n = stage->num_parameters();
+    if (n) stage->set_gates(make_cview<T, 1>(params.data() + offset, {n}), train, seed, gate);
+    offset += n;
+  }
+  offset = 0;
   for (std::size_t i = 0; i < stages_.size(); ++i) {
     const std::size_t n = stages_[i]->num_parameters();
     auto p = make_cview<T, 1>(params.data() + offset, {n});
-    auto in = i == 0 ? input : crows(acts_[i - 1], b);
-    stages_[i]->forward(p, in, rows(acts_[i], b), false, 0, gate);
+    auto in = i == 0 ? input : crows(acts_[i - 1], batch_);
+    stages_[i]->forward(p, in, rows(acts_[i], batch_));
     offset += n;
   }
-  return softmax_cross_entropy<T>(crows(acts_.back(), b), labels, rows(grads_.back(), b));
 }
 
 template <class T>

@@ -54,6 +54,45 @@ class MaxPool2d {
   std::vector<std::uint32_t> argmax_;  // [max_batch * out_features]: index inside the row
 };
 
+/// Bias + ReLU + 2x2 max-pooling (stride 2, floor) fused, over the packed output maps of a
+/// convolution (GatedConv2d::packed_output): the conv block of GatedModel's LeNet5, which
+/// computes and stores only the maps of non-zero gates. y holds n maps of B images in the
+/// layout of nn::packed_offset (blocks of `chunk` images; map a is channel maps[a]); with
+/// per-map biases bias: [n],
+///   out[b, maps[a], o] = max(0, max over window o of y[a, b, .] + bias[a]),
+/// the same values as relu_forward then MaxPool2d::forward on the scattered maps (max and ReLU
+/// commute; ties go to the first maximum). Maps not listed are written as 0 (they were exact
+/// zeros). out: [B, C*(H/2)*(W/2)].
+template <class T>
+class PackedReluPool2d {
+ public:
+  /// Maps C x H x W. Throws InvalidOption unless C >= 1, H >= 2, W >= 2.
+  PackedReluPool2d(std::size_t channels, std::size_t in_height, std::size_t in_width);
+
+  std::size_t out_features() const { return c_ * (h_ / 2) * (w_ / 2); }
+  /// Sizes the argmax buffer for batches of up to max_batch rows (allocates; call once).
+  void reserve(std::size_t max_batch);
+
+  /// See the class comment. y: [n * B * H*W]; chunk >= 1; maps: [n] ascending channels;
+  /// bias: [n]; out: [B, out_features()]. Throws InputError on a shape mismatch. No allocation.
+  void forward(ConstView<T, 1> y, std::size_t chunk, const std::vector<std::size_t>& maps,
+               ConstView<T, 1> bias, View<T, 2> out);
+  /// dy: [n * B * H*W] in the forward's packed layout (overwritten) <- grad_out routed to each
+  /// window's maximum where the pooled output out (of the last forward) is > 0, 0 elsewhere:
+  /// the gradient w.r.t. the biased maps. out, grad_out: [B, out_features()]. Channels not in
+  /// the forward's maps are not read.
+  void backward(ConstView<T, 2> out, ConstView<T, 2> grad_out, View<T, 1> dy) const;
+
+ private:
+  std::size_t c_, h_, w_;
+  std::size_t max_batch_ = 0;
+  std::size_t batch_ = 0;
+  bool has_forward_ = false;
+  std::size_t chunk_ = 1;              // packed layout of the last forward
+  std::vector<std::size_t> maps_;      // maps of the last forward (capacity C)
+  std::vector<std::uint32_t> argmax_;  // [C * max_batch * Ho*Wo]: index inside the H*W plane
+};
+
 /// Result of the loss layer on one batch.
 struct CrossEntropyResult {
   double loss = 0.0;        ///< mean over the batch of -log softmax(logits)[label]
@@ -76,6 +115,7 @@ CrossEntropyResult softmax_cross_entropy(ConstView<T, 2> logits, ConstView<std::
   extern template void relu_forward<T>(ConstView<T, 2>, View<T, 2>);                   \
   extern template void relu_backward<T>(ConstView<T, 2>, ConstView<T, 2>, View<T, 2>); \
   extern template class MaxPool2d<T>;                                                  \
+  extern template class PackedReluPool2d<T>;                                           \
   extern template CrossEntropyResult softmax_cross_entropy<T>(                         \
       ConstView<T, 2>, ConstView<std::int32_t, 1>, View<T, 2>);                        \
   extern template CrossEntropyResult softmax_cross_entropy<T>(ConstView<T, 2>,         \

@@ -20,6 +20,11 @@
 ///   dx[:, i] = (dy Wz_a^T)[:, k] for active i, 0 for the others.
 /// Three GEMMs per step; none of them touches a zero gate.
 ///
+/// Conditional computation (forward_gated with ChannelHints, used by GatedModel): input units
+/// known to be zero (from closed maps of a gated convolution before) are skipped as zero gates
+/// are, and only the output columns that the next layer reads (its non-zero gates, through a
+/// ReLU) are computed: Wz_a and dy are then packed to those columns too.
+///
 /// Buffers: constructed for no batch; call reserve(max_batch) once (allocates). After that
 /// forward_train / forward_eval / backward never allocate. The layer keeps what backward
 /// needs (packed input, gates, packed weights), so the input buffer may be reused after
@@ -28,6 +33,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <random>
+#include <vector>
 
 #include <xtensor/xtensor.hpp>
 
@@ -76,6 +82,13 @@ class GatedDense : public GatedLayerBase<T> {
   void forward_eval(ConstView<T, 1> params, ConstView<T, 2> input, View<T, 2> output,
                     TestGate gate = TestGate::median);
 
+  /// Forward with the gates already set by sample_gates / set_test_gates, with conditional-
+  /// computation hints (GatedModel): input units outside hints.open_inputs must be zero and are
+  /// skipped like zero gates; only the columns hints.needed_outputs are computed (the others
+  /// are written as 0, and backward assumes their grad_output is zero). No allocation.
+  void forward_gated(ConstView<T, 1> params, ConstView<T, 2> input, View<T, 2> output,
+                     const ChannelHints& hints);
+
   /// Gradients at the point of the last forward. grad_output: [B, out].
   /// grad_params: [num_parameters()], the layer's slice of the flat gradient: W, b and
   /// log_alpha are OVERWRITTEN (rows of zero gates are set to 0), not accumulated.
@@ -96,7 +109,8 @@ class GatedDense : public GatedLayerBase<T> {
   using Base::stream_;
 
   void check_batch(std::size_t rows, const char* what) const;
-  void forward_core(ConstView<T, 1> params, ConstView<T, 2> input, View<T, 2> output);
+  void forward_core(ConstView<T, 1> params, ConstView<T, 2> input, View<T, 2> output,
+                    const ChannelHints& hints);
   void backward_core(ConstView<T, 1> params, ConstView<T, 2> grad_output, View<T, 1> grad_params,
                      View<T, 2>* grad_input);
 
@@ -106,6 +120,10 @@ class GatedDense : public GatedLayerBase<T> {
   xt::xtensor<T, 1> wz_packed_;  // [in * out]: z_i * W[i,:] for active i, packed
   xt::xtensor<T, 1> m_;          // [in * out]: x_packed^T dy
   xt::xtensor<T, 1> h_;          // [max_batch * in]: dy Wz^T before scattering
+  xt::xtensor<T, 1> yp_;         // [max_batch * out]: packed needed output columns / their dy
+  std::vector<std::size_t> act_;   // gates of the last forward that are non-zero AND open inputs
+  std::vector<std::size_t> cols_;  // needed output columns of the last forward (if not all)
+  bool all_cols_ = true;
 };
 
 extern template class GatedDense<float>;

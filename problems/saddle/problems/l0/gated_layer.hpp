@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include <xtensor/xtensor.hpp>
 
@@ -15,6 +16,23 @@
 #include "saddle/problems/l0/tensor_view.hpp"
 
 namespace saddle::l0 {
+
+/// Conditional-computation hints for one forward/backward pair of a gated layer: what a model
+/// knows about the layer's neighbours (GatedModel passes them between its layers). Lists hold
+/// ascending indices, are not owned, and must stay unchanged until the matching backward;
+/// nullptr means "all". Hints only let a layer skip work whose result is known: with hints
+/// that hold, every gradient equals the one without hints (up to float rounding, since GEMMs
+/// of other shapes sum in another order), and the work on closed gates is skipped as before.
+struct ChannelHints {
+  /// Input channels that may be non-zero (GatedConv2d: input maps; GatedDense: input units).
+  /// Every other input channel must be exactly zero: it is not read, its weights get a zero
+  /// gradient (as a zero input gives), and backward writes 0 into its grad_input.
+  const std::vector<std::size_t>* open_inputs = nullptr;
+  /// GatedDense only: the output units that a consumer reads. The other output columns are
+  /// written as 0 in forward, and their grad_output must be zero (it is not read): true when
+  /// the consumer's gates on those units are zero, which is how GatedModel chooses them.
+  const std::vector<std::size_t>* needed_outputs = nullptr;
+};
 
 template <class T>
 class GatedLayerBase {
@@ -33,6 +51,17 @@ class GatedLayerBase {
   const xt::xtensor<T, 1>& gates() const { return gates_.z(); }
   /// Number of non-zero gates in the last forward.
   std::size_t num_active_gates() const { return gates_.active().size(); }
+  /// Indices (ascending) of the non-zero gates of the last sample_gates / set_test_gates /
+  /// forward: the channels this layer computes. The reference stays valid for the layer's life.
+  const std::vector<std::size_t>& active_gates() const { return gates_.active(); }
+
+  /// Sets the gates of the next forward_gated without running it: training gates sampled from
+  /// (noise_seed, noise_stream()), or deterministic test gates. A model sets every layer's gates
+  /// first, so that a layer can skip the outputs that the next layer's zero gates drop.
+  /// params: the layer's slice. No allocation.
+  void sample_gates(ConstView<T, 1> params, std::uint64_t noise_seed);
+  void set_test_gates(ConstView<T, 1> params, TestGate gate = TestGate::median);
+
   /// Number of gates whose deterministic test gate is > 0 (no forward needed).
   std::size_t count_active_test_gates(ConstView<T, 1> params,
                                       TestGate gate = TestGate::median) const;

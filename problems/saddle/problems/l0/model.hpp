@@ -120,6 +120,8 @@ class GatedModel {
   PurgedCounts purged(ConstView<T, 1> params, TestGate gate) const;
 
  private:
+  void run_forward(ConstView<T, 1> params, ConstView<T, 2> input, bool train, std::uint64_t seed, TestGate gate);
+
   Architecture arch_;
   std::size_t rows_, cols_, classes_, in_features_ = 0, num_parameters_ = 0, max_batch_ = 0, batch_ = 0;
   std::vector<std::unique_ptr<Stage<T>>> stages_;
