@@ -44,11 +44,14 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <vector>
 
 #include <xtensor-blas/xblas.hpp>
+#include <xtensor/xnoalias.hpp>
 #include <xtensor/xtensor.hpp>
 
 #include "saddle/callbacks.hpp"
+#include "saddle/rules.hpp"
 #include "saddle/solver.hpp"
 #include "saddle/summary.hpp"
 #include "saddle/problems/l0/dataset.hpp"
@@ -415,6 +418,140 @@ void bm_step(benchmark::State& state, Model which, bool sparse) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Solver overhead: a constrained GDA step and an extragradient step of the solver against a
+// plain Adam step written by hand on the same problem, the same start point and batches.
+// ---------------------------------------------------------------------------------------------
+
+/// The three ways of taking k steps compared by overhead/<model>.
+enum OverheadVariant : std::size_t { kPlainAdam = 0, kSolverGda = 1, kSolverExtragradient = 2, kVariants = 3 };
+constexpr std::array<const char*, kVariants> kVariantNames = {{"plain_adam", "gda", "extragradient"}};
+
+/// Records the thread CPU time (and wall time) of steps 2..k of a solve.
+class WindowTimer final : public saddle::Callback<float> {
+ public:
+  explicit WindowTimer(std::size_t k) : k_(k) {}
+  bool on_step(const saddle::StepInfo<float>& info) override {
+    if (info.iteration == 1) start_ = now();
+    if (info.iteration == k_) elapsed_ = now() - start_;
+    return true;
+  }
+  Times elapsed() const { return elapsed_; }
+
+ private:
+  std::size_t k_;
+  Times start_, elapsed_;
+};
+
+/// k steps of Adam driven by hand: the loop a user writes without the solver (shuffle once,
+/// forward, backward with the constraint's weight 0, Adam step, Problem::project). Same
+/// problem, start point, Adam options, batch size and order of batches as the solver's run;
+/// no multipliers, no finiteness checks, no copies of x, no callbacks. Returns the time of
+/// steps 2..k. Buffers are sized before the loop, as the solver does in setup.
+struct PlainAdam {
+  Vector<float> x, grad;
+  Vector<double> weights;
+  saddle::Evaluation eval;
+  std::unique_ptr<saddle::PrimalRule<float>> adam;
+
+  PlainAdam(l0::DensityProblem& p, const saddle::SolverOptions& so) {
+    const std::size_t n = p.num_parameters(), m = p.constraints().size();
+    x = Vector<float>::from_shape({n});
+    grad = Vector<float>::from_shape({n});
+    weights = Vector<double>::from_shape({m});
+    weights.fill(0.0);
+    eval.resize(m);
+    adam = saddle::make_primal_rule<float>(so.primal);
+    adam->resize(n);
+  }
+  Times run(l0::DensityProblem& p, const Vector<float>& start, std::size_t k, std::uint64_t seed) {
+    xt::noalias(x) = start;
+    adam->reset();
+    p.shuffle(seed);
+    saddle::Batch batch;
+    batch.size = kBatch;
+    Times t0;
+    for (std::size_t i = 0; i < k; ++i) {
+      batch.begin = i * kBatch;
+      batch.noise_seed = seed * 1000003u + i;
+      p.forward(x, batch, eval);
+      p.backward(weights, grad);
+      adam->step(x, grad);
+      p.project(x);
+      if (i == 0) t0 = now();
+    }
+    return now() - t0;
+  }
+};
+
+/// Per-step times of each variant in each round, for the summary.
+struct OverheadResults {
+  std::array<Times, kVariants> per_step{};  ///< medians over the rounds
+  double gda_ratio = 0.0, extragradient_ratio = 0.0;  ///< medians of the per-round ratios
+  std::size_t rounds = 0;
+};
+std::array<OverheadResults, kModels> g_overhead{};
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  const std::size_t h = v.size() / 2;
+  return v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
+}
+
+// One benchmark iteration = one round: the three variants, each k steps from the initial
+// point with this round's seed, in an order rotated every round (interleaved A/B/C, so that
+// a change of machine load hits all three alike). Ratios are taken within a round, then the
+// median over the rounds is reported.
+void bm_overhead(benchmark::State& state, Model which) {
+  Setup& s = setup(which);
+  const ModelSpec& spec = kModelSpecs[which];
+  const std::size_t k = spec.steps_per_solve;
+  l0::DensityProblem& p = *s.problem;
+  PlainAdam plain(p, bench_solver_options(k, 1));
+  std::array<std::vector<double>, kVariants> cpu, wall;
+  std::vector<double> gda_ratio, eg_ratio;
+  std::uint64_t round = 0;
+  for (auto _ : state) {
+    ++round;
+    std::array<Times, kVariants> t{};
+    for (std::size_t j = 0; j < kVariants; ++j) {
+      const auto v = static_cast<OverheadVariant>((j + round) % kVariants);
+      if (v == kPlainAdam) {
+        t[v] = plain.run(p, s.x0, k, round);
+      } else {
+        saddle::Solver<float> solver(saddle::make_scheme<float>(v == kSolverGda ? "gda" : "extragradient"),
+                                     bench_solver_options(k, round));
+        WindowTimer timer(k);
+        solver.add_callback(&timer);
+        const saddle::Summary<float> summary = solver.solve(p, s.x0);
+        if (summary.termination != saddle::Termination::iteration_limit) {
+          state.SkipWithError(("solve stopped early: " + summary.message).c_str());
+          return;
+        }
+        t[v] = timer.elapsed();
+      }
+    }
+    const double steps = static_cast<double>(k - 1);
+    for (std::size_t v = 0; v < kVariants; ++v) {
+      cpu[v].push_back(t[v].cpu / steps);
+      wall[v].push_back(t[v].wall / steps);
+    }
+    gda_ratio.push_back(t[kSolverGda].cpu / t[kPlainAdam].cpu);
+    eg_ratio.push_back(t[kSolverExtragradient].cpu / t[kPlainAdam].cpu);
+  }
+  OverheadResults& r = g_overhead[which];
+  for (std::size_t v = 0; v < kVariants; ++v) {
+    r.per_step[v] = {median(cpu[v]), median(wall[v])};
+    state.counters[std::string("ms/step_") + kVariantNames[v]] = 1e3 * r.per_step[v].cpu;
+  }
+  r.gda_ratio = median(gda_ratio);
+  r.extragradient_ratio = median(eg_ratio);
+  r.rounds = gda_ratio.size();
+  state.counters["gda/plain"] = r.gda_ratio;
+  state.counters["extragradient/plain"] = r.extragradient_ratio;
+}
+
+// ---------------------------------------------------------------------------------------------
 // main
 // ---------------------------------------------------------------------------------------------
 
@@ -423,6 +560,22 @@ std::string load_average() {
   std::string a, b, c;
   in >> a >> b >> c;
   return in ? a + " " + b + " " + c : std::string("unknown");
+}
+
+void print_overhead_summary() {
+  bool any = false;
+  for (const auto& r : g_overhead) any = any || r.rounds > 0;
+  if (!any) return;
+  std::printf("\nSolver overhead (median per-step thread CPU time over interleaved rounds; ratios: median of the per-round ratios)\n");
+  std::printf("| model | plain Adam ms/step | gda ms/step | extragradient ms/step | gda / plain | extragradient / plain | rounds |\n");
+  std::printf("|---|---|---|---|---|---|---|\n");
+  for (std::size_t m = 0; m < kModels; ++m) {
+    const OverheadResults& r = g_overhead[m];
+    if (r.rounds == 0) continue;
+    std::printf("| %s | %.3f | %.3f | %.3f | %.3f | %.3f | %zu |\n", kModelSpecs[m].name, 1e3 * r.per_step[kPlainAdam].cpu,
+                1e3 * r.per_step[kSolverGda].cpu, 1e3 * r.per_step[kSolverExtragradient].cpu, r.gda_ratio,
+                r.extragradient_ratio, r.rounds);
+  }
 }
 
 void print_summary() {
@@ -436,6 +589,7 @@ void print_summary() {
       std::printf("  %s %.1f (%.1f)", kSgemmShapes[c].name, g_sgemm_gflops[c].cpu, g_sgemm_gflops[c].wall);
   std::printf("\n");
   if (!any_step) {
+    print_overhead_summary();
     std::printf("load average at the end: %s\n", load_average().c_str());
     return;
   }
@@ -475,6 +629,7 @@ void print_summary() {
     if (g_results[m].step_dense.cpu > 0.0)
       std::printf("%s: expected open-gate fraction dense %.3f, sparse30 %.3f; shuffle %.2f ms\n", kModelSpecs[m].name,
                   g_results[m].open_dense, g_results[m].open_sparse, 1e3 * g_results[m].shuffle.cpu);
+  print_overhead_summary();
   std::printf("load average at the end: %s\n", load_average().c_str());
 }
 
@@ -545,6 +700,14 @@ int main(int argc, char** argv) {
         ->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark((std::string("step/") + spec.name + "/sparse30").c_str(), bm_step, model, true)
         ->Iterations(static_cast<benchmark::IterationCount>(spec.solves))
+        ->Unit(benchmark::kMillisecond);
+  }
+
+  // Solver overhead: rounds of (plain Adam, gda, extragradient), MLP 15, LeNet5 5.
+  for (std::size_t m = 0; m < kModels; ++m) {
+    const ModelSpec& spec = kModelSpecs[m];
+    benchmark::RegisterBenchmark((std::string("overhead/") + spec.name).c_str(), bm_overhead, static_cast<Model>(m))
+        ->Iterations(m == kMlp ? 15 : 5)
         ->Unit(benchmark::kMillisecond);
   }
 
