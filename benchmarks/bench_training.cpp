@@ -59,6 +59,9 @@
 #include "saddle/problems/l0/experiment.hpp"
 #include "saddle/problems/l0/hard_concrete.hpp"
 #include "saddle/problems/l0/model.hpp"
+#include "saddle/problems/l0/purged_network.hpp"
+#include "saddle/problems/l0/saved_model.hpp"
+#include "saddle/problems/l0/basic_layers.hpp"
 #include "saddle/solvers.hpp"
 
 // OpenBLAS's own introspection functions (declared here: <cblas.h> is not included next to
@@ -552,6 +555,197 @@ void bm_overhead(benchmark::State& state, Model which) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Inference: the purged network (PurgedNetwork::predict, what `saddle export` writes) against
+// the gated model's test-time forward (DensityProblem::evaluate), on the 10,000 test images.
+// ---------------------------------------------------------------------------------------------
+
+/// Rows per forward pass of both: `saddle train`'s --eval-batch default and `saddle eval`'s --batch.
+constexpr std::size_t kInferBatch = 500;
+
+struct InferSetup {
+  std::string source;      ///< run folder or checkpoint, or "initial point"
+  Vector<float> x;         ///< the gated model's parameters
+  l0::PurgedNetwork net;   ///< its purged network (median test gate)
+  double dense_macs = 0.0;
+};
+std::array<std::unique_ptr<InferSetup>, kModels> g_infer_setup{};
+
+struct InferResults {
+  Times dense, gated, purged;  ///< medians over the rounds, per pass over the test set
+  double speedup = 0.0;        ///< median of the per-round ratios gated / purged
+  double speedup_dense = 0.0;  ///< median of the per-round ratios dense / purged
+  double error_gated = 0.0, error_purged = 0.0;
+  std::size_t rounds = 0;
+  std::string source, architecture;
+  double macs_fraction = 0.0;  ///< purged MACs / dense MACs
+};
+std::array<InferResults, kModels> g_infer{};
+
+/// The point to measure: the checkpoint of the run named by $SADDLE_BENCH_<MODEL>_RUN (a run
+/// folder or checkpoint of `saddle train`, e.g. a finished MLP run at target 0.33), else the
+/// initial point of `saddle train` (every gate open: the purged network is the dense one).
+InferSetup& infer_setup(Model which) {
+  auto& slot = g_infer_setup[which];
+  if (slot) return *slot;
+  Setup& s = setup(which);
+  const ModelSpec& spec = kModelSpecs[which];
+  slot = std::make_unique<InferSetup>();
+  const std::string var = which == kMlp ? "SADDLE_BENCH_MLP_RUN" : "SADDLE_BENCH_LENET5_RUN";
+  const char* run = std::getenv(var.c_str());
+  if (run != nullptr && run[0] != '\0') {
+    l0::SavedModel saved;
+    try {
+      saved = l0::load_saved_model(run);
+    } catch (const saddle::InputError& e) {
+      throw saddle::InputError(var + "=" + run + ": " + e.what());
+    }
+    if (saved.architecture != spec.arch || saved.dataset != "mnist" || saved.scaling != l0::InputScaling::standardize ||
+        saved.test_gate != l0::TestGate::median)
+      throw saddle::InputError(var + "=" + run + ": expected a " + spec.name +
+                               " run on mnist with standardised inputs and the median test gate");
+    slot->source = run;
+    slot->x = Vector<float>::from_shape({saved.params.size()});
+    std::copy(saved.params.begin(), saved.params.end(), slot->x.begin());
+  } else {
+    slot->source = "initial point";
+    slot->x = s.x0;
+  }
+  const l0::GatedModel<float>& model = s.problem->model();
+  const std::string arch_var = which == kMlp ? "SADDLE_BENCH_MLP_ARCH" : "SADDLE_BENCH_LENET5_ARCH";
+  const char* arch = std::getenv(arch_var.c_str());
+  if (arch != nullptr && arch[0] != '\0') {
+    // A synthetic sparse point: the chosen number of gates open in each gated layer (the
+    // first ones; LeNet5's fc1 inputs taken inside the open conv2 maps), every other gate
+    // closed (log alpha = -10: z = 0 at test time). Throughput does not depend on the values.
+    std::vector<std::size_t> open;
+    std::string item;
+    for (const char* c = arch;; ++c) {
+      if (*c == '-' || *c == '\0') {
+        if (item.empty() || item.find_first_not_of("0123456789") != std::string::npos)
+          throw saddle::InputError(arch_var + "=" + arch + ": expected counts like 9-18-65-25");
+        open.push_back(std::stoul(item));
+        item.clear();
+        if (*c == '\0') break;
+      } else {
+        item += *c;
+      }
+    }
+    const auto& layers = model.gated_layers();
+    if (open.size() != layers.size())
+      throw saddle::InputError(arch_var + "=" + arch + ": " + std::to_string(layers.size()) + " counts expected");
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+      if (open[l] > layers[l].num_gates)
+        throw saddle::InputError(arch_var + "=" + arch + ": layer " + std::to_string(l + 1) + " has only " +
+                                 std::to_string(layers[l].num_gates) + " gates");
+      for (std::size_t j = 0; j < layers[l].num_gates; ++j) slot->x(layers[l].log_alpha_offset + j) = -10.0f;
+    }
+    for (std::size_t l = 0; l < layers.size(); ++l)
+      for (std::size_t j = 0; j < open[l]; ++j) {
+        // LeNet5 fc1 (layer 3): input j of map j / 16 lies in the first open[1] conv2 maps.
+        if (spec.arch == l0::Architecture::lenet5 && l == 2 && j >= open[1] * (layers[2].num_gates / layers[1].num_gates))
+          throw saddle::InputError(arch_var + "=" + arch + ": fc1 inputs must fit in the open conv2 maps (16 each)");
+        slot->x(layers[l].log_alpha_offset + j) = s.x0(layers[l].log_alpha_offset + j);
+      }
+    slot->source = std::string("synthetic ") + arch;
+  }
+  slot->net = l0::purge_network(model, l0::make_cview<float, 1>(slot->x.data(), {slot->x.size()}), l0::TestGate::median);
+  slot->dense_macs = static_cast<double>(model.dense_macs());
+  return *slot;
+}
+
+// One benchmark iteration = one round of three passes over the test set, in an order rotated
+// every round: "dense", the gated model's evaluation at the initial point of `saddle train`
+// (every gate open: the dense network, computed by the same code); "gated", its evaluation at
+// the measured point (closed gates are skipped: their input columns or output maps are left out
+// of the GEMMs); "purged", the purged network's predict. Ratios within a round, medians over
+// the rounds.
+void bm_infer(benchmark::State& state, Model which) {
+  InferSetup& is = infer_setup(which);
+  l0::DensityProblem& p = *setup(which).problem;
+  const l0::DataSplit& test = g_data->test;
+  const std::size_t n = test.size();
+  xt::xtensor<float, 2> logits = xt::xtensor<float, 2>::from_shape({n, is.net.classes});
+  const Vector<float>& x0 = setup(which).x0;
+  std::vector<double> dense_cpu, dense_wall, gated_cpu, gated_wall, purged_cpu, purged_wall, ratio, ratio_dense;
+  double error_gated = 0.0, error_purged = 0.0;
+  std::size_t round = 0;
+  for (auto _ : state) {
+    Times td, tg, tp;
+    for (std::size_t j = 0; j < 3; ++j) {
+      const std::size_t which_pass = (j + round) % 3;
+      if (which_pass == 2) {
+        const Times t0 = now();
+        const l0::EvalMetrics m = p.evaluate(x0, test);
+        td = now() - t0;
+        benchmark::DoNotOptimize(m.correct);
+      } else if (which_pass == 0) {
+        const Times t0 = now();
+        const l0::EvalMetrics m = p.evaluate(is.x, test);
+        tg = now() - t0;
+        error_gated = m.error;
+      } else {
+        const Times t0 = now();
+        is.net.predict(l0::cview(test.x), logits, kInferBatch);
+        tp = now() - t0;
+        const auto ce = l0::softmax_cross_entropy<float>(l0::cview(logits), l0::cview(test.y));
+        error_purged = 1.0 - static_cast<double>(ce.correct) / static_cast<double>(n);
+      }
+    }
+    ++round;
+    dense_cpu.push_back(td.cpu);
+    dense_wall.push_back(td.wall);
+    ratio_dense.push_back(td.cpu / tp.cpu);
+    gated_cpu.push_back(tg.cpu);
+    gated_wall.push_back(tg.wall);
+    purged_cpu.push_back(tp.cpu);
+    purged_wall.push_back(tp.wall);
+    ratio.push_back(tg.cpu / tp.cpu);
+  }
+  InferResults& r = g_infer[which];
+  r.dense = {median(dense_cpu), median(dense_wall)};
+  r.speedup_dense = median(ratio_dense);
+  r.gated = {median(gated_cpu), median(gated_wall)};
+  r.purged = {median(purged_cpu), median(purged_wall)};
+  r.speedup = median(ratio);
+  r.error_gated = error_gated;
+  r.error_purged = error_purged;
+  r.rounds = ratio.size();
+  r.source = is.source;
+  r.architecture = is.net.pruned_architecture;
+  r.macs_fraction = static_cast<double>(is.net.macs()) / is.dense_macs;
+  const double images = static_cast<double>(n);
+  state.counters["img/s_dense"] = images / r.dense.cpu;
+  state.counters["speedup_vs_dense"] = r.speedup_dense;
+  state.counters["img/s_gated"] = images / r.gated.cpu;
+  state.counters["img/s_purged"] = images / r.purged.cpu;
+  state.counters["img/s_gated_wall"] = images / r.gated.wall;
+  state.counters["img/s_purged_wall"] = images / r.purged.wall;
+  state.counters["speedup"] = r.speedup;
+  state.counters["MACs_purged/dense"] = r.macs_fraction;
+  state.counters["test_err_gated"] = error_gated;
+  state.counters["test_err_purged"] = error_purged;
+}
+
+void print_infer_summary() {
+  bool any = false;
+  for (const auto& r : g_infer) any = any || r.rounds > 0;
+  if (!any) return;
+  std::printf("\nInference on the 10,000 test images, batches of %zu (median thread CPU time over interleaved rounds; "
+              "wall time in parentheses)\n", kInferBatch);
+  std::printf("| model | point | pruned architecture | dense / purged MACs | dense img/s | gated img/s | purged img/s | purged vs dense | purged vs gated | test error gated / purged | rounds |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+  for (std::size_t m = 0; m < kModels; ++m) {
+    const InferResults& r = g_infer[m];
+    if (r.rounds == 0) continue;
+    const double n = static_cast<double>(g_data->test.size());
+    std::printf("| %s | %s | %s | %.2f | %.0f (%.0f) | %.0f (%.0f) | %.0f (%.0f) | %.2f | %.2f | %.2f%% / %.2f%% | %zu |\n",
+                kModelSpecs[m].name, r.source.c_str(), r.architecture.c_str(), 1.0 / r.macs_fraction, n / r.dense.cpu,
+                n / r.dense.wall, n / r.gated.cpu, n / r.gated.wall, n / r.purged.cpu, n / r.purged.wall, r.speedup_dense,
+                r.speedup, 100.0 * r.error_gated, 100.0 * r.error_purged, r.rounds);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // main
 // ---------------------------------------------------------------------------------------------
 
@@ -579,6 +773,7 @@ void print_overhead_summary() {
 }
 
 void print_summary() {
+  print_infer_summary();
   const double peak = g_sgemm_gflops[kSgemmPeak].cpu;
   bool any_step = false;
   for (const auto& r : g_results) any_step = any_step || r.step_dense.cpu > 0.0;
@@ -678,6 +873,19 @@ int main(int argc, char** argv) {
   }
   g_data = &data;
   g_allocation_counter_works = check_allocation_counter();
+  // Inference points named by the environment: read them now, so that a bad path is one line
+  // and exit status 1 rather than an exception inside a benchmark.
+  for (std::size_t m = 0; m < kModels; ++m) {
+    const char* run = std::getenv(m == kMlp ? "SADDLE_BENCH_MLP_RUN" : "SADDLE_BENCH_LENET5_RUN");
+    const char* arch = std::getenv(m == kMlp ? "SADDLE_BENCH_MLP_ARCH" : "SADDLE_BENCH_LENET5_ARCH");
+    if ((run == nullptr || run[0] == '\0') && (arch == nullptr || arch[0] == '\0')) continue;
+    try {
+      (void)infer_setup(static_cast<Model>(m));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "saddle_bench: error: %s\n", e.what());
+      return 1;
+    }
+  }
 
   benchmark::AddCustomContext("mnist_dir", dir);
   benchmark::AddCustomContext("openblas", std::string(openblas_get_corename()) + ", threads " +
@@ -703,6 +911,13 @@ int main(int argc, char** argv) {
         ->Unit(benchmark::kMillisecond);
   }
 
+  // Inference: rounds of (gated evaluate, purged predict), MLP 20, LeNet5 5.
+  for (std::size_t m = 0; m < kModels; ++m) {
+    const ModelSpec& spec = kModelSpecs[m];
+    benchmark::RegisterBenchmark((std::string("infer/") + spec.name + "/test10000").c_str(), bm_infer, static_cast<Model>(m))
+        ->Iterations(m == kMlp ? 20 : 5)
+        ->Unit(benchmark::kMillisecond);
+  }
   // Solver overhead: rounds of (plain Adam, gda, extragradient), MLP 15, LeNet5 5.
   for (std::size_t m = 0; m < kModels; ++m) {
     const ModelSpec& spec = kModelSpecs[m];
