@@ -14,6 +14,12 @@
 #
 # Usage: PEER=/path/l0_torch.py scripts/bench_pytorch.sh [MODE]
 #   MODE  1core (default): saddle with OPENBLAS_NUM_THREADS=1, the peer with --threads 1.
+#         inference: forward throughput on the 10,000 test images instead (one thread each):
+#         saddle_bench's infer/<model> benchmarks (dense, gated and purged network) and
+#         scripts/torch_forward.py (PyTorch: the dense network and the same purged network),
+#         alternating REPS times; the points come from MLP_RUN / LENET5_RUN (run folders of
+#         `saddle train`, exported with `saddle export` for PyTorch) or LENET5_ARCH /
+#         MLP_ARCH (synthetic: that many gates open per layer, e.g. 9-18-65-25).
 #         2core: saddle with OPENBLAS_NUM_THREADS=$SADDLE_BLAS_THREADS (default 2) plus
 #         $SADDLE_ARGS (e.g. SADDLE_ARGS="--threads 2"), the peer with --threads 2
 #         --blas-threads $PEER_BLAS_THREADS (default 1: its best two-core setting).
@@ -38,7 +44,7 @@ die() { echo "bench_pytorch: error: $*" >&2; exit 2; }
 
 mode=${1:-1core}
 [[ $# -le 1 ]] || die "one argument at most (MODE: 1core | 2core), got $#"
-[[ $mode == 1core || $mode == 2core ]] || die "unknown MODE '$mode' (choices: 1core, 2core)"
+[[ $mode == 1core || $mode == 2core || $mode == inference ]] || die "unknown MODE '$mode' (choices: 1core, 2core, inference)"
 python=${PYTHON:-/usr/bin/python3}
 saddle=${SADDLE:-$root/build/saddle}
 data=${DATA_DIR:-$root/data/mnist}
@@ -48,8 +54,10 @@ mlp_epochs=${MLP_EPOCHS:-3}
 lenet_epochs=${LENET_EPOCHS:-1}
 peer=${PEER:-}
 if [[ -z $peer && -f $root/../shared/peer/l0_torch.py ]]; then peer=$root/../shared/peer/l0_torch.py; fi
-[[ -n $peer ]] || die "no PyTorch peer script: set PEER=/path/to/l0_torch.py"
-[[ -f $peer ]] || die "PEER=$peer: no such file"
+if [[ $mode != inference ]]; then
+  [[ -n $peer ]] || die "no PyTorch peer script: set PEER=/path/to/l0_torch.py"
+  [[ -f $peer ]] || die "PEER=$peer: no such file"
+fi
 command -v "$python" >/dev/null 2>&1 || die "PYTHON=$python: not found"
 "$python" -c 'import torch' 2>/dev/null || die "$python cannot import torch (Debian 12: apt-get install python3-torch)"
 [[ -x $saddle ]] || die "$saddle not built (scripts/build.sh, or set SADDLE=)"
@@ -71,6 +79,77 @@ else
 fi
 csv=$out/epochs.csv
 echo "program,model,mode,rep,epoch,train_seconds" > "$csv"
+
+if [[ $mode == inference ]]; then
+  bench=${SADDLE_BENCH:-$(dirname "$saddle")/benchmarks/saddle_bench}
+  [[ -x $bench ]] || die "$bench not built (scripts/build.sh, or set SADDLE_BENCH=)"
+  torch_args=(--data "$data" --batch 500 --threads 1 --rounds 3)
+  bench_env=(SADDLE_MNIST_DIR="$data")
+  filters=()
+  for m in $models; do
+    up=$([[ $m == mlp ]] && echo MLP || echo LENET5)
+    run_var=${up}_RUN arch_var=${up}_ARCH
+    run=${!run_var:-} arch=${!arch_var:-}
+    [[ -z $run || -z $arch ]] || die "$run_var and $arch_var are exclusive"
+    torch_args+=(--dense "$m")
+    if [[ -n $run ]]; then
+      "$saddle" export "$run" --out "$out/$m.sdln" --overwrite > /dev/null || die "saddle export $run failed"
+      torch_args+=(--export "$out/$m.sdln")
+      bench_env+=(SADDLE_BENCH_${up}_RUN="$run")
+    elif [[ -n $arch ]]; then
+      torch_args+=(--arch "$m:$arch")
+      bench_env+=(SADDLE_BENCH_${up}_ARCH="$arch")
+    fi
+    filters+=("infer/$m/")
+  done
+  filter=$(IFS='|'; echo "${filters[*]}")
+  echo "bench_pytorch: inference, models $models, $reps repetitions; load $(cut -d' ' -f1-3 /proc/loadavg)"
+  for ((r = 1; r <= reps; r++)); do
+    for p in saddle torch; do
+      if [[ $p == saddle ]]; then
+        env "${bench_env[@]}" "$bench" --benchmark_filter="$filter" --benchmark_out="$out/saddle-$r.json" \
+          --benchmark_out_format=json > "$out/saddle-$r.log" 2>&1 ||
+          { echo "bench_pytorch: saddle_bench failed (log: $out/saddle-$r.log)" >&2; tail -3 "$out/saddle-$r.log" >&2; exit 1; }
+        grep -A6 '^Inference' "$out/saddle-$r.log" | sed 's/^/  /'
+      else
+        "$python" "$root/scripts/torch_forward.py" "${torch_args[@]}" --json "$out/torch-$r.json" > "$out/torch-$r.log" 2>&1 ||
+          { echo "bench_pytorch: torch_forward.py failed (log: $out/torch-$r.log)" >&2; tail -3 "$out/torch-$r.log" >&2; exit 1; }
+        sed 's/^/  /' "$out/torch-$r.log"
+      fi
+    done
+  done
+  echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  "$python" - "$out" "$reps" <<'PY'
+import json, statistics, sys
+out, reps = sys.argv[1], int(sys.argv[2])
+rows = {}
+for r in range(1, reps + 1):
+    for b in json.load(open(f"{out}/saddle-{r}.json"))["benchmarks"]:
+        model = b["name"].split("/")[1]
+        for k in ("img/s_dense", "img/s_gated", "img/s_purged"):
+            rows.setdefault((model, "saddle " + k.split("_")[1]), []).append(b[k])
+    for t in json.load(open(f"{out}/torch-{r}.json"))["results"]:
+        name = t["network"]
+        model = "mlp" if ("mlp" in name.split("(")[-1] or name.endswith("mlp") or "mlp:" in name) else "lenet5"
+        kind = "dense" if name.startswith("dense") else "purged"
+        rows.setdefault((model, "torch " + kind), []).append(t["img_per_s_cpu"])
+print()
+print("| model | saddle dense | saddle gated | saddle purged | PyTorch dense | PyTorch purged | saddle purged / saddle dense | saddle purged / PyTorch purged | saddle dense / PyTorch dense |")
+print("|---|---|---|---|---|---|---|---|---|")
+for model in ("mlp", "lenet5"):
+    med = {k[1]: statistics.median(v) for k, v in rows.items() if k[0] == model}
+    if "saddle dense" not in med:
+        continue
+    def ratio(a, b):
+        return f"{med[a] / med[b]:.2f}" if a in med and b in med else "-"
+    cells = [f"{med[k]:.0f}" if k in med else "-" for k in
+             ("saddle dense", "saddle gated", "saddle purged", "torch dense", "torch purged")]
+    print(f"| {model} | " + " | ".join(cells) + f" | {ratio('saddle purged', 'saddle dense')} | "
+          f"{ratio('saddle purged', 'torch purged')} | {ratio('saddle dense', 'torch dense')} |")
+print("(images per second, thread CPU time, medians over the repetitions)")
+PY
+  exit 0
+fi
 
 if [[ $mode == 1core ]]; then
   saddle_env=(OPENBLAS_NUM_THREADS=1)
