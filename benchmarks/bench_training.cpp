@@ -425,9 +425,18 @@ void bm_step(benchmark::State& state, Model which, bool sparse) {
 // plain Adam step written by hand on the same problem, the same start point and batches.
 // ---------------------------------------------------------------------------------------------
 
-/// The three ways of taking k steps compared by overhead/<model>.
-enum OverheadVariant : std::size_t { kPlainAdam = 0, kSolverGda = 1, kSolverExtragradient = 2, kVariants = 3 };
-constexpr std::array<const char*, kVariants> kVariantNames = {{"plain_adam", "gda", "extragradient"}};
+/// The ways of taking k steps compared by overhead/<model>: Adam by hand; the solver's gda
+/// scheme on the penalty-free problem (fixed-penalty formulation with multiplier 0: no dual
+/// step, weight 0, but the driver's bookkeeping); the constrained gda and extragradient steps
+/// of `saddle train` (Lagrangian, dual update, restarts).
+enum OverheadVariant : std::size_t {
+  kPlainAdam = 0,
+  kSolverPenaltyFree = 1,
+  kSolverGda = 2,
+  kSolverExtragradient = 3,
+  kVariants = 4
+};
+constexpr std::array<const char*, kVariants> kVariantNames = {{"plain_adam", "solver_penalty_free", "gda", "extragradient"}};
 
 /// Records the thread CPU time (and wall time) of steps 2..k of a solve.
 class WindowTimer final : public saddle::Callback<float> {
@@ -489,7 +498,9 @@ struct PlainAdam {
 /// Per-step times of each variant in each round, for the summary.
 struct OverheadResults {
   std::array<Times, kVariants> per_step{};  ///< medians over the rounds
-  double gda_ratio = 0.0, extragradient_ratio = 0.0;  ///< medians of the per-round ratios
+  double gda_ratio = 0.0, extragradient_ratio = 0.0;  ///< medians of the per-round ratios to plain Adam
+  double penalty_free_ratio = 0.0;  ///< solver without constraints / plain Adam
+  double gda_vs_penalty_free = 0.0; ///< constrained gda / solver without constraints
   std::size_t rounds = 0;
 };
 std::array<OverheadResults, kModels> g_overhead{};
@@ -512,7 +523,7 @@ void bm_overhead(benchmark::State& state, Model which) {
   l0::DensityProblem& p = *s.problem;
   PlainAdam plain(p, bench_solver_options(k, 1));
   std::array<std::vector<double>, kVariants> cpu, wall;
-  std::vector<double> gda_ratio, eg_ratio;
+  std::vector<double> gda_ratio, eg_ratio, pf_ratio, gda_pf_ratio;
   std::uint64_t round = 0;
   for (auto _ : state) {
     ++round;
@@ -522,8 +533,13 @@ void bm_overhead(benchmark::State& state, Model which) {
       if (v == kPlainAdam) {
         t[v] = plain.run(p, s.x0, k, round);
       } else {
-        saddle::Solver<float> solver(saddle::make_scheme<float>(v == kSolverGda ? "gda" : "extragradient"),
-                                     bench_solver_options(k, round));
+        saddle::SolverOptions so = bench_solver_options(k, round);
+        if (v == kSolverPenaltyFree) {
+          so.formulation.kind = saddle::FormulationKind::fixed_penalty;
+          so.initial_multipliers = {0.0};
+          so.dual_restarts = false;
+        }
+        saddle::Solver<float> solver(saddle::make_scheme<float>(v == kSolverExtragradient ? "extragradient" : "gda"), so);
         WindowTimer timer(k);
         solver.add_callback(&timer);
         const saddle::Summary<float> summary = solver.solve(p, s.x0);
@@ -541,6 +557,8 @@ void bm_overhead(benchmark::State& state, Model which) {
     }
     gda_ratio.push_back(t[kSolverGda].cpu / t[kPlainAdam].cpu);
     eg_ratio.push_back(t[kSolverExtragradient].cpu / t[kPlainAdam].cpu);
+    pf_ratio.push_back(t[kSolverPenaltyFree].cpu / t[kPlainAdam].cpu);
+    gda_pf_ratio.push_back(t[kSolverGda].cpu / t[kSolverPenaltyFree].cpu);
   }
   OverheadResults& r = g_overhead[which];
   for (std::size_t v = 0; v < kVariants; ++v) {
@@ -549,7 +567,11 @@ void bm_overhead(benchmark::State& state, Model which) {
   }
   r.gda_ratio = median(gda_ratio);
   r.extragradient_ratio = median(eg_ratio);
+  r.penalty_free_ratio = median(pf_ratio);
+  r.gda_vs_penalty_free = median(gda_pf_ratio);
   r.rounds = gda_ratio.size();
+  state.counters["penalty_free/plain"] = r.penalty_free_ratio;
+  state.counters["gda/penalty_free"] = r.gda_vs_penalty_free;
   state.counters["gda/plain"] = r.gda_ratio;
   state.counters["extragradient/plain"] = r.extragradient_ratio;
 }
@@ -761,13 +783,14 @@ void print_overhead_summary() {
   for (const auto& r : g_overhead) any = any || r.rounds > 0;
   if (!any) return;
   std::printf("\nSolver overhead (median per-step thread CPU time over interleaved rounds; ratios: median of the per-round ratios)\n");
-  std::printf("| model | plain Adam ms/step | gda ms/step | extragradient ms/step | gda / plain | extragradient / plain | rounds |\n");
-  std::printf("|---|---|---|---|---|---|---|\n");
+  std::printf("| model | plain Adam ms/step | solver, no constraints | gda ms/step | extragradient ms/step | no constraints / plain | gda / plain | gda / no constraints | extragradient / plain | rounds |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
   for (std::size_t m = 0; m < kModels; ++m) {
     const OverheadResults& r = g_overhead[m];
     if (r.rounds == 0) continue;
-    std::printf("| %s | %.3f | %.3f | %.3f | %.3f | %.3f | %zu |\n", kModelSpecs[m].name, 1e3 * r.per_step[kPlainAdam].cpu,
-                1e3 * r.per_step[kSolverGda].cpu, 1e3 * r.per_step[kSolverExtragradient].cpu, r.gda_ratio,
+    std::printf("| %s | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %zu |\n", kModelSpecs[m].name,
+                1e3 * r.per_step[kPlainAdam].cpu, 1e3 * r.per_step[kSolverPenaltyFree].cpu, 1e3 * r.per_step[kSolverGda].cpu,
+                1e3 * r.per_step[kSolverExtragradient].cpu, r.penalty_free_ratio, r.gda_ratio, r.gda_vs_penalty_free,
                 r.extragradient_ratio, r.rounds);
   }
 }

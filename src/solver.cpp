@@ -7,6 +7,10 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <istream>
 #include <limits>
 #include <ostream>
@@ -63,6 +67,34 @@ bool all_finite(const T* p, std::size_t n) {
 template <class T>
 bool all_finite(const Vector<T>& v) {
   return all_finite(v.data(), v.size());
+}
+
+// dst = src for the copy of x the driver keeps each step (the start of the step, read back
+// only by callbacks that look at StepInfo::evaluated_x and after a numerical failure). With
+// SSE2, non-temporal stores: the copy goes to memory without first reading dst's lines into
+// the cache (no read-for-ownership) and without evicting the parameters, gradient and
+// optimiser state that the next step works on (docs/performance.md, "Solver overhead").
+template <class T>
+void copy_for_later(Vector<T>& dst, const Vector<T>& src) {
+  const std::size_t n = src.size();
+  const T* s = src.data();
+  T* d = dst.data();
+#if defined(__SSE2__)
+  std::size_t i = 0;
+  while (i < n && reinterpret_cast<std::uintptr_t>(d + i) % 16 != 0) {
+    d[i] = s[i];
+    ++i;
+  }
+  if constexpr (std::is_same_v<T, float>) {
+    for (; i + 4 <= n; i += 4) _mm_stream_ps(d + i, _mm_loadu_ps(s + i));
+  } else {
+    for (; i + 2 <= n; i += 2) _mm_stream_pd(d + i, _mm_loadu_pd(s + i));
+  }
+  for (; i < n; ++i) d[i] = s[i];
+  _mm_sfence();  // the streamed stores are visible before anything reads dst
+#else
+  std::copy(s, s + n, d);
+#endif
 }
 
 template <class T>
@@ -281,7 +313,7 @@ struct Solver<T>::Impl final : StepContext<T> {
         }
         std::swap(x_good, x_prev);  // O(1): keeps the start of the previous step
         std::swap(lambda_good, lambda_prev);
-        xt::noalias(x_prev) = x;
+        copy_for_later(x_prev, x);
         xt::noalias(lambda_prev) = lambda;
         const StepResult<T> r = scheme->step(*this, x, lambda);
         ++iteration;

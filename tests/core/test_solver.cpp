@@ -243,6 +243,56 @@ void expect_every_non_finite_value_is_caught() {
 }
 }  // namespace
 
+namespace {
+// n parameters, gradient -(i + 1) for x_i, loss NaN at the 4th forward: SGD makes three steps
+// and the solver must return the start of the third, x_i = 2 lr (i + 1), entry for entry.
+template <class T>
+class NanAtFourthForward : public saddle::BasicProblem<T> {
+ public:
+  explicit NanAtFourthForward(std::size_t n) : n_(n) {}
+  std::size_t num_parameters() const override { return n_; }
+  std::vector<ConstraintSpec> constraints() const override { return {}; }
+  void initial_point(Vector<T>& x, std::uint64_t) const override { x.fill(T(0)); }
+  void forward(const Vector<T>&, const Batch&, Evaluation& e) override {
+    e.loss = ++forwards_ == 4 ? std::numeric_limits<double>::quiet_NaN() : 0.0;
+  }
+  void backward(const Vector<double>&, Vector<T>& g) override {
+    for (std::size_t i = 0; i < n_; ++i) g(i) = -static_cast<T>(i + 1);
+  }
+
+ private:
+  std::size_t n_;
+  int forwards_ = 0;
+};
+
+template <class T>
+void expect_last_completed_step_start_returned() {
+  for (std::size_t n : {1u, 3u, 4u, 5u, 67u, 1001u}) {
+    NanAtFourthForward<T> p(n);
+    SolverOptions o;
+    o.primal.kind = saddle::PrimalRuleKind::sgd;
+    o.primal.lr = 0.1;
+    o.max_iterations = 10;
+    Solver<T> solver(make_scheme<T>("gda"), o);
+    const auto s = solver.solve(p);
+    ASSERT_EQ(s.termination, Termination::numerical_failure);
+    EXPECT_EQ(s.iterations, 3u);
+    for (std::size_t i = 0; i < n; ++i) {
+      const T lr = static_cast<T>(0.1), g = -static_cast<T>(i + 1);
+      T expected = T(0);
+      expected = expected - lr * g;
+      expected = expected - lr * g;
+      EXPECT_EQ(s.x(i), expected) << "n " << n << " entry " << i;
+    }
+  }
+}
+}  // namespace
+
+TEST(Solver, NumericalFailureReturnsEveryEntryOfTheLastCompletedStepStart) {
+  expect_last_completed_step_start_returned<float>();
+  expect_last_completed_step_start_returned<double>();
+}
+
 TEST(Solver, EveryNanOrInfInGradientOrConstraintIsCaughtFloatAndDouble) {
   expect_every_non_finite_value_is_caught<float>();
   expect_every_non_finite_value_is_caught<double>();
