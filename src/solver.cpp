@@ -74,12 +74,19 @@ bool all_finite(const Vector<T>& v) {
 // SSE2, non-temporal stores: the copy goes to memory without first reading dst's lines into
 // the cache (no read-for-ownership) and without evicting the parameters, gradient and
 // optimiser state that the next step works on (docs/performance.md, "Solver overhead").
+// Below 256 KB (the size of an L2 cache) a plain copy: small problems read x_prev back at once
+// (convergence test) and would pay a memory round trip for it.
 template <class T>
 void copy_for_later(Vector<T>& dst, const Vector<T>& src) {
   const std::size_t n = src.size();
   const T* s = src.data();
   T* d = dst.data();
 #if defined(__SSE2__)
+  constexpr std::size_t kStreamBytes = std::size_t{1} << 18;
+  if (n * sizeof(T) < kStreamBytes) {
+    std::copy(s, s + n, d);
+    return;
+  }
   std::size_t i = 0;
   while (i < n && reinterpret_cast<std::uintptr_t>(d + i) % 16 != 0) {
     d[i] = s[i];

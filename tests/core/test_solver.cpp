@@ -267,7 +267,8 @@ class NanAtFourthForward : public saddle::BasicProblem<T> {
 
 template <class T>
 void expect_last_completed_step_start_returned() {
-  for (std::size_t n : {1u, 3u, 4u, 5u, 67u, 1001u}) {
+  // Up to 70,001 entries: past the solver's threshold for streaming stores (256 KB), with a tail.
+  for (std::size_t n : {1u, 3u, 4u, 5u, 67u, 1001u, 70001u}) {
     NanAtFourthForward<T> p(n);
     SolverOptions o;
     o.primal.kind = saddle::PrimalRuleKind::sgd;
