@@ -32,6 +32,7 @@ Json epoch_json(const saddle::l0::EpochMetrics& m) {
   j["purged_macs"] = m.purged_macs;
   j["multipliers"] = number_array(m.multipliers);
   j["seconds"] = m.seconds;
+  j["train_seconds"] = m.train_seconds;  // NaN (null) for epochs restored from a checkpoint
   return j;
 }
 

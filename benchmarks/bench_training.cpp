@@ -44,11 +44,14 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <vector>
 
 #include <xtensor-blas/xblas.hpp>
+#include <xtensor/xnoalias.hpp>
 #include <xtensor/xtensor.hpp>
 
 #include "saddle/callbacks.hpp"
+#include "saddle/rules.hpp"
 #include "saddle/solver.hpp"
 #include "saddle/summary.hpp"
 #include "saddle/problems/l0/dataset.hpp"
@@ -56,6 +59,9 @@
 #include "saddle/problems/l0/experiment.hpp"
 #include "saddle/problems/l0/hard_concrete.hpp"
 #include "saddle/problems/l0/model.hpp"
+#include "saddle/problems/l0/purged_network.hpp"
+#include "saddle/problems/l0/saved_model.hpp"
+#include "saddle/problems/l0/basic_layers.hpp"
 #include "saddle/solvers.hpp"
 
 // OpenBLAS's own introspection functions (declared here: <cblas.h> is not included next to
@@ -415,6 +421,353 @@ void bm_step(benchmark::State& state, Model which, bool sparse) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Solver overhead: a constrained GDA step and an extragradient step of the solver against a
+// plain Adam step written by hand on the same problem, the same start point and batches.
+// ---------------------------------------------------------------------------------------------
+
+/// The ways of taking k steps compared by overhead/<model>: Adam by hand; the solver's gda
+/// scheme on the penalty-free problem (fixed-penalty formulation with multiplier 0: no dual
+/// step, weight 0, but the driver's bookkeeping); the constrained gda and extragradient steps
+/// of `saddle train` (Lagrangian, dual update, restarts).
+enum OverheadVariant : std::size_t {
+  kPlainAdam = 0,
+  kSolverPenaltyFree = 1,
+  kSolverGda = 2,
+  kSolverExtragradient = 3,
+  kVariants = 4
+};
+constexpr std::array<const char*, kVariants> kVariantNames = {{"plain_adam", "solver_penalty_free", "gda", "extragradient"}};
+
+/// Records the thread CPU time (and wall time) of steps 2..k of a solve.
+class WindowTimer final : public saddle::Callback<float> {
+ public:
+  explicit WindowTimer(std::size_t k) : k_(k) {}
+  bool on_step(const saddle::StepInfo<float>& info) override {
+    if (info.iteration == 1) start_ = now();
+    if (info.iteration == k_) elapsed_ = now() - start_;
+    return true;
+  }
+  Times elapsed() const { return elapsed_; }
+
+ private:
+  std::size_t k_;
+  Times start_, elapsed_;
+};
+
+/// k steps of Adam driven by hand: the loop a user writes without the solver (shuffle once,
+/// forward, backward with the constraint's weight 0, Adam step, Problem::project). Same
+/// problem, start point, Adam options, batch size and order of batches as the solver's run;
+/// no multipliers, no finiteness checks, no copies of x, no callbacks. Returns the time of
+/// steps 2..k. Buffers are sized before the loop, as the solver does in setup.
+struct PlainAdam {
+  Vector<float> x, grad;
+  Vector<double> weights;
+  saddle::Evaluation eval;
+  std::unique_ptr<saddle::PrimalRule<float>> adam;
+
+  PlainAdam(l0::DensityProblem& p, const saddle::SolverOptions& so) {
+    const std::size_t n = p.num_parameters(), m = p.constraints().size();
+    x = Vector<float>::from_shape({n});
+    grad = Vector<float>::from_shape({n});
+    weights = Vector<double>::from_shape({m});
+    weights.fill(0.0);
+    eval.resize(m);
+    adam = saddle::make_primal_rule<float>(so.primal);
+    adam->resize(n);
+  }
+  Times run(l0::DensityProblem& p, const Vector<float>& start, std::size_t k, std::uint64_t seed) {
+    xt::noalias(x) = start;
+    adam->reset();
+    p.shuffle(seed);
+    saddle::Batch batch;
+    batch.size = kBatch;
+    Times t0;
+    for (std::size_t i = 0; i < k; ++i) {
+      batch.begin = i * kBatch;
+      batch.noise_seed = seed * 1000003u + i;
+      p.forward(x, batch, eval);
+      p.backward(weights, grad);
+      adam->step(x, grad);
+      p.project(x);
+      if (i == 0) t0 = now();
+    }
+    return now() - t0;
+  }
+};
+
+/// Per-step times of each variant in each round, for the summary.
+struct OverheadResults {
+  std::array<Times, kVariants> per_step{};  ///< medians over the rounds
+  double gda_ratio = 0.0, extragradient_ratio = 0.0;  ///< medians of the per-round ratios to plain Adam
+  double penalty_free_ratio = 0.0;  ///< solver without constraints / plain Adam
+  double gda_vs_penalty_free = 0.0; ///< constrained gda / solver without constraints
+  std::size_t rounds = 0;
+};
+std::array<OverheadResults, kModels> g_overhead{};
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  const std::size_t h = v.size() / 2;
+  return v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
+}
+
+// One benchmark iteration = one round: the three variants, each k steps from the initial
+// point with this round's seed, in an order rotated every round (interleaved A/B/C, so that
+// a change of machine load hits all three alike). Ratios are taken within a round, then the
+// median over the rounds is reported.
+void bm_overhead(benchmark::State& state, Model which) {
+  Setup& s = setup(which);
+  const ModelSpec& spec = kModelSpecs[which];
+  const std::size_t k = spec.steps_per_solve;
+  l0::DensityProblem& p = *s.problem;
+  PlainAdam plain(p, bench_solver_options(k, 1));
+  std::array<std::vector<double>, kVariants> cpu, wall;
+  std::vector<double> gda_ratio, eg_ratio, pf_ratio, gda_pf_ratio;
+  std::uint64_t round = 0;
+  for (auto _ : state) {
+    ++round;
+    std::array<Times, kVariants> t{};
+    for (std::size_t j = 0; j < kVariants; ++j) {
+      const auto v = static_cast<OverheadVariant>((j + round) % kVariants);
+      if (v == kPlainAdam) {
+        t[v] = plain.run(p, s.x0, k, round);
+      } else {
+        saddle::SolverOptions so = bench_solver_options(k, round);
+        if (v == kSolverPenaltyFree) {
+          so.formulation.kind = saddle::FormulationKind::fixed_penalty;
+          so.initial_multipliers = {0.0};
+          so.dual_restarts = false;
+        }
+        saddle::Solver<float> solver(saddle::make_scheme<float>(v == kSolverExtragradient ? "extragradient" : "gda"), so);
+        WindowTimer timer(k);
+        solver.add_callback(&timer);
+        const saddle::Summary<float> summary = solver.solve(p, s.x0);
+        if (summary.termination != saddle::Termination::iteration_limit) {
+          state.SkipWithError(("solve stopped early: " + summary.message).c_str());
+          return;
+        }
+        t[v] = timer.elapsed();
+      }
+    }
+    const double steps = static_cast<double>(k - 1);
+    for (std::size_t v = 0; v < kVariants; ++v) {
+      cpu[v].push_back(t[v].cpu / steps);
+      wall[v].push_back(t[v].wall / steps);
+    }
+    gda_ratio.push_back(t[kSolverGda].cpu / t[kPlainAdam].cpu);
+    eg_ratio.push_back(t[kSolverExtragradient].cpu / t[kPlainAdam].cpu);
+    pf_ratio.push_back(t[kSolverPenaltyFree].cpu / t[kPlainAdam].cpu);
+    gda_pf_ratio.push_back(t[kSolverGda].cpu / t[kSolverPenaltyFree].cpu);
+  }
+  OverheadResults& r = g_overhead[which];
+  for (std::size_t v = 0; v < kVariants; ++v) {
+    r.per_step[v] = {median(cpu[v]), median(wall[v])};
+    state.counters[std::string("ms/step_") + kVariantNames[v]] = 1e3 * r.per_step[v].cpu;
+  }
+  r.gda_ratio = median(gda_ratio);
+  r.extragradient_ratio = median(eg_ratio);
+  r.penalty_free_ratio = median(pf_ratio);
+  r.gda_vs_penalty_free = median(gda_pf_ratio);
+  r.rounds = gda_ratio.size();
+  state.counters["penalty_free/plain"] = r.penalty_free_ratio;
+  state.counters["gda/penalty_free"] = r.gda_vs_penalty_free;
+  state.counters["gda/plain"] = r.gda_ratio;
+  state.counters["extragradient/plain"] = r.extragradient_ratio;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inference: the purged network (PurgedNetwork::predict, what `saddle export` writes) against
+// the gated model's test-time forward (DensityProblem::evaluate), on the 10,000 test images.
+// ---------------------------------------------------------------------------------------------
+
+/// Rows per forward pass of both: `saddle train`'s --eval-batch default and `saddle eval`'s --batch.
+constexpr std::size_t kInferBatch = 500;
+
+struct InferSetup {
+  std::string source;      ///< run folder or checkpoint, or "initial point"
+  Vector<float> x;         ///< the gated model's parameters
+  l0::PurgedNetwork net;   ///< its purged network (median test gate)
+  double dense_macs = 0.0;
+};
+std::array<std::unique_ptr<InferSetup>, kModels> g_infer_setup{};
+
+struct InferResults {
+  Times dense, gated, purged;  ///< medians over the rounds, per pass over the test set
+  double speedup = 0.0;        ///< median of the per-round ratios gated / purged
+  double speedup_dense = 0.0;  ///< median of the per-round ratios dense / purged
+  double error_gated = 0.0, error_purged = 0.0;
+  std::size_t rounds = 0;
+  std::string source, architecture;
+  double macs_fraction = 0.0;  ///< purged MACs / dense MACs
+};
+std::array<InferResults, kModels> g_infer{};
+
+/// The point to measure: the checkpoint of the run named by $SADDLE_BENCH_<MODEL>_RUN (a run
+/// folder or checkpoint of `saddle train`, e.g. a finished MLP run at target 0.33), else the
+/// initial point of `saddle train` (every gate open: the purged network is the dense one).
+InferSetup& infer_setup(Model which) {
+  auto& slot = g_infer_setup[which];
+  if (slot) return *slot;
+  Setup& s = setup(which);
+  const ModelSpec& spec = kModelSpecs[which];
+  slot = std::make_unique<InferSetup>();
+  const std::string var = which == kMlp ? "SADDLE_BENCH_MLP_RUN" : "SADDLE_BENCH_LENET5_RUN";
+  const char* run = std::getenv(var.c_str());
+  if (run != nullptr && run[0] != '\0') {
+    l0::SavedModel saved;
+    try {
+      saved = l0::load_saved_model(run);
+    } catch (const saddle::InputError& e) {
+      throw saddle::InputError(var + "=" + run + ": " + e.what());
+    }
+    if (saved.architecture != spec.arch || saved.dataset != "mnist" || saved.scaling != l0::InputScaling::standardize ||
+        saved.test_gate != l0::TestGate::median)
+      throw saddle::InputError(var + "=" + run + ": expected a " + spec.name +
+                               " run on mnist with standardised inputs and the median test gate");
+    slot->source = run;
+    slot->x = Vector<float>::from_shape({saved.params.size()});
+    std::copy(saved.params.begin(), saved.params.end(), slot->x.begin());
+  } else {
+    slot->source = "initial point";
+    slot->x = s.x0;
+  }
+  const l0::GatedModel<float>& model = s.problem->model();
+  const std::string arch_var = which == kMlp ? "SADDLE_BENCH_MLP_ARCH" : "SADDLE_BENCH_LENET5_ARCH";
+  const char* arch = std::getenv(arch_var.c_str());
+  if (arch != nullptr && arch[0] != '\0') {
+    // A synthetic sparse point: the chosen number of gates open in each gated layer (the
+    // first ones; LeNet5's fc1 inputs taken inside the open conv2 maps), every other gate
+    // closed (log alpha = -10: z = 0 at test time). Throughput does not depend on the values.
+    std::vector<std::size_t> open;
+    std::string item;
+    for (const char* c = arch;; ++c) {
+      if (*c == '-' || *c == '\0') {
+        if (item.empty() || item.find_first_not_of("0123456789") != std::string::npos)
+          throw saddle::InputError(arch_var + "=" + arch + ": expected counts like 9-18-65-25");
+        open.push_back(std::stoul(item));
+        item.clear();
+        if (*c == '\0') break;
+      } else {
+        item += *c;
+      }
+    }
+    const auto& layers = model.gated_layers();
+    if (open.size() != layers.size())
+      throw saddle::InputError(arch_var + "=" + arch + ": " + std::to_string(layers.size()) + " counts expected");
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+      if (open[l] > layers[l].num_gates)
+        throw saddle::InputError(arch_var + "=" + arch + ": layer " + std::to_string(l + 1) + " has only " +
+                                 std::to_string(layers[l].num_gates) + " gates");
+      for (std::size_t j = 0; j < layers[l].num_gates; ++j) slot->x(layers[l].log_alpha_offset + j) = -10.0f;
+    }
+    for (std::size_t l = 0; l < layers.size(); ++l)
+      for (std::size_t j = 0; j < open[l]; ++j) {
+        // LeNet5 fc1 (layer 3): input j of map j / 16 lies in the first open[1] conv2 maps.
+        if (spec.arch == l0::Architecture::lenet5 && l == 2 && j >= open[1] * (layers[2].num_gates / layers[1].num_gates))
+          throw saddle::InputError(arch_var + "=" + arch + ": fc1 inputs must fit in the open conv2 maps (16 each)");
+        slot->x(layers[l].log_alpha_offset + j) = s.x0(layers[l].log_alpha_offset + j);
+      }
+    slot->source = std::string("synthetic ") + arch;
+  }
+  slot->net = l0::purge_network(model, l0::make_cview<float, 1>(slot->x.data(), {slot->x.size()}), l0::TestGate::median);
+  slot->dense_macs = static_cast<double>(model.dense_macs());
+  return *slot;
+}
+
+// One benchmark iteration = one round of three passes over the test set, in an order rotated
+// every round: "dense", the gated model's evaluation at the initial point of `saddle train`
+// (every gate open: the dense network, computed by the same code); "gated", its evaluation at
+// the measured point (closed gates are skipped: their input columns or output maps are left out
+// of the GEMMs); "purged", the purged network's predict. Ratios within a round, medians over
+// the rounds.
+void bm_infer(benchmark::State& state, Model which) {
+  InferSetup& is = infer_setup(which);
+  l0::DensityProblem& p = *setup(which).problem;
+  const l0::DataSplit& test = g_data->test;
+  const std::size_t n = test.size();
+  xt::xtensor<float, 2> logits = xt::xtensor<float, 2>::from_shape({n, is.net.classes});
+  const Vector<float>& x0 = setup(which).x0;
+  std::vector<double> dense_cpu, dense_wall, gated_cpu, gated_wall, purged_cpu, purged_wall, ratio, ratio_dense;
+  double error_gated = 0.0, error_purged = 0.0;
+  std::size_t round = 0;
+  for (auto _ : state) {
+    Times td, tg, tp;
+    for (std::size_t j = 0; j < 3; ++j) {
+      const std::size_t which_pass = (j + round) % 3;
+      if (which_pass == 2) {
+        const Times t0 = now();
+        const l0::EvalMetrics m = p.evaluate(x0, test);
+        td = now() - t0;
+        benchmark::DoNotOptimize(m.correct);
+      } else if (which_pass == 0) {
+        const Times t0 = now();
+        const l0::EvalMetrics m = p.evaluate(is.x, test);
+        tg = now() - t0;
+        error_gated = m.error;
+      } else {
+        const Times t0 = now();
+        is.net.predict(l0::cview(test.x), logits, kInferBatch);
+        tp = now() - t0;
+        const auto ce = l0::softmax_cross_entropy<float>(l0::cview(logits), l0::cview(test.y));
+        error_purged = 1.0 - static_cast<double>(ce.correct) / static_cast<double>(n);
+      }
+    }
+    ++round;
+    dense_cpu.push_back(td.cpu);
+    dense_wall.push_back(td.wall);
+    ratio_dense.push_back(td.cpu / tp.cpu);
+    gated_cpu.push_back(tg.cpu);
+    gated_wall.push_back(tg.wall);
+    purged_cpu.push_back(tp.cpu);
+    purged_wall.push_back(tp.wall);
+    ratio.push_back(tg.cpu / tp.cpu);
+  }
+  InferResults& r = g_infer[which];
+  r.dense = {median(dense_cpu), median(dense_wall)};
+  r.speedup_dense = median(ratio_dense);
+  r.gated = {median(gated_cpu), median(gated_wall)};
+  r.purged = {median(purged_cpu), median(purged_wall)};
+  r.speedup = median(ratio);
+  r.error_gated = error_gated;
+  r.error_purged = error_purged;
+  r.rounds = ratio.size();
+  r.source = is.source;
+  r.architecture = is.net.pruned_architecture;
+  r.macs_fraction = static_cast<double>(is.net.macs()) / is.dense_macs;
+  const double images = static_cast<double>(n);
+  state.counters["img/s_dense"] = images / r.dense.cpu;
+  state.counters["speedup_vs_dense"] = r.speedup_dense;
+  state.counters["img/s_gated"] = images / r.gated.cpu;
+  state.counters["img/s_purged"] = images / r.purged.cpu;
+  state.counters["img/s_gated_wall"] = images / r.gated.wall;
+  state.counters["img/s_purged_wall"] = images / r.purged.wall;
+  state.counters["speedup"] = r.speedup;
+  state.counters["MACs_purged/dense"] = r.macs_fraction;
+  state.counters["test_err_gated"] = error_gated;
+  state.counters["test_err_purged"] = error_purged;
+}
+
+void print_infer_summary() {
+  bool any = false;
+  for (const auto& r : g_infer) any = any || r.rounds > 0;
+  if (!any) return;
+  std::printf("\nInference on the 10,000 test images, batches of %zu (median thread CPU time over interleaved rounds; "
+              "wall time in parentheses)\n", kInferBatch);
+  std::printf("| model | point | pruned architecture | dense / purged MACs | dense img/s | gated img/s | purged img/s | purged vs dense | purged vs gated | test error gated / purged | rounds |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+  for (std::size_t m = 0; m < kModels; ++m) {
+    const InferResults& r = g_infer[m];
+    if (r.rounds == 0) continue;
+    const double n = static_cast<double>(g_data->test.size());
+    std::printf("| %s | %s | %s | %.2f | %.0f (%.0f) | %.0f (%.0f) | %.0f (%.0f) | %.2f | %.2f | %.2f%% / %.2f%% | %zu |\n",
+                kModelSpecs[m].name, r.source.c_str(), r.architecture.c_str(), 1.0 / r.macs_fraction, n / r.dense.cpu,
+                n / r.dense.wall, n / r.gated.cpu, n / r.gated.wall, n / r.purged.cpu, n / r.purged.wall, r.speedup_dense,
+                r.speedup, 100.0 * r.error_gated, 100.0 * r.error_purged, r.rounds);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // main
 // ---------------------------------------------------------------------------------------------
 
@@ -425,7 +778,25 @@ std::string load_average() {
   return in ? a + " " + b + " " + c : std::string("unknown");
 }
 
+void print_overhead_summary() {
+  bool any = false;
+  for (const auto& r : g_overhead) any = any || r.rounds > 0;
+  if (!any) return;
+  std::printf("\nSolver overhead (median per-step thread CPU time over interleaved rounds; ratios: median of the per-round ratios)\n");
+  std::printf("| model | plain Adam ms/step | solver, no constraints | gda ms/step | extragradient ms/step | no constraints / plain | gda / plain | gda / no constraints | extragradient / plain | rounds |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
+  for (std::size_t m = 0; m < kModels; ++m) {
+    const OverheadResults& r = g_overhead[m];
+    if (r.rounds == 0) continue;
+    std::printf("| %s | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %zu |\n", kModelSpecs[m].name,
+                1e3 * r.per_step[kPlainAdam].cpu, 1e3 * r.per_step[kSolverPenaltyFree].cpu, 1e3 * r.per_step[kSolverGda].cpu,
+                1e3 * r.per_step[kSolverExtragradient].cpu, r.penalty_free_ratio, r.gda_ratio, r.gda_vs_penalty_free,
+                r.extragradient_ratio, r.rounds);
+  }
+}
+
 void print_summary() {
+  print_infer_summary();
   const double peak = g_sgemm_gflops[kSgemmPeak].cpu;
   bool any_step = false;
   for (const auto& r : g_results) any_step = any_step || r.step_dense.cpu > 0.0;
@@ -436,6 +807,7 @@ void print_summary() {
       std::printf("  %s %.1f (%.1f)", kSgemmShapes[c].name, g_sgemm_gflops[c].cpu, g_sgemm_gflops[c].wall);
   std::printf("\n");
   if (!any_step) {
+    print_overhead_summary();
     std::printf("load average at the end: %s\n", load_average().c_str());
     return;
   }
@@ -475,6 +847,7 @@ void print_summary() {
     if (g_results[m].step_dense.cpu > 0.0)
       std::printf("%s: expected open-gate fraction dense %.3f, sparse30 %.3f; shuffle %.2f ms\n", kModelSpecs[m].name,
                   g_results[m].open_dense, g_results[m].open_sparse, 1e3 * g_results[m].shuffle.cpu);
+  print_overhead_summary();
   std::printf("load average at the end: %s\n", load_average().c_str());
 }
 
@@ -523,6 +896,19 @@ int main(int argc, char** argv) {
   }
   g_data = &data;
   g_allocation_counter_works = check_allocation_counter();
+  // Inference points named by the environment: read them now, so that a bad path is one line
+  // and exit status 1 rather than an exception inside a benchmark.
+  for (std::size_t m = 0; m < kModels; ++m) {
+    const char* run = std::getenv(m == kMlp ? "SADDLE_BENCH_MLP_RUN" : "SADDLE_BENCH_LENET5_RUN");
+    const char* arch = std::getenv(m == kMlp ? "SADDLE_BENCH_MLP_ARCH" : "SADDLE_BENCH_LENET5_ARCH");
+    if ((run == nullptr || run[0] == '\0') && (arch == nullptr || arch[0] == '\0')) continue;
+    try {
+      (void)infer_setup(static_cast<Model>(m));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "saddle_bench: error: %s\n", e.what());
+      return 1;
+    }
+  }
 
   benchmark::AddCustomContext("mnist_dir", dir);
   benchmark::AddCustomContext("openblas", std::string(openblas_get_corename()) + ", threads " +
@@ -545,6 +931,21 @@ int main(int argc, char** argv) {
         ->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark((std::string("step/") + spec.name + "/sparse30").c_str(), bm_step, model, true)
         ->Iterations(static_cast<benchmark::IterationCount>(spec.solves))
+        ->Unit(benchmark::kMillisecond);
+  }
+
+  // Inference: rounds of (gated evaluate, purged predict), MLP 20, LeNet5 5.
+  for (std::size_t m = 0; m < kModels; ++m) {
+    const ModelSpec& spec = kModelSpecs[m];
+    benchmark::RegisterBenchmark((std::string("infer/") + spec.name + "/test10000").c_str(), bm_infer, static_cast<Model>(m))
+        ->Iterations(m == kMlp ? 20 : 5)
+        ->Unit(benchmark::kMillisecond);
+  }
+  // Solver overhead: rounds of (plain Adam, gda, extragradient), MLP 15, LeNet5 5.
+  for (std::size_t m = 0; m < kModels; ++m) {
+    const ModelSpec& spec = kModelSpecs[m];
+    benchmark::RegisterBenchmark((std::string("overhead/") + spec.name).c_str(), bm_overhead, static_cast<Model>(m))
+        ->Iterations(m == kMlp ? 15 : 5)
         ->Unit(benchmark::kMillisecond);
   }
 

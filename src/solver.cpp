@@ -5,6 +5,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <istream>
 #include <limits>
 #include <ostream>
@@ -26,13 +32,76 @@ std::uint64_t mix(std::uint64_t x) {
 }
 std::uint64_t mix(std::uint64_t seed, std::uint64_t counter) { return mix(seed ^ mix(counter + 0x5AD1E)); }
 
-// Sum of v*0: NaN iff some entry is NaN or Inf. Vectorises, unlike a loop of isfinite.
+// The unsigned integer of a float's bits and its exponent mask (IEEE 754: an entry is NaN
+// or Inf iff all its exponent bits are set).
+template <class T>
+struct FloatBits;
+template <>
+struct FloatBits<float> {
+  using Uint = std::uint32_t;
+  static constexpr Uint kExponent = 0x7f800000u;
+};
+template <>
+struct FloatBits<double> {
+  using Uint = std::uint64_t;
+  static constexpr Uint kExponent = 0x7ff0000000000000ull;
+};
+
+// True iff no entry is NaN or Inf. An integer test of the exponent bits with an OR
+// reduction: GCC vectorises it (8 floats per AVX2 compare) without -ffast-math. The earlier
+// test, a float sum of v*0, was one dependent add chain (no reassociation without
+// -ffast-math): about 0.3 ms per 266,610 floats, 12% of an MLP training step
+// (docs/performance.md, "Solver overhead").
+template <class T>
+bool all_finite(const T* p, std::size_t n) {
+  using U = typename FloatBits<T>::Uint;
+  constexpr U e = FloatBits<T>::kExponent;
+  U bad = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    U bits;
+    std::memcpy(&bits, p + i, sizeof(bits));
+    bad |= static_cast<U>((bits & e) == e);
+  }
+  return bad == 0;
+}
 template <class T>
 bool all_finite(const Vector<T>& v) {
-  T acc = T(0);
-  const T* p = v.data();
-  for (std::size_t i = 0; i < v.size(); ++i) acc += p[i] * T(0);
-  return acc == T(0);
+  return all_finite(v.data(), v.size());
+}
+
+// dst = src for the copy of x the driver keeps each step (the start of the step, read back
+// only by callbacks that look at StepInfo::evaluated_x and after a numerical failure). With
+// SSE2, non-temporal stores: the copy goes to memory without first reading dst's lines into
+// the cache (no read-for-ownership) and without evicting the parameters, gradient and
+// optimiser state that the next step works on (docs/performance.md, "Solver overhead").
+// Below 256 KB (the size of an L2 cache) a plain copy: small problems read x_prev back at once
+// (convergence test) and would pay a memory round trip for it.
+template <class T>
+void copy_for_later(Vector<T>& dst, const Vector<T>& src) {
+  const std::size_t n = src.size();
+  const T* s = src.data();
+  T* d = dst.data();
+#if defined(__SSE2__)
+  constexpr std::size_t kStreamBytes = std::size_t{1} << 18;
+  if (n * sizeof(T) < kStreamBytes) {
+    std::copy(s, s + n, d);
+    return;
+  }
+  std::size_t i = 0;
+  while (i < n && reinterpret_cast<std::uintptr_t>(d + i) % 16 != 0) {
+    d[i] = s[i];
+    ++i;
+  }
+  if constexpr (std::is_same_v<T, float>) {
+    for (; i + 4 <= n; i += 4) _mm_stream_ps(d + i, _mm_loadu_ps(s + i));
+  } else {
+    for (; i + 2 <= n; i += 2) _mm_stream_pd(d + i, _mm_loadu_pd(s + i));
+  }
+  for (; i < n; ++i) d[i] = s[i];
+  _mm_sfence();  // the streamed stores are visible before anything reads dst
+#else
+  std::copy(s, s + n, d);
+#endif
 }
 
 template <class T>
@@ -268,7 +337,7 @@ struct Solver<T>::Impl final : StepContext<T> {
         }
         std::swap(x_good, x_prev);  // O(1): keeps the start of the previous step
         std::swap(lambda_good, lambda_prev);
-        xt::noalias(x_prev) = x;
+        copy_for_later(x_prev, x);
         xt::noalias(lambda_prev) = lambda;
         const StepResult<T> r = scheme->step(*this, x, lambda);
         ++iteration;

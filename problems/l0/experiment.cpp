@@ -83,6 +83,7 @@ class EpochWatcher final : public Callback<float> {
   }
 
   void on_begin(BasicProblem<float>& p, const SolverOptions&) override {
+    epoch_start_ = std::chrono::steady_clock::now();
     if (config_.ema_beta > 0.0) {
       ema_ = Vector<float>::from_shape({p.num_parameters()});
       if (restored_ema_.size() == ema_.size()) xt::noalias(ema_) = restored_ema_;
@@ -114,6 +115,7 @@ class EpochWatcher final : public Callback<float> {
     result_.best_test_error = s.best_test_error;
     result_.best_epoch = s.best_epoch;
     result_.history = std::move(s.history);
+    for (auto& m : result_.history) m.train_seconds = std::numeric_limits<double>::quiet_NaN();  // not checkpointed
     steps_ = static_cast<std::size_t>(s.epoch_steps);
     loss_sum_ = s.epoch_loss_sum;
     // Data parallel: the saved error sum is over all ranks; rank 0 carries it on.
@@ -144,7 +146,9 @@ class EpochWatcher final : public Callback<float> {
     return true;
   }
   bool on_epoch_end(const StepInfo<float>& info) override {
+    const auto train_end = std::chrono::steady_clock::now();
     EpochMetrics m;
+    m.train_seconds = std::chrono::duration<double>(train_end - epoch_start_).count();
     m.epoch = info.epoch + 1;
     m.train_loss = steps_ ? loss_sum_ / static_cast<double>(steps_) : 0.0;
     if (config_.communicator != nullptr) config_.communicator->allreduce_sum(&error_sum_, 1);
@@ -187,6 +191,7 @@ class EpochWatcher final : public Callback<float> {
       solver_->save_state(payload);
       write_checkpoint_file(config_.checkpoint_path, payload.str());
     }
+    epoch_start_ = std::chrono::steady_clock::now();  // the next epoch's training starts here
     return go;
   }
   // A callback stopped the run in the middle of an epoch (e.g. on SIGTERM): checkpoint the
@@ -261,6 +266,7 @@ class EpochWatcher final : public Callback<float> {
   TrainResult& result_;
   const std::function<bool(const EpochMetrics&)>& on_epoch_;
   std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point epoch_start_;  // start of the current epoch's training
   double loss_sum_ = 0.0, error_sum_ = 0.0;
   std::size_t steps_ = 0;
   Vector<float> ema_, restored_ema_;

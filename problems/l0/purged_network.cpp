@@ -109,27 +109,32 @@ void PurgedNetwork::predict(ConstView<float, 2> input, xt::xtensor<float, 2>& lo
   if (logits.shape()[0] != n || logits.shape()[1] != classes) logits = xt::xtensor<float, 2>::from_shape({n, classes});
   if (n == 0) return;
   const std::size_t cb = std::min(chunk, n);
-  // Work buffers sized once for the largest layer: two activation buffers, im2col and
-  // the packed conv output.
-  std::size_t widest = rows * cols, col_size = 0, y_size = 0;
+  // Work buffers, allocated once per call (never per chunk or image): two activation buffers
+  // of the widest layer output, and the im2col buffer of ONE image (the largest conv's
+  // [C_in*k*k, Ho*Wo]: 50 KB to 130 KB for LeNet5, so it stays in L2; a whole chunk's im2col
+  // would be tens of MB and stream through memory).
+  std::size_t widest = 1, col_size = 1;
   for (const auto& l : layers) {
     widest = std::max(widest, l.out_features);
-    if (l.kind == PurgedLayerKind::conv2d) {
-      const std::size_t p = conv_out(l.height, l.kernel) * conv_out(l.width, l.kernel);
-      col_size = std::max(col_size, l.channels * l.kernel * l.kernel * cb * p);
-      y_size = std::max(y_size, l.out_channels * cb * p);
-    }
+    if (l.kind == PurgedLayerKind::conv2d)
+      col_size = std::max(col_size, l.channels * l.kernel * l.kernel * conv_out(l.height, l.kernel) * conv_out(l.width, l.kernel));
   }
-  std::vector<float> a(cb * widest), b(cb * widest), col(std::max<std::size_t>(col_size, 1)), ybuf(std::max<std::size_t>(y_size, 1));
+  std::vector<float> a(cb * widest), b(cb * widest), col(col_size);
 
   for (std::size_t begin = 0; begin < n; begin += cb) {
     const std::size_t r = std::min(cb, n - begin);
-    const float* src = input.data() + begin * rows * cols;
-    float* cur = a.data();
-    float* nxt = b.data();
-    std::copy(src, src + r * rows * cols, cur);
-    for (const auto& l : layers) {
+    const float* cur = input.data() + begin * rows * cols;  // the first layer reads the input in place
+    float* bufs[2] = {a.data(), b.data()};
+    std::size_t next = 0;
+    for (std::size_t li = 0; li < layers.size(); ++li) {
+      const auto& l = layers[li];
       const std::size_t in = l.in_features, out = l.out_features;
+      // A relu right after a dense layer is applied to its output in place; a relu right
+      // before a 2x2 max-pool is applied after the pool (max and relu commute), on 4x fewer
+      // values. Either way the relu layer's own pass is skipped.
+      const bool relu_next = li + 1 < layers.size() && layers[li + 1].kind == PurgedLayerKind::relu;
+      const bool pool_next = li + 1 < layers.size() && layers[li + 1].kind == PurgedLayerKind::maxpool2;
+      float* nxt = bufs[next];
       switch (l.kind) {
         case PurgedLayerKind::gather:
           for (std::size_t i = 0; i < r; ++i)
@@ -144,43 +149,44 @@ void PurgedNetwork::predict(ConstView<float, 2> input, xt::xtensor<float, 2>& lo
             auto y = make_view<float, 2>(nxt, {r, out});
             xt::blas::gemm(x, w, y, false, false, 1.0f, 1.0f);
           }
+          if (relu_next) {
+            for (std::size_t i = 0; i < r * out; ++i) nxt[i] = nxt[i] > 0.0f ? nxt[i] : 0.0f;
+            ++li;
+          }
           break;
         }
         case PurgedLayerKind::conv2d: {
           const std::size_t k = l.kernel, ho = conv_out(l.height, k), wo = conv_out(l.width, k), p = ho * wo;
-          const std::size_t ksize = l.channels * k * k, m = r * p, in_plane = l.height * l.width;
-          if (ksize > 0 && l.out_channels > 0) {
-            // im2col: col[(c*k+i)*k+j, b*P + oh*Wo + ow] = x[b, c, oh+i, ow+j] (GatedConv2d's layout).
+          const std::size_t ksize = l.channels * k * k, in_plane = l.height * l.width;
+          const auto w = make_cview<float, 2>(l.weights.data(), {l.out_channels, ksize});
+          const auto cv = make_cview<float, 2>(col.data(), {ksize, p});
+          for (std::size_t e = 0; e < r; ++e) {
+            // This image's output maps [C_out, P] = bias, then += W [C_out, K] @ col [K, P]
+            // straight into the activation row (no scatter). im2col (GatedConv2d's layout):
+            // col[(c*k+i)*k+j, oh*Wo + ow] = x[c, oh+i, ow+j].
+            float* y_img = nxt + e * out;
+            for (std::size_t c = 0; c < l.out_channels; ++c) std::fill(y_img + c * p, y_img + (c + 1) * p, l.bias[c]);
+            if (ksize == 0 || l.out_channels == 0) continue;
+            const float* x_img = cur + e * in;
             for (std::size_t c = 0; c < l.channels; ++c)
               for (std::size_t i = 0; i < k; ++i)
                 for (std::size_t j = 0; j < k; ++j) {
-                  float* dst_row = col.data() + ((c * k + i) * k + j) * m;
-                  for (std::size_t e = 0; e < r; ++e) {
-                    const float* s = cur + e * in + c * in_plane + i * l.width + j;
-                    float* d = dst_row + e * p;
-                    for (std::size_t oh = 0; oh < ho; ++oh) std::copy(s + oh * l.width, s + oh * l.width + wo, d + oh * wo);
-                  }
+                  const float* s = x_img + c * in_plane + i * l.width + j;
+                  float* d = col.data() + ((c * k + i) * k + j) * p;
+                  for (std::size_t oh = 0; oh < ho; ++oh) std::copy(s + oh * l.width, s + oh * l.width + wo, d + oh * wo);
                 }
-            const auto w = make_cview<float, 2>(l.weights.data(), {l.out_channels, ksize});
-            const auto cv = make_cview<float, 2>(col.data(), {ksize, m});
-            auto y = make_view<float, 2>(ybuf.data(), {l.out_channels, m});
-            xt::blas::gemm(w, cv, y, false, false, 1.0f, 0.0f);
-          } else {
-            std::fill(ybuf.begin(), ybuf.begin() + static_cast<std::ptrdiff_t>(l.out_channels * m), 0.0f);
+            auto y = make_view<float, 2>(y_img, {l.out_channels, p});
+            xt::blas::gemm(w, cv, y, false, false, 1.0f, 1.0f);
           }
-          // Scatter [C_out, B*P] -> [B, C_out, P] adding the (gate-folded) bias.
-          for (std::size_t e = 0; e < r; ++e)
-            for (std::size_t c = 0; c < l.out_channels; ++c) {
-              const float* s = ybuf.data() + c * m + e * p;
-              float* d = nxt + e * out + c * p;
-              for (std::size_t q = 0; q < p; ++q) d[q] = s[q] + l.bias[c];
-            }
           break;
         }
         case PurgedLayerKind::relu:
+          if (pool_next) break;  // applied by the pool below, which reads `cur`
           for (std::size_t i = 0; i < r * in; ++i) nxt[i] = cur[i] > 0.0f ? cur[i] : 0.0f;
           break;
         case PurgedLayerKind::maxpool2: {
+          const bool relu_before = li > 0 && layers[li - 1].kind == PurgedLayerKind::relu;
+          const float floor_value = relu_before ? 0.0f : -std::numeric_limits<float>::infinity();
           const std::size_t ho = l.height / 2, wo = l.width / 2;
           for (std::size_t e = 0; e < r; ++e)
             for (std::size_t c = 0; c < l.channels; ++c) {
@@ -189,13 +195,16 @@ void PurgedNetwork::predict(ConstView<float, 2> input, xt::xtensor<float, 2>& lo
               for (std::size_t oh = 0; oh < ho; ++oh)
                 for (std::size_t ow = 0; ow < wo; ++ow) {
                   const float* t = s + 2 * oh * l.width + 2 * ow;
-                  d[oh * wo + ow] = std::max(std::max(t[0], t[1]), std::max(t[l.width], t[l.width + 1]));
+                  const float m = std::max(std::max(t[0], t[1]), std::max(t[l.width], t[l.width + 1]));
+                  d[oh * wo + ow] = std::max(m, floor_value);
                 }
             }
           break;
         }
       }
-      std::swap(cur, nxt);
+      if (l.kind == PurgedLayerKind::relu && pool_next) continue;  // nothing written; the pool reads cur
+      cur = nxt;
+      next ^= 1;
     }
     std::copy(cur, cur + r * classes, logits.data() + begin * classes);
   }

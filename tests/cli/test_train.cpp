@@ -112,9 +112,33 @@ TEST(Train, KilledRunResumesToTheSameResult) {
   EXPECT_EQ(without_seconds(read_file(full / "summary.json")), without_seconds(read_file(cut / "summary.json")));
   // metrics.jsonl lists every epoch once.
   std::ifstream metrics(cut / "metrics.jsonl");
-  int lines = 0;
-  for (std::string line; std::getline(metrics, line);) ++lines;
+  int lines = 0, restored = 0;
+  for (std::string line; std::getline(metrics, line);) {
+    ++lines;
+    // train_seconds: null for the epochs restored from the checkpoint, then measured again.
+    const auto v = mini_json::parse(line);
+    ASSERT_TRUE(v.has("train_seconds")) << line;
+    if (v["train_seconds"].is_null()) {
+      EXPECT_EQ(restored, lines - 1) << "a restored epoch after a measured one: " << line;
+      ++restored;
+    } else {
+      EXPECT_GT(v["train_seconds"].as_number(), 0.0) << line;
+    }
+  }
   EXPECT_EQ(lines, 6);
+  EXPECT_GE(restored, 1);
+  EXPECT_LT(restored, 6);
+  // Uninterrupted: every epoch's training time is positive and at most its share of the run's
+  // wall time (the evaluation, densities and checkpoint are outside it).
+  std::ifstream full_metrics(full / "metrics.jsonl");
+  double previous = 0.0;
+  for (std::string line; std::getline(full_metrics, line);) {
+    const auto v = mini_json::parse(line);
+    const double train = v["train_seconds"].as_number(), seconds = v["seconds"].as_number();
+    EXPECT_GT(train, 0.0) << line;
+    EXPECT_LE(train, seconds - previous) << line;
+    previous = seconds;
+  }
 }
 
 TEST(Train, ThreadsRepeatBitForBitAndFollowOneThread) {

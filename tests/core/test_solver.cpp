@@ -232,6 +232,126 @@ TEST(Solver, NanStopsWithNumericalFailureAndLastFinitePoint) {
   EXPECT_EQ(s.iterations, 3u);
 }
 
+namespace {
+// n parameters, one inequality constraint; from the second backward on, the gradient has
+// `bad` at index `at` (every other entry a finite value, among them the extremes of T) and
+// the constraint value is `bad` when `in_constraint` is set.
+template <class T>
+class PoisonedGradient : public saddle::BasicProblem<T> {
+ public:
+  PoisonedGradient(std::size_t n, std::size_t at, T bad, bool in_constraint)
+      : n_(n), at_(at), bad_(bad), in_constraint_(in_constraint) {}
+  std::size_t num_parameters() const override { return n_; }
+  std::vector<ConstraintSpec> constraints() const override { return {{"c", ConstraintKind::inequality}}; }
+  void initial_point(Vector<T>& x, std::uint64_t) const override { x.fill(T(0)); }
+  void forward(const Vector<T>&, const Batch&, Evaluation& e) override {
+    ++forwards_;
+    e.loss = 1.0;
+    e.constraints(0) = in_constraint_ && forwards_ >= 2 ? static_cast<double>(bad_) : -1.0;
+  }
+  void backward(const Vector<double>&, Vector<T>& g) override {
+    ++backwards_;
+    const T finite[] = {std::numeric_limits<T>::max(), -std::numeric_limits<T>::max(), std::numeric_limits<T>::denorm_min(),
+                        T(-0.0), T(1)};
+    for (std::size_t i = 0; i < n_; ++i) g(i) = finite[i % 5];
+    if (!in_constraint_ && backwards_ >= 2) g(at_) = bad_;
+  }
+
+ private:
+  std::size_t n_, at_;
+  T bad_;
+  bool in_constraint_;
+  int forwards_ = 0, backwards_ = 0;
+};
+
+template <class T>
+void expect_every_non_finite_value_is_caught() {
+  const T values[] = {std::numeric_limits<T>::quiet_NaN(), -std::numeric_limits<T>::quiet_NaN(),
+                      std::numeric_limits<T>::infinity(), -std::numeric_limits<T>::infinity()};
+  SolverOptions o;
+  o.primal.kind = saddle::PrimalRuleKind::sgd;
+  o.primal.lr = 1e-30;  // keep x finite whatever the gradient's extremes
+  o.max_iterations = 5;
+  // 67 entries: a vectorised loop's full blocks (16, 32 and 64 bytes) and its scalar tail.
+  for (std::size_t at : {0u, 7u, 15u, 16u, 31u, 63u, 64u, 66u})
+    for (const T bad : values) {
+      PoisonedGradient<T> p(67, at, bad, false);
+      Solver<T> solver(make_scheme<T>("gda"), o);
+      const auto s = solver.solve(p);
+      EXPECT_EQ(s.termination, Termination::numerical_failure) << "index " << at << " value " << bad;
+      EXPECT_NE(s.message.find("backward"), std::string::npos) << s.message;
+      EXPECT_EQ(s.iterations, 1u);
+    }
+  for (const T bad : values) {
+    PoisonedGradient<T> p(67, 0, bad, true);
+    Solver<T> solver(make_scheme<T>("gda"), o);
+    const auto s = solver.solve(p);
+    EXPECT_EQ(s.termination, Termination::numerical_failure) << bad;
+    EXPECT_NE(s.message.find("constraint"), std::string::npos) << s.message;
+  }
+  // Only finite values (the extremes, denormals, -0): no failure.
+  PoisonedGradient<T> fine(67, 0, T(0), false);
+  Solver<T> solver(make_scheme<T>("gda"), o);
+  EXPECT_EQ(solver.solve(fine).termination, Termination::iteration_limit);
+}
+}  // namespace
+
+namespace {
+// n parameters, gradient -(i + 1) for x_i, loss NaN at the 4th forward: SGD makes three steps
+// and the solver must return the start of the third, x_i = 2 lr (i + 1), entry for entry.
+template <class T>
+class NanAtFourthForward : public saddle::BasicProblem<T> {
+ public:
+  explicit NanAtFourthForward(std::size_t n) : n_(n) {}
+  std::size_t num_parameters() const override { return n_; }
+  std::vector<ConstraintSpec> constraints() const override { return {}; }
+  void initial_point(Vector<T>& x, std::uint64_t) const override { x.fill(T(0)); }
+  void forward(const Vector<T>&, const Batch&, Evaluation& e) override {
+    e.loss = ++forwards_ == 4 ? std::numeric_limits<double>::quiet_NaN() : 0.0;
+  }
+  void backward(const Vector<double>&, Vector<T>& g) override {
+    for (std::size_t i = 0; i < n_; ++i) g(i) = -static_cast<T>(i + 1);
+  }
+
+ private:
+  std::size_t n_;
+  int forwards_ = 0;
+};
+
+template <class T>
+void expect_last_completed_step_start_returned() {
+  // Up to 70,001 entries: past the solver's threshold for streaming stores (256 KB), with a tail.
+  for (std::size_t n : {1u, 3u, 4u, 5u, 67u, 1001u, 70001u}) {
+    NanAtFourthForward<T> p(n);
+    SolverOptions o;
+    o.primal.kind = saddle::PrimalRuleKind::sgd;
+    o.primal.lr = 0.1;
+    o.max_iterations = 10;
+    Solver<T> solver(make_scheme<T>("gda"), o);
+    const auto s = solver.solve(p);
+    ASSERT_EQ(s.termination, Termination::numerical_failure);
+    EXPECT_EQ(s.iterations, 3u);
+    for (std::size_t i = 0; i < n; ++i) {
+      const T lr = static_cast<T>(0.1), g = -static_cast<T>(i + 1);
+      T expected = T(0);
+      expected = expected - lr * g;
+      expected = expected - lr * g;
+      EXPECT_EQ(s.x(i), expected) << "n " << n << " entry " << i;
+    }
+  }
+}
+}  // namespace
+
+TEST(Solver, NumericalFailureReturnsEveryEntryOfTheLastCompletedStepStart) {
+  expect_last_completed_step_start_returned<float>();
+  expect_last_completed_step_start_returned<double>();
+}
+
+TEST(Solver, EveryNanOrInfInGradientOrConstraintIsCaughtFloatAndDouble) {
+  expect_every_non_finite_value_is_caught<float>();
+  expect_every_non_finite_value_is_caught<double>();
+}
+
 TEST(Solver, CallbackStopsTheSolve) {
   struct StopAt : Callback<double> {
     bool on_step(const StepInfo<double>& info) override { return info.iteration < 7; }

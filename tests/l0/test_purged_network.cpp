@@ -2,10 +2,12 @@
 // logits as GatedModel::forward_eval (test-time gates), has the parameter and MAC counts of
 // GatedModel::purged, survives a save/load round trip bit for bit, and damaged files are
 // rejected with a message naming the problem.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -133,6 +135,159 @@ TEST(PurgedNetwork, AllGatesOpenAndWholeLayersClosed) {
   auto q = gated_params(lenet, 6);
   for (std::size_t j = 0; j < lenet.gated_layers()[0].num_gates; ++j) q(lenet.gated_layers()[0].log_alpha_offset + j) = -4.0f;
   expect_same_predictions({Architecture::lenet5, 16, 16}, q, TestGate::median, 9);
+}
+
+namespace {
+
+// The chain applied one example at a time with plain loops, straight from the layer table of
+// docs/export-format.md: the reference predict() must match whatever it fuses or reorders.
+std::vector<float> reference_forward(const PurgedNetwork& net, const float* input) {
+  std::vector<float> x(input, input + net.rows * net.cols);
+  for (const auto& l : net.layers) {
+    std::vector<float> y(l.out_features, 0.0f);
+    switch (l.kind) {
+      case PurgedLayerKind::gather:
+        for (std::size_t j = 0; j < l.out_features; ++j) y[j] = x[l.indices[j]];
+        break;
+      case PurgedLayerKind::dense:
+        for (std::size_t o = 0; o < l.out_features; ++o) {
+          double acc = l.bias[o];
+          for (std::size_t i = 0; i < l.in_features; ++i) acc += static_cast<double>(x[i]) * l.weights[i * l.out_features + o];
+          y[o] = static_cast<float>(acc);
+        }
+        break;
+      case PurgedLayerKind::conv2d: {
+        const std::size_t k = l.kernel, ho = l.height - k + 1, wo = l.width - k + 1;
+        for (std::size_t c = 0; c < l.out_channels; ++c)
+          for (std::size_t i = 0; i < ho; ++i)
+            for (std::size_t j = 0; j < wo; ++j) {
+              double acc = l.bias[c];
+              for (std::size_t ci = 0; ci < l.channels; ++ci)
+                for (std::size_t u = 0; u < k; ++u)
+                  for (std::size_t v = 0; v < k; ++v)
+                    acc += static_cast<double>(l.weights[((c * l.channels + ci) * k + u) * k + v]) *
+                           x[(ci * l.height + i + u) * l.width + j + v];
+              y[(c * ho + i) * wo + j] = static_cast<float>(acc);
+            }
+        break;
+      }
+      case PurgedLayerKind::relu:
+        for (std::size_t j = 0; j < l.out_features; ++j) y[j] = std::max(x[j], 0.0f);
+        break;
+      case PurgedLayerKind::maxpool2: {
+        const std::size_t ho = l.height / 2, wo = l.width / 2;
+        for (std::size_t c = 0; c < l.channels; ++c)
+          for (std::size_t i = 0; i < ho; ++i)
+            for (std::size_t j = 0; j < wo; ++j) {
+              float m = -std::numeric_limits<float>::infinity();
+              for (std::size_t u = 0; u < 2; ++u)
+                for (std::size_t v = 0; v < 2; ++v) m = std::max(m, x[(c * l.height + 2 * i + u) * l.width + 2 * j + v]);
+              y[(c * ho + i) * wo + j] = m;
+            }
+        break;
+      }
+    }
+    x = std::move(y);
+  }
+  return x;
+}
+
+PurgedLayer random_layer(PurgedLayerKind kind, std::size_t in, std::size_t out, std::mt19937_64& rng) {
+  std::normal_distribution<float> normal(0.0f, 0.5f);
+  PurgedLayer l;
+  l.kind = kind;
+  l.in_features = in;
+  l.out_features = out;
+  if (kind == PurgedLayerKind::dense) {
+    for (std::size_t i = 0; i < in * out; ++i) l.weights.push_back(normal(rng));
+    for (std::size_t o = 0; o < out; ++o) l.bias.push_back(normal(rng));
+  }
+  return l;
+}
+
+PurgedLayer conv_layer(std::size_t c_in, std::size_t h, std::size_t w, std::size_t c_out, std::size_t k, std::mt19937_64& rng) {
+  std::normal_distribution<float> normal(0.0f, 0.5f);
+  PurgedLayer l;
+  l.kind = PurgedLayerKind::conv2d;
+  l.channels = c_in;
+  l.height = h;
+  l.width = w;
+  l.out_channels = c_out;
+  l.kernel = k;
+  l.in_features = c_in * h * w;
+  l.out_features = c_out * (h - k + 1) * (w - k + 1);
+  for (std::size_t i = 0; i < c_out * c_in * k * k; ++i) l.weights.push_back(normal(rng));
+  for (std::size_t c = 0; c < c_out; ++c) l.bias.push_back(normal(rng));
+  return l;
+}
+
+PurgedLayer pool_layer(std::size_t c, std::size_t h, std::size_t w) {
+  PurgedLayer l;
+  l.kind = PurgedLayerKind::maxpool2;
+  l.channels = c;
+  l.height = h;
+  l.width = w;
+  l.in_features = c * h * w;
+  l.out_features = c * (h / 2) * (w / 2);
+  return l;
+}
+
+void expect_matches_reference(const PurgedNetwork& net, std::size_t n, std::size_t chunk) {
+  net.validate();
+  const auto x = random_inputs(n, net.rows * net.cols, 17);
+  xt::xtensor<float, 2> logits;
+  net.predict(cview(x), logits, chunk);
+  ASSERT_EQ(logits.shape()[0], n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto ref = reference_forward(net, x.data() + i * net.rows * net.cols);
+    for (std::size_t j = 0; j < net.classes; ++j)
+      EXPECT_NEAR(logits(i, j), ref[j], 1e-4 * (1.0 + std::abs(ref[j]))) << "row " << i << " output " << j;
+  }
+}
+
+}  // namespace
+
+TEST(PurgedNetwork, PredictMatchesAPlainReferenceOnHandBuiltChains) {
+  std::mt19937_64 rng(5);
+  // conv -> maxpool without a relu (odd map 7x7: floor), relu -> dense (a relu after a pool,
+  // not fused), conv -> relu -> pool (fused), gather -> relu -> dense, dense -> dense.
+  PurgedNetwork a;
+  a.rows = 9;
+  a.cols = 9;
+  a.classes = 4;
+  a.layers.push_back(conv_layer(1, 9, 9, 3, 3, rng));  // 3 x 7 x 7
+  a.layers.push_back(pool_layer(3, 7, 7));             // 3 x 3 x 3
+  a.layers.push_back(random_layer(PurgedLayerKind::relu, 27, 27, rng));
+  a.layers.push_back(conv_layer(3, 3, 3, 5, 2, rng));  // 5 x 2 x 2
+  a.layers.push_back(random_layer(PurgedLayerKind::relu, 20, 20, rng));
+  a.layers.push_back(pool_layer(5, 2, 2));             // 5
+  a.layers.push_back(random_layer(PurgedLayerKind::dense, 5, 6, rng));
+  a.layers.push_back(random_layer(PurgedLayerKind::dense, 6, 4, rng));
+  expect_matches_reference(a, 11, 4);  // chunks of 4: a partial last chunk
+
+  PurgedNetwork b;
+  b.rows = 4;
+  b.cols = 5;
+  b.classes = 3;
+  PurgedLayer g = random_layer(PurgedLayerKind::gather, 20, 7, rng);
+  for (std::uint32_t j : {19u, 0u, 3u, 3u, 11u, 7u, 2u}) g.indices.push_back(j);
+  b.layers.push_back(g);
+  b.layers.push_back(random_layer(PurgedLayerKind::relu, 7, 7, rng));
+  b.layers.push_back(random_layer(PurgedLayerKind::dense, 7, 0, rng));  // no outputs at all
+  b.layers.push_back(random_layer(PurgedLayerKind::dense, 0, 5, rng));  // y = b
+  b.layers.push_back(random_layer(PurgedLayerKind::relu, 5, 5, rng));
+  b.layers.push_back(random_layer(PurgedLayerKind::relu, 5, 5, rng));  // relu after a fused relu
+  b.layers.push_back(random_layer(PurgedLayerKind::dense, 5, 3, rng));
+  expect_matches_reference(b, 6, 500);
+
+  // A relu as the very first layer (reads the caller's input) and a last-layer pool.
+  PurgedNetwork c;
+  c.rows = 4;
+  c.cols = 4;
+  c.classes = 4;
+  c.layers.push_back(random_layer(PurgedLayerKind::relu, 16, 16, rng));
+  c.layers.push_back(pool_layer(1, 4, 4));
+  expect_matches_reference(c, 3, 2);
 }
 
 TEST(PurgedNetwork, SaveLoadRoundTripIsExact) {

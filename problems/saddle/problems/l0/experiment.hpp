@@ -95,6 +95,12 @@ struct EpochMetrics {
   std::size_t purged_macs = 0;
   std::vector<double> multipliers;
   double seconds = 0.0;             ///< wall time since the start of the run
+  /// Wall time of this epoch's training alone: from the end of the previous epoch's
+  /// bookkeeping (or the start of the solve) to the end of its last step — shuffle, steps and
+  /// per-step callbacks, without the test evaluation, densities, purge counts and
+  /// checkpoint. After a resume the first epoch counts only its resumed part; epochs
+  /// restored from a checkpoint have NaN (not saved in checkpoints).
+  double train_seconds = 0.0;
 };
 
 struct TrainResult {
