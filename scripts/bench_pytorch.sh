@@ -9,7 +9,7 @@
 #   lenet5  LeNet5-Caffe, one model-level constraint expected density <= 0.1
 #   batch 128, 469 steps per epoch (the last, partial batch included: peer --keep-last),
 #   Adam 7e-4, dual projected gradient ascent 1e-4 with dual restarts (saddle:
-#   --dual-rule gradient-ascent, the peer's rule), inputs standardised (peer --normalize),
+#   --paper-protocol, the peer's rule), inputs standardised (peer --normalize),
 #   real MNIST. saddle's figure is `train_seconds` of metrics.jsonl, the peer's `train_s`.
 #
 # Usage: PEER=/path/l0_torch.py scripts/bench_pytorch.sh [MODE]
@@ -165,7 +165,7 @@ epochs_of() { [[ $1 == mlp ]] && echo "$mlp_epochs" || echo "$lenet_epochs"; }
 run_saddle() {  # model rep
   local m=$1 r=$2 dir=$out/saddle-$1-$2
   env "${saddle_env[@]}" "$saddle" train --model "$m" --target-density "$(target_of "$m")" --batch 128 \
-    --epochs "$(epochs_of "$m")" --seed "$r" --dual-rule gradient-ascent --dual-lr 1e-4 --data-dir "$data" \
+    --epochs "$(epochs_of "$m")" --seed "$r" --paper-protocol --data-dir "$data" \
     --out "$dir" --overwrite --quiet --log-every 0 "${saddle_extra[@]}" > "$dir.log" 2>&1 ||
     { echo "bench_pytorch: saddle train failed (log: $dir.log)" >&2; tail -3 "$dir.log" >&2; exit 1; }
   "$python" - "$dir/metrics.jsonl" "$m" "$mode" "$r" >> "$csv" <<'PY'
