@@ -18,6 +18,7 @@
 
 #include <xtensor/xnoalias.hpp>
 
+#include "saddle/range_runner.hpp"
 #include "saddle/serialize.hpp"
 
 namespace saddle {
@@ -76,14 +77,17 @@ bool all_finite(const Vector<T>& v) {
 // optimiser state that the next step works on (docs/performance.md, "Solver overhead").
 // Below 256 KB (the size of an L2 cache) a plain copy: small problems read x_prev back at once
 // (convergence test) and would pay a memory round trip for it.
+// copy_range copies elements [begin, end) of it (split by SolverOptions::range_runner; each
+// range ends with its own store fence); `stream` is the size test of the whole vector.
 template <class T>
-void copy_for_later(Vector<T>& dst, const Vector<T>& src) {
-  const std::size_t n = src.size();
-  const T* s = src.data();
-  T* d = dst.data();
-#if defined(__SSE2__)
+bool stream_copy(std::size_t n) {
   constexpr std::size_t kStreamBytes = std::size_t{1} << 18;
-  if (n * sizeof(T) < kStreamBytes) {
+  return n * sizeof(T) >= kStreamBytes;
+}
+template <class T>
+void copy_range(T* d, const T* s, std::size_t n, bool stream) {
+#if defined(__SSE2__)
+  if (!stream) {
     std::copy(s, s + n, d);
     return;
   }
@@ -100,8 +104,13 @@ void copy_for_later(Vector<T>& dst, const Vector<T>& src) {
   for (; i < n; ++i) d[i] = s[i];
   _mm_sfence();  // the streamed stores are visible before anything reads dst
 #else
+  (void)stream;
   std::copy(s, s + n, d);
 #endif
+}
+template <class T>
+void copy_for_later(Vector<T>& dst, const Vector<T>& src) {
+  copy_range(dst.data(), src.data(), src.size(), stream_copy<T>(src.size()));
 }
 
 template <class T>
@@ -169,6 +178,8 @@ struct Solver<T>::Impl final : StepContext<T> {
   Evaluation last_eval;
   Batch batch;
   bool stochastic = false;
+  RangeRunner* runner = nullptr;             // opt.range_runner when it has >= 2 workers
+  std::vector<unsigned char> range_bad;      // [workers] the NaN/Inf flag of each range
   std::size_t batch_size = 0, num_samples = 0, batches_per_epoch = 1;
 
   // Counters (part of the checkpoint state).
@@ -180,6 +191,26 @@ struct Solver<T>::Impl final : StepContext<T> {
   Impl(std::unique_ptr<UpdateScheme<T>> s, SolverOptions o) : scheme(std::move(s)), opt(std::move(o)) {
     if (!scheme) throw InvalidOption("scheme = null: a Solver needs an update scheme");
     opt.validate();
+  }
+
+  // --- per-element work, split over opt.range_runner (see SolverOptions) ------------
+  // True iff no entry of v: [n] is NaN or Inf.
+  bool finite_vector(const Vector<T>& v) {
+    if (runner == nullptr) return all_finite(v);
+    auto f = [&](std::size_t i, IndexRange r) { range_bad[i] = !all_finite(v.data() + r.begin, r.end - r.begin); };
+    for_ranges(runner, v.size(), f);
+    for (unsigned char b : range_bad)
+      if (b) return false;
+    return true;
+  }
+  // x_prev <- x (copy_for_later).
+  void keep_x() {
+    if (runner == nullptr) return copy_for_later(x_prev, x);
+    const bool stream = stream_copy<T>(n);
+    auto f = [&](std::size_t, IndexRange r) {
+      copy_range(x_prev.data() + r.begin, x.data() + r.begin, r.end - r.begin, stream);
+    };
+    for_ranges(runner, n, f);
   }
 
   // --- StepContext ---------------------------------------------------------------
@@ -212,11 +243,17 @@ struct Solver<T>::Impl final : StepContext<T> {
     form->primal_weights(eval.constraints, lam, weights);
     problem->backward(weights, grad);
     ++backwards;
-    if (opt.check_finite && !all_finite(grad))
+    if (opt.check_finite && !finite_vector(grad))
       throw NumericalFailure("backward: the gradient has a NaN or Inf at iteration " + std::to_string(iteration + 1));
   }
   void primal_step(Vector<T>& at, const Vector<T>& grad) override {
-    primal->step(at, grad);
+    if (runner == nullptr) {
+      primal->step(at, grad);
+    } else {
+      primal->begin_step();
+      auto f = [&](std::size_t, IndexRange r) { primal->step_range(at, grad, r.begin, r.end); };
+      for_ranges(runner, at.size(), f);
+    }
     problem->project(at);
   }
   void dual_step(Vector<double>& lam, const Evaluation& eval, bool commit) override {
@@ -288,6 +325,8 @@ struct Solver<T>::Impl final : StepContext<T> {
     form = make_formulation(opt.formulation);
     form->reset(specs);
     scheme->initialize(n, m);
+    runner = opt.range_runner != nullptr && opt.range_runner->workers() > 1 ? opt.range_runner : nullptr;
+    range_bad.assign(runner ? runner->workers() : 0, 0);
     num_samples = p.num_samples();
     stochastic = num_samples > 0;
     batch_size = stochastic ? (opt.batch_size == 0 ? num_samples : std::min(opt.batch_size, num_samples)) : 0;
@@ -337,7 +376,7 @@ struct Solver<T>::Impl final : StepContext<T> {
         }
         std::swap(x_good, x_prev);  // O(1): keeps the start of the previous step
         std::swap(lambda_good, lambda_prev);
-        copy_for_later(x_prev, x);
+        keep_x();
         xt::noalias(lambda_prev) = lambda;
         const StepResult<T> r = scheme->step(*this, x, lambda);
         ++iteration;

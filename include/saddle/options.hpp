@@ -13,6 +13,8 @@
 
 namespace saddle {
 
+class RangeRunner;  // range_runner.hpp
+
 /// Update rule for the primal point x.
 enum class PrimalRuleKind { sgd, momentum, nesterov, adam };
 /// Update rule for the multipliers (always followed by projection lambda >= 0 on inequalities).
@@ -115,6 +117,12 @@ struct SolverOptions {
   std::uint64_t seed = 0;
   /// Stop with Termination::numerical_failure on a NaN or Inf (loss, constraints, gradient).
   bool check_finite = true;
+  /// Non-owning; null = every per-element step of the solver on the calling thread. Otherwise
+  /// the primal rule's update, the NaN/Inf test of the gradient and the copy of x kept each
+  /// step run on the runner's workers, split by the fixed ranges of chunk_range
+  /// (range_runner.hpp): the same bits as the serial path for any number of workers. A
+  /// ThreadTeam can serve both this and a ThreadParallelProblem (they never run at once).
+  RangeRunner* range_runner = nullptr;
   void validate() const;
 };
 
