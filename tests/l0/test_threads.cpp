@@ -110,7 +110,9 @@ TEST_P(ThreadedDensityProblem, SolverRangesOnTheTeamEqualTheSerialSolverBitForBi
     }
     ASSERT_EQ(summary[0].iterations, 8u);
     ASSERT_EQ(summary[0].x.size(), summary[1].x.size());
-    EXPECT_EQ(std::memcmp(summary[0].x.data(), summary[1].x.data(), summary[0].x.size() * sizeof(float)), 0)
+    EXPECT_EQ(
+        std::memcmp(summary[0].x.data(), summary[1].x.data(), summary[0].x.size() * sizeof(float)),
+        0)
         << threads << " threads";
     for (std::size_t k = 0; k < summary[0].multipliers.size(); ++k)
       EXPECT_EQ(summary[0].multipliers(k), summary[1].multipliers(k)) << threads << " threads";
