@@ -6,7 +6,7 @@
 //   blas2      1 thread, OpenBLAS 2 threads                (today's two-core mode)
 //   tbb2       2 data-parallel threads (oneTBB arena), OpenBLAS 1 thread each
 //   std2       2 data-parallel threads (std::thread team), OpenBLAS 1 thread each
-//   tbb2s      tbb2, and the solver's per-element work (Adam, NaN test, copy of x) split over
+//   tbb2s      tbb2, and the solver's per-element work (Adam's update) split over
 //              the same team (SolverOptions::range_runner), as `saddle train --threads 2` runs
 //   std2s      std2, the same
 //

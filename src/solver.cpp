@@ -77,17 +77,14 @@ bool all_finite(const Vector<T>& v) {
 // optimiser state that the next step works on (docs/performance.md, "Solver overhead").
 // Below 256 KB (the size of an L2 cache) a plain copy: small problems read x_prev back at once
 // (convergence test) and would pay a memory round trip for it.
-// copy_range copies elements [begin, end) of it (split by SolverOptions::range_runner; each
-// range ends with its own store fence); `stream` is the size test of the whole vector.
 template <class T>
-bool stream_copy(std::size_t n) {
-  constexpr std::size_t kStreamBytes = std::size_t{1} << 18;
-  return n * sizeof(T) >= kStreamBytes;
-}
-template <class T>
-void copy_range(T* d, const T* s, std::size_t n, bool stream) {
+void copy_for_later(Vector<T>& dst, const Vector<T>& src) {
+  const std::size_t n = src.size();
+  const T* s = src.data();
+  T* d = dst.data();
 #if defined(__SSE2__)
-  if (!stream) {
+  constexpr std::size_t kStreamBytes = std::size_t{1} << 18;
+  if (n * sizeof(T) < kStreamBytes) {
     std::copy(s, s + n, d);
     return;
   }
@@ -104,13 +101,8 @@ void copy_range(T* d, const T* s, std::size_t n, bool stream) {
   for (; i < n; ++i) d[i] = s[i];
   _mm_sfence();  // the streamed stores are visible before anything reads dst
 #else
-  (void)stream;
   std::copy(s, s + n, d);
 #endif
-}
-template <class T>
-void copy_for_later(Vector<T>& dst, const Vector<T>& src) {
-  copy_range(dst.data(), src.data(), src.size(), stream_copy<T>(src.size()));
 }
 
 template <class T>
@@ -178,8 +170,11 @@ struct Solver<T>::Impl final : StepContext<T> {
   Evaluation last_eval;
   Batch batch;
   bool stochastic = false;
-  RangeRunner* runner = nullptr;             // opt.range_runner when it has >= 2 workers
-  std::vector<unsigned char> range_bad;      // [workers] the NaN/Inf flag of each range
+  // opt.range_runner when it has >= 2 workers: the primal rule's update runs on it. The NaN/Inf
+  // test of the gradient and the copy of x stay on the calling thread: split, each cost an
+  // extra fork-join that measured more than the memory-bound pass it halved (MLP,
+  // docs/performance.md, "Two cores").
+  RangeRunner* runner = nullptr;
   std::size_t batch_size = 0, num_samples = 0, batches_per_epoch = 1;
 
   // Counters (part of the checkpoint state).
@@ -191,26 +186,6 @@ struct Solver<T>::Impl final : StepContext<T> {
   Impl(std::unique_ptr<UpdateScheme<T>> s, SolverOptions o) : scheme(std::move(s)), opt(std::move(o)) {
     if (!scheme) throw InvalidOption("scheme = null: a Solver needs an update scheme");
     opt.validate();
-  }
-
-  // --- per-element work, split over opt.range_runner (see SolverOptions) ------------
-  // True iff no entry of v: [n] is NaN or Inf.
-  bool finite_vector(const Vector<T>& v) {
-    if (runner == nullptr) return all_finite(v);
-    auto f = [&](std::size_t i, IndexRange r) { range_bad[i] = !all_finite(v.data() + r.begin, r.end - r.begin); };
-    for_ranges(runner, v.size(), f);
-    for (unsigned char b : range_bad)
-      if (b) return false;
-    return true;
-  }
-  // x_prev <- x (copy_for_later).
-  void keep_x() {
-    if (runner == nullptr) return copy_for_later(x_prev, x);
-    const bool stream = stream_copy<T>(n);
-    auto f = [&](std::size_t, IndexRange r) {
-      copy_range(x_prev.data() + r.begin, x.data() + r.begin, r.end - r.begin, stream);
-    };
-    for_ranges(runner, n, f);
   }
 
   // --- StepContext ---------------------------------------------------------------
@@ -243,7 +218,7 @@ struct Solver<T>::Impl final : StepContext<T> {
     form->primal_weights(eval.constraints, lam, weights);
     problem->backward(weights, grad);
     ++backwards;
-    if (opt.check_finite && !finite_vector(grad))
+    if (opt.check_finite && !all_finite(grad))
       throw NumericalFailure("backward: the gradient has a NaN or Inf at iteration " + std::to_string(iteration + 1));
   }
   void primal_step(Vector<T>& at, const Vector<T>& grad) override {
@@ -326,7 +301,6 @@ struct Solver<T>::Impl final : StepContext<T> {
     form->reset(specs);
     scheme->initialize(n, m);
     runner = opt.range_runner != nullptr && opt.range_runner->workers() > 1 ? opt.range_runner : nullptr;
-    range_bad.assign(runner ? runner->workers() : 0, 0);
     num_samples = p.num_samples();
     stochastic = num_samples > 0;
     batch_size = stochastic ? (opt.batch_size == 0 ? num_samples : std::min(opt.batch_size, num_samples)) : 0;
@@ -376,7 +350,7 @@ struct Solver<T>::Impl final : StepContext<T> {
         }
         std::swap(x_good, x_prev);  // O(1): keeps the start of the previous step
         std::swap(lambda_good, lambda_prev);
-        keep_x();
+        copy_for_later(x_prev, x);
         xt::noalias(lambda_prev) = lambda;
         const StepResult<T> r = scheme->step(*this, x, lambda);
         ++iteration;

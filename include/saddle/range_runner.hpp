@@ -6,7 +6,7 @@
 /// (ThreadTeam, thread_parallel.hpp, is one). for_ranges() gives worker i the fixed range
 /// chunk_range(n, i, workers) of [0, n): the ranges depend on n and the number of workers
 /// only, never on timing. Work whose every element is computed on its own (an update rule
-/// over the parameters, a copy, a NaN test) gives the same bits split or not.
+/// over the parameters) gives the same bits split or not.
 
 #include <cstddef>
 

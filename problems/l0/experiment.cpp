@@ -354,7 +354,7 @@ TrainResult train(const TrainConfig& config, const Dataset& data,
     parallel = std::make_unique<DataParallelProblem<float>>(local, *config.communicator);
   BasicProblem<float>& solved = parallel ? static_cast<BasicProblem<float>&>(*parallel) : local;
 
-  // The solver's per-element work (Adam's update, the gradient's NaN test, the copy of x)
+  // Adam's update of the parameters
   // runs on the replicas' threads too, in fixed ranges: the same bits as on one thread.
   if (threaded) so.range_runner = &threaded->team();
   Solver<float> solver(make_scheme<float>(config.solver), so);

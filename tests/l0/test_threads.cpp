@@ -76,7 +76,7 @@ TEST_P(ThreadedDensityProblem, ThreadsAgreeWithOneReplicaUpToFloatRounding) {
   }
 }
 
-// The solver's per-element work (Adam, the gradient's NaN test, the copy of x) split over the
+// Adam's update split over the
 // problem's thread team (SolverOptions::range_runner) gives the bits of the serial solver on
 // the same ThreadParallelProblem: x, multipliers and the whole solver state (Adam moments,
 // nuPI state) after 2 epochs with dual restarts, for 2 and 3 threads and both models.
