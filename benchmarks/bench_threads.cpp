@@ -1,14 +1,17 @@
 // saddle_bench_threads: wall time of a training step of the L0 flagship on real MNIST in one
-// process, with the two cores used four ways, measured in ONE run with the configurations
+// process, with the two cores used six ways, measured in ONE run with the configurations
 // interleaved round by round (the machine is shared: compare ratios, not absolute times):
 //
 //   blas1      1 thread, OpenBLAS 1 thread                 (the one-core baseline)
 //   blas2      1 thread, OpenBLAS 2 threads                (today's two-core mode)
 //   tbb2       2 data-parallel threads (oneTBB arena), OpenBLAS 1 thread each
 //   std2       2 data-parallel threads (std::thread team), OpenBLAS 1 thread each
+//   tbb2s      tbb2, and the solver's per-element work (Adam's update) split over
+//              the same team (SolverOptions::range_runner), as `saddle train --threads 2` runs
+//   std2s      std2, the same
 //
 // Usage: saddle_bench_threads [--models mlp,lenet5] [--steps N] [--rounds R] [--threads N]
-//                             [--configs blas1,blas2,tbb2,std2]
+//                             [--configs blas1,blas2,tbb2,std2,tbb2s,std2s]
 // Prints one line per measurement
 //   RUN model=<m> config=<c> round=<r> ms_step=<..> allocs_per_step=<..> main_cpu_ms=<..>
 //       process_cpu_ms=<..> serial_cpu_ms=<..>
@@ -148,7 +151,7 @@ double median(std::vector<double> v) {
 int main(int argc, char** argv) {
   namespace l0 = saddle::l0;
   std::vector<std::string> models = {"mlp", "lenet5"};
-  std::vector<std::string> configs = {"blas1", "blas2", "tbb2", "std2"};
+  std::vector<std::string> configs = {"blas1", "blas2", "tbb2", "std2", "tbb2s", "std2s"};
   std::size_t steps = 100, rounds = 5, threads = 2;
   for (int i = 1; i < argc; i += 2) {
     const std::string flag = argv[i];
@@ -173,11 +176,11 @@ int main(int argc, char** argv) {
     }
   }
   for (const auto& c : configs)
-    if (c != "blas1" && c != "blas2" && c != "tbb2" && c != "std2") {
-      std::fprintf(
-          stderr,
-          "saddle_bench_threads: error: unknown config '%s' (choices: blas1, blas2, tbb2, std2)\n",
-          c.c_str());
+    if (c != "blas1" && c != "blas2" && c != "tbb2" && c != "std2" && c != "tbb2s" && c != "std2s") {
+      std::fprintf(stderr,
+                   "saddle_bench_threads: error: unknown config '%s' (choices: blas1, blas2, tbb2, "
+                   "std2, tbb2s, std2s)\n",
+                   c.c_str());
       return 2;
     }
   const char* env_dir = std::getenv("SADDLE_MNIST_DIR");
@@ -207,10 +210,10 @@ int main(int argc, char** argv) {
     auto make = [&](std::size_t) { return std::make_unique<l0::DensityProblem>(data, po); };
     std::map<std::string, std::unique_ptr<saddle::ThreadParallelProblem<float>>> split_problems;
     for (const auto& c : configs) {
-      if (c == "tbb2" && saddle::tbb_available())
+      if ((c == "tbb2" || c == "tbb2s") && saddle::tbb_available())
         split_problems[c] = std::make_unique<saddle::ThreadParallelProblem<float>>(
             threads, make, saddle::ThreadBackend::tbb);
-      if (c == "std2")
+      if (c == "std2" || c == "std2s")
         split_problems[c] = std::make_unique<saddle::ThreadParallelProblem<float>>(
             threads, make, saddle::ThreadBackend::std_thread);
     }
@@ -224,19 +227,21 @@ int main(int argc, char** argv) {
     std::map<std::string, std::vector<double>> ms;
     for (std::size_t round = 0; round < rounds; ++round) {
       for (const auto& c : configs) {
-        if (c == "tbb2" && !saddle::tbb_available()) continue;
+        if ((c == "tbb2" || c == "tbb2s") && !saddle::tbb_available()) continue;
         openblas_set_num_threads(c == "blas2" ? 2 : 1);
         saddle::BasicProblem<float>& solved =
             split_problems.count(c) ? static_cast<saddle::BasicProblem<float>&>(*split_problems[c])
                                     : single;
+        saddle::SolverOptions sc = so;
+        if (c == "tbb2s" || c == "std2s") sc.range_runner = &split_problems[c]->team();
         if (round == 0) {  // warm-up: BLAS buffers, first touch, thread start
-          saddle::SolverOptions warm = so;
+          saddle::SolverOptions warm = sc;
           warm.max_iterations = 3;
           saddle::solve(solved, warm, "gda");
         }
         TimedProblem timed(solved);
         StepClock clock(steps + 1, &timed);
-        saddle::solve<float>(timed, so, "gda", {&clock});
+        saddle::solve<float>(timed, sc, "gda", {&clock});
         const double t = 1e3 * clock.seconds / static_cast<double>(steps);
         ms[c].push_back(t);
         const double per = 1e3 / static_cast<double>(steps);

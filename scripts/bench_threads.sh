@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Two cores: saddle's data-parallel threads against OpenBLAS threading and against the
 # PyTorch peer's best two-core setting, interleaved round by round in one run (the machine is
-# shared: compare the ratios of one run). Per round: saddle_bench_threads (one round of its four
+# shared: compare the ratios of one run). Per round: saddle_bench_threads (one round of its six
 # configurations per model) and, when a peer script is given, the peer's two-core run of the
 # same number of steps. Prints the median ms per training step of each, and the ratios.
 #

@@ -7,6 +7,9 @@
 #include <istream>
 #include <ostream>
 
+#include <array>
+
+#include <xtensor/xadapt.hpp>
 #include <xtensor/xmath.hpp>
 #include <xtensor/xnoalias.hpp>
 
@@ -15,19 +18,38 @@
 namespace saddle {
 namespace {
 
+// The elements [begin, end) of v as a 1-D xtensor expression (no allocation, no ownership):
+// step_range applies the very expressions of step() to these, so every element goes through
+// the same (xsimd) kernel as in the unsplit step.
+template <class T>
+auto part(Vector<T>& v, std::size_t begin, std::size_t end) {
+  return xt::adapt(v.data() + begin, end - begin, xt::no_ownership(), std::array<std::size_t, 1>{end - begin});
+}
+template <class T>
+auto part(const Vector<T>& v, std::size_t begin, std::size_t end) {
+  return xt::adapt(v.data() + begin, end - begin, xt::no_ownership(), std::array<std::size_t, 1>{end - begin});
+}
+
 template <class T>
 class Sgd final : public PrimalRule<T> {
  public:
   explicit Sgd(const PrimalRuleOptions& o) : lr_(o.lr) {}
   void resize(std::size_t) override {}
   void reset() override {}
-  void step(Vector<T>& x, const Vector<T>& grad) override {
-    xt::noalias(x) -= static_cast<T>(lr_) * grad;
+  void step(Vector<T>& x, const Vector<T>& grad) override { update(x, grad); }
+  void begin_step() override {}
+  void step_range(Vector<T>& x, const Vector<T>& grad, std::size_t begin, std::size_t end) override {
+    auto xs = part(x, begin, end);
+    update(xs, part(grad, begin, end));
   }
   void save(std::ostream&) const override {}
   void load(std::istream&) override {}
 
  private:
+  template <class X, class G>
+  void update(X& x, const G& grad) const {
+    xt::noalias(x) -= static_cast<T>(lr_) * grad;
+  }
   double lr_;
 };
 
@@ -42,19 +64,27 @@ class Momentum final : public PrimalRule<T> {
     reset();
   }
   void reset() override { velocity_.fill(T(0)); }
-  void step(Vector<T>& x, const Vector<T>& grad) override {
-    const T mu = static_cast<T>(mu_);
-    const T lr = static_cast<T>(lr_);
-    xt::noalias(velocity_) = mu * velocity_ + grad;
-    if (nesterov_)
-      xt::noalias(x) -= lr * (grad + mu * velocity_);
-    else
-      xt::noalias(x) -= lr * velocity_;
+  void step(Vector<T>& x, const Vector<T>& grad) override { update(x, grad, velocity_); }
+  void begin_step() override {}
+  void step_range(Vector<T>& x, const Vector<T>& grad, std::size_t begin, std::size_t end) override {
+    auto xs = part(x, begin, end);
+    auto vs = part(velocity_, begin, end);
+    update(xs, part(grad, begin, end), vs);
   }
   void save(std::ostream& out) const override { io::write_vector(out, velocity_); }
   void load(std::istream& in) override { io::read_vector(in, velocity_, "momentum velocity"); }
 
  private:
+  template <class X, class G, class V>
+  void update(X& x, const G& grad, V& velocity) const {
+    const T mu = static_cast<T>(mu_);
+    const T lr = static_cast<T>(lr_);
+    xt::noalias(velocity) = mu * velocity + grad;
+    if (nesterov_)
+      xt::noalias(x) -= lr * (grad + mu * velocity);
+    else
+      xt::noalias(x) -= lr * velocity;
+  }
   double lr_, mu_;
   bool nesterov_;
   Vector<T> velocity_;
@@ -79,15 +109,21 @@ class Adam final : public PrimalRule<T> {
     t_ = 0;
   }
   void step(Vector<T>& x, const Vector<T>& grad) override {
+    begin_step();
+    update(x, grad, m_, v_);
+  }
+  void begin_step() override {
     ++t_;
-    const T b1 = static_cast<T>(b1_), b2 = static_cast<T>(b2_);
-    xt::noalias(m_) = b1 * m_ + (T(1) - b1) * grad;
-    xt::noalias(v_) = b2 * v_ + (T(1) - b2) * grad * grad;
     const double c1 = 1.0 - std::pow(b1_, static_cast<double>(t_));
     const double c2 = std::sqrt(1.0 - std::pow(b2_, static_cast<double>(t_)));
-    const T step = static_cast<T>(lr_ * c2 / c1);
-    const T eps = static_cast<T>(eps_ * c2);
-    xt::noalias(x) -= step * m_ / (xt::sqrt(v_) + eps);
+    step_ = static_cast<T>(lr_ * c2 / c1);
+    eps_t_ = static_cast<T>(eps_ * c2);
+  }
+  void step_range(Vector<T>& x, const Vector<T>& grad, std::size_t begin, std::size_t end) override {
+    auto xs = part(x, begin, end);
+    auto ms = part(m_, begin, end);
+    auto vs = part(v_, begin, end);
+    update(xs, part(grad, begin, end), ms, vs);
   }
   void save(std::ostream& out) const override {
     io::write_scalar<std::uint64_t>(out, t_);
@@ -101,8 +137,17 @@ class Adam final : public PrimalRule<T> {
   }
 
  private:
+  // The step of begin_step's scalars on x, m, v: [k] (whole vectors or ranges of them).
+  template <class X, class G, class M>
+  void update(X& x, const G& grad, M& m, M& v) const {
+    const T b1 = static_cast<T>(b1_), b2 = static_cast<T>(b2_);
+    xt::noalias(m) = b1 * m + (T(1) - b1) * grad;
+    xt::noalias(v) = b2 * v + (T(1) - b2) * grad * grad;
+    xt::noalias(x) -= step_ * m / (xt::sqrt(v) + eps_t_);
+  }
   double lr_, b1_, b2_, eps_;
   std::uint64_t t_ = 0;
+  T step_ = T(0), eps_t_ = T(0);  // this step's lr * sqrt(1-b2^t)/(1-b1^t) and eps * sqrt(1-b2^t)
   Vector<T> m_, v_;
 };
 

@@ -18,6 +18,7 @@
 
 #include <xtensor/xnoalias.hpp>
 
+#include "saddle/range_runner.hpp"
 #include "saddle/serialize.hpp"
 
 namespace saddle {
@@ -169,6 +170,11 @@ struct Solver<T>::Impl final : StepContext<T> {
   Evaluation last_eval;
   Batch batch;
   bool stochastic = false;
+  // opt.range_runner when it has >= 2 workers: the primal rule's update runs on it. The NaN/Inf
+  // test of the gradient and the copy of x stay on the calling thread: split, each cost an
+  // extra fork-join that measured more than the memory-bound pass it halved (MLP,
+  // docs/performance.md, "Two cores").
+  RangeRunner* runner = nullptr;
   std::size_t batch_size = 0, num_samples = 0, batches_per_epoch = 1;
 
   // Counters (part of the checkpoint state).
@@ -216,7 +222,13 @@ struct Solver<T>::Impl final : StepContext<T> {
       throw NumericalFailure("backward: the gradient has a NaN or Inf at iteration " + std::to_string(iteration + 1));
   }
   void primal_step(Vector<T>& at, const Vector<T>& grad) override {
-    primal->step(at, grad);
+    if (runner == nullptr) {
+      primal->step(at, grad);
+    } else {
+      primal->begin_step();
+      auto f = [&](std::size_t, IndexRange r) { primal->step_range(at, grad, r.begin, r.end); };
+      for_ranges(runner, at.size(), f);
+    }
     problem->project(at);
   }
   void dual_step(Vector<double>& lam, const Evaluation& eval, bool commit) override {
@@ -288,6 +300,7 @@ struct Solver<T>::Impl final : StepContext<T> {
     form = make_formulation(opt.formulation);
     form->reset(specs);
     scheme->initialize(n, m);
+    runner = opt.range_runner != nullptr && opt.range_runner->workers() > 1 ? opt.range_runner : nullptr;
     num_samples = p.num_samples();
     stochastic = num_samples > 0;
     batch_size = stochastic ? (opt.batch_size == 0 ? num_samples : std::min(opt.batch_size, num_samples)) : 0;

@@ -13,6 +13,8 @@
 
 namespace saddle {
 
+class RangeRunner;  // range_runner.hpp
+
 /// Update rule for the primal point x.
 enum class PrimalRuleKind { sgd, momentum, nesterov, adam };
 /// Update rule for the multipliers (always followed by projection lambda >= 0 on inequalities).
@@ -115,6 +117,13 @@ struct SolverOptions {
   std::uint64_t seed = 0;
   /// Stop with Termination::numerical_failure on a NaN or Inf (loss, constraints, gradient).
   bool check_finite = true;
+  /// Non-owning; null = the whole step on the calling thread. Otherwise the primal rule's
+  /// update (PrimalRule::step_range) runs on the runner's workers, split by the fixed ranges
+  /// of chunk_range (range_runner.hpp): the same bits as the serial path for any number of
+  /// workers. (The gradient's NaN/Inf test and the copy of x stay serial: split, their extra
+  /// fork-joins cost more than they saved; docs/performance.md, "Two cores".) A
+  /// ThreadTeam can serve both this and a ThreadParallelProblem (they never run at once).
+  RangeRunner* range_runner = nullptr;
   void validate() const;
 };
 

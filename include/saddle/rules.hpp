@@ -26,6 +26,14 @@ class PrimalRule {
   /// x: [n] updated in place from grad: [n]. Advances the rule's state (Adam moments,
   /// momentum buffer, step count). No allocation.
   virtual void step(Vector<T>& x, const Vector<T>& grad) = 0;
+  /// The same step split by index ranges (SolverOptions::range_runner): begin_step() once,
+  /// on one thread (advances the step count, computes the step's scalars); then
+  /// step_range(x, grad, b, e) for ranges [b, e) covering [0, n) once each, concurrently
+  /// for disjoint ranges. Every element gets exactly the arithmetic of step(): the result
+  /// is bitwise the same when range boundaries are multiples of kRangeBlock (range_runner.hpp;
+  /// the split then vectorises exactly as the whole loop). No allocation.
+  virtual void begin_step() = 0;
+  virtual void step_range(Vector<T>& x, const Vector<T>& grad, std::size_t begin, std::size_t end) = 0;
   /// Binary state for checkpoints.
   virtual void save(std::ostream& out) const = 0;
   virtual void load(std::istream& in) = 0;

@@ -42,6 +42,7 @@
 
 #include "saddle/data_parallel.hpp"
 #include "saddle/problem.hpp"
+#include "saddle/range_runner.hpp"
 #include "saddle/types.hpp"
 
 namespace saddle {
@@ -60,24 +61,26 @@ ThreadBackend parse_thread_backend(const std::string& name);
 bool tbb_available();
 
 /// A fixed team of `size()` threads (the calling thread included) running fork-join jobs.
-/// Not reentrant: one run at a time, from one thread.
-class ThreadTeam {
+/// Not reentrant: one run at a time, from one thread. As a RangeRunner it also splits the
+/// solver's per-element work (SolverOptions::range_runner).
+class ThreadTeam final : public RangeRunner {
  public:
   /// Starts size - 1 threads (std_thread) or sizes a task arena (tbb). Allocates. Throws
   /// InvalidOption for size 0 or for the tbb backend in a build without TBB.
   explicit ThreadTeam(std::size_t size, ThreadBackend backend = ThreadBackend::automatic);
-  ~ThreadTeam();
+  ~ThreadTeam() override;
   ThreadTeam(const ThreadTeam&) = delete;
   ThreadTeam& operator=(const ThreadTeam&) = delete;
 
   std::size_t size() const { return size_; }
+  std::size_t workers() const override { return size_; }
   /// The backend in use (never `automatic`).
   ThreadBackend backend() const { return backend_; }
   /// Calls task(ctx, i) once for each i in [0, size()), concurrently, and returns when all
   /// have returned. If tasks throw, the exception of the lowest index is rethrown after all
   /// have finished. Allocates nothing (std_thread; tbb: its task objects come from TBB's
   /// own reused pool).
-  void run(void (*task)(void* ctx, std::size_t index), void* ctx);
+  void run(void (*task)(void* ctx, std::size_t index), void* ctx) override;
   /// The same for a callable `f(std::size_t index)` (kept by reference, never copied).
   template <class F>
   void run_each(F& f) {

@@ -354,6 +354,9 @@ TrainResult train(const TrainConfig& config, const Dataset& data,
     parallel = std::make_unique<DataParallelProblem<float>>(local, *config.communicator);
   BasicProblem<float>& solved = parallel ? static_cast<BasicProblem<float>&>(*parallel) : local;
 
+  // Adam's update of the parameters
+  // runs on the replicas' threads too, in fixed ranges: the same bits as on one thread.
+  if (threaded) so.range_runner = &threaded->team();
   Solver<float> solver(make_scheme<float>(config.solver), so);
   EpochWatcher watcher(config, problem, parallel.get(), threaded.get(), threaded ? replicas : std::vector<DensityProblem*>{},
                        data, result, on_epoch);

@@ -197,10 +197,16 @@ TEST_P(DensityProblemAllocation, ThreadedStepDoesNotAllocateInAnyThread) {
       so.batch_size = kSplitBatch;
       so.max_epochs = 0;
       so.max_iterations = 7;
-      Solver<float> solver(make_scheme<float>("gda"), so);
-      solver.add_callback(&count);
-      solver.solve(problem);
-      EXPECT_EQ(count.allocations, 0u) << "solver steps, " << threads << " threads, " << to_string(backend);
+      // Serial solver steps, then the solver's per-element work split over the team.
+      for (RangeRunner* runner : {static_cast<RangeRunner*>(nullptr), static_cast<RangeRunner*>(&problem.team())}) {
+        so.range_runner = runner;
+        count.allocations = 99;
+        Solver<float> solver(make_scheme<float>("gda"), so);
+        solver.add_callback(&count);
+        solver.solve(problem);
+        EXPECT_EQ(count.allocations, 0u) << "solver steps, " << threads << " threads, " << to_string(backend)
+                                         << (runner ? ", split solver" : "");
+      }
     }
 }
 

@@ -6,13 +6,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <memory>
+#include <sstream>
+#include <string>
 #include <vector>
 
 #include "random_dataset.hpp"
 #include "saddle/gradient_check.hpp"
 #include "saddle/problems/l0/density_problem.hpp"
 #include "saddle/problems/l0/experiment.hpp"
+#include "saddle/solvers.hpp"
 #include "saddle/thread_parallel.hpp"
 
 using namespace saddle;
@@ -69,6 +73,50 @@ TEST_P(ThreadedDensityProblem, ThreadsAgreeWithOneReplicaUpToFloatRounding) {
     for (std::size_t j = 0; j < x.size(); ++j)
       worst = std::max(worst, std::abs(static_cast<double>(gn(j) - g1(j))));
     EXPECT_LE(worst, 1e-4 * scale) << threads << " threads";
+  }
+}
+
+// Adam's update split over the
+// problem's thread team (SolverOptions::range_runner) gives the bits of the serial solver on
+// the same ThreadParallelProblem: x, multipliers and the whole solver state (Adam moments,
+// nuPI state) after 2 epochs with dual restarts, for 2 and 3 threads and both models.
+TEST_P(ThreadedDensityProblem, SolverRangesOnTheTeamEqualTheSerialSolverBitForBit) {
+  const Dataset data = l0_test::random_dataset(4 * kBatch, 0, 11, "random");
+  const auto options = options_for(GetParam());
+  for (std::size_t threads : {2u, 3u}) {
+    std::string state[2];
+    Summary<float> summary[2];
+    for (int split = 0; split < 2; ++split) {
+      ThreadParallelProblem<float> problem(
+          threads, [&](std::size_t) { return std::make_unique<DensityProblem>(data, options); });
+      SolverOptions so;
+      so.primal.kind = PrimalRuleKind::adam;
+      so.primal.lr = 7e-3;
+      so.dual.kind = DualRuleKind::nupi;
+      so.dual.lr = 0.05;
+      so.dual.kp = 10;
+      so.dual_restarts = true;
+      so.batch_size = kBatch;
+      so.max_epochs = 2;
+      so.max_iterations = 0;
+      so.seed = 9;
+      so.range_runner = split ? &problem.team() : nullptr;
+      Solver<float> solver(make_scheme<float>("gda"), so);
+      summary[split] = solver.solve(problem);
+      std::ostringstream out;
+      solver.save_state(out);
+      state[split] = out.str();
+      state[split].erase(80, 8);  // the elapsed seconds (after 80 bytes of header and counters)
+    }
+    ASSERT_EQ(summary[0].iterations, 8u);
+    ASSERT_EQ(summary[0].x.size(), summary[1].x.size());
+    EXPECT_EQ(
+        std::memcmp(summary[0].x.data(), summary[1].x.data(), summary[0].x.size() * sizeof(float)),
+        0)
+        << threads << " threads";
+    for (std::size_t k = 0; k < summary[0].multipliers.size(); ++k)
+      EXPECT_EQ(summary[0].multipliers(k), summary[1].multipliers(k)) << threads << " threads";
+    EXPECT_EQ(state[0], state[1]) << threads << " threads";
   }
 }
 
