@@ -38,8 +38,12 @@ TEST(ChunkRange, TilesTheRangeInWholeBlocks) {
         const IndexRange r = chunk_range(n, i, parts);
         EXPECT_EQ(r.begin, next) << n << " " << parts << " " << i;
         EXPECT_LE(r.begin, r.end);
-        if (r.begin != n) EXPECT_EQ(r.begin % kRangeBlock, 0u);
-        if (r.end != n) EXPECT_EQ(r.end % kRangeBlock, 0u);
+        if (r.begin != n) {
+          EXPECT_EQ(r.begin % kRangeBlock, 0u);
+        }
+        if (r.end != n) {
+          EXPECT_EQ(r.end % kRangeBlock, 0u);
+        }
         next = r.end;
       }
       EXPECT_EQ(next, n) << n << " " << parts;

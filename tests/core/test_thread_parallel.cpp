@@ -180,7 +180,9 @@ TEST(ThreadTeam, RethrowsTheLowestIndexAfterAllTasksFinished) {
 
 TEST(ThreadTeam, RejectsZeroThreadsAndAMissingBackend) {
   EXPECT_THROW(ThreadTeam(0), InvalidOption);
-  if (!tbb_available()) EXPECT_THROW(ThreadTeam(2, ThreadBackend::tbb), InvalidOption);
+  if (!tbb_available()) {
+    EXPECT_THROW(ThreadTeam(2, ThreadBackend::tbb), InvalidOption);
+  }
   EXPECT_EQ(parse_thread_backend("std-thread"), ThreadBackend::std_thread);
   EXPECT_THROW(parse_thread_backend("openmp"), InvalidOption);
 }
