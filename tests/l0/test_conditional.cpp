@@ -19,35 +19,17 @@
 #include "saddle/problems/l0/gated_conv2d.hpp"
 #include "saddle/problems/l0/gated_dense.hpp"
 #include "saddle/problems/l0/model.hpp"
+#include "tensor_helpers.hpp"
 
 namespace {
 
 namespace l0 = saddle::l0;
+using l0_test::dot_all;
+using l0_test::fill_normal;
+using l0_test::mat;
+using l0_test::vec;
 using saddle::Vector;
 
-template <class T>
-xt::xtensor<T, 1> vec(std::size_t n, double value = 0.0) {
-  xt::xtensor<T, 1> v = xt::xtensor<T, 1>::from_shape({n});
-  v.fill(static_cast<T>(value));
-  return v;
-}
-template <class T>
-xt::xtensor<T, 2> mat(std::size_t r, std::size_t c, double value = 0.0) {
-  xt::xtensor<T, 2> m = xt::xtensor<T, 2>::from_shape({r, c});
-  m.fill(static_cast<T>(value));
-  return m;
-}
-template <class E>
-void fill_normal(E& e, std::mt19937_64& rng, double sd = 1.0) {
-  std::normal_distribution<double> d(0.0, sd);
-  for (auto& v : e) v = static_cast<typename E::value_type>(d(rng));
-}
-template <class A, class B>
-double dot_all(const A& a, const B& b) {
-  double s = 0.0;
-  for (std::size_t i = 0; i < a.size(); ++i) s += static_cast<double>(a.data()[i]) * b.data()[i];
-  return s;
-}
 // max |a - b| / max(max |b|, tiny).
 template <class A, class B>
 double rel_diff(const A& a, const B& b) {
