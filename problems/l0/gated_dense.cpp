@@ -23,6 +23,52 @@ std::string shape_str(std::size_t a, std::size_t b) {
 constexpr std::size_t kColumnBlock = 16;
 std::size_t padded(std::size_t n) { return (n + kColumnBlock - 1) / kColumnBlock * kColumnBlock; }
 bool needs_padding(std::size_t n) { return n % kColumnBlock != 0 && n % kColumnBlock <= 8; }
+
+// dw[o] = z * m[o] for o < n, and returns sum_o w[o] * m[o], summed in kLanes interleaved
+// partial sums (then added pairwise in a fixed order): the compiler vectorises it without
+// -ffast-math, and the result depends on n only, never on the thread or the batch split.
+constexpr std::size_t kLanes = 16;
+template <class T>
+T scale_and_dot(T z, const T* __restrict m, const T* __restrict w, T* __restrict dw,
+                std::size_t n) {
+  T acc[kLanes] = {};
+  std::size_t o = 0;
+  for (; o + kLanes <= n; o += kLanes) {
+    for (std::size_t l = 0; l < kLanes; ++l) {
+      dw[o + l] = z * m[o + l];
+      acc[l] += w[o + l] * m[o + l];
+    }
+  }
+  for (std::size_t l = 0; o < n; ++o, ++l) {
+    dw[o] = z * m[o];
+    acc[l] += w[o] * m[o];
+  }
+  for (std::size_t half = kLanes / 2; half > 0; half /= 2)
+    for (std::size_t l = 0; l < half; ++l) acc[l] += acc[l + half];
+  return acc[0];
+}
+
+// The same over the listed columns: dw[cols[j]] = z * m[j], returns sum_j w[cols[j]] * m[j].
+template <class T>
+T scale_and_dot_cols(T z, const T* __restrict m, const T* __restrict w, T* __restrict dw,
+                     const std::size_t* __restrict cols, std::size_t n) {
+  T acc[kLanes] = {};
+  std::size_t j = 0;
+  for (; j + kLanes <= n; j += kLanes) {
+    for (std::size_t l = 0; l < kLanes; ++l) {
+      const std::size_t c = cols[j + l];
+      dw[c] = z * m[j + l];
+      acc[l] += w[c] * m[j + l];
+    }
+  }
+  for (std::size_t l = 0; j < n; ++j, ++l) {
+    dw[cols[j]] = z * m[j];
+    acc[l] += w[cols[j]] * m[j];
+  }
+  for (std::size_t half = kLanes / 2; half > 0; half /= 2)
+    for (std::size_t l = 0; l < half; ++l) acc[l] += acc[l + half];
+  return acc[0];
+}
 }  // namespace
 
 template <class T>
@@ -198,11 +244,17 @@ void GatedDense<T>::forward_core(ConstView<T, 1> params, ConstView<T, 2> input,
 
   // Only the needed columns, padded with zero columns to np (see kColumnBlock):
   // y_p = b[cols] + x_a Wz_a[:, cols], scattered; the other output columns are 0.
+  // identity: every column, in order (only the width is padded): plain contiguous copies.
   const std::size_t np = padded(n_out);
+  const bool identity = n_out == out_;
   T* yp = yp_.data();
   for (std::size_t r = 0; r < rows; ++r) {
     T* yr = yp + r * np;
-    for (std::size_t j = 0; j < n_out; ++j) yr[j] = b[cols_[j]];
+    if (identity) {
+      std::copy(b, b + out_, yr);
+    } else {
+      for (std::size_t j = 0; j < n_out; ++j) yr[j] = b[cols_[j]];
+    }
     std::fill(yr + n_out, yr + np, T(0));
   }
   if (n_act > 0 && n_out > 0 && rows > 0) {
@@ -212,7 +264,11 @@ void GatedDense<T>::forward_core(ConstView<T, 1> params, ConstView<T, 2> input,
       const T zi = z[i];
       const T* src = w + i * out_;
       T* dst = wz + k * np;
-      for (std::size_t j = 0; j < n_out; ++j) dst[j] = zi * src[cols_[j]];
+      if (identity) {
+        for (std::size_t j = 0; j < n_out; ++j) dst[j] = zi * src[j];
+      } else {
+        for (std::size_t j = 0; j < n_out; ++j) dst[j] = zi * src[cols_[j]];
+      }
       std::fill(dst + n_out, dst + np, T(0));
     }
     const auto xa = make_cview<T, 2>(xp, {rows, n_act});
@@ -224,7 +280,11 @@ void GatedDense<T>::forward_core(ConstView<T, 1> params, ConstView<T, 2> input,
   for (std::size_t r = 0; r < rows; ++r) {
     const T* yr = yp + r * np;
     T* orow = out + r * out_;
-    for (std::size_t j = 0; j < n_out; ++j) orow[cols_[j]] = yr[j];
+    if (identity) {
+      std::copy(yr, yr + out_, orow);
+    } else {
+      for (std::size_t j = 0; j < n_out; ++j) orow[cols_[j]] = yr[j];
+    }
   }
 }
 
@@ -270,12 +330,17 @@ void GatedDense<T>::backward_core(ConstView<T, 1> params, ConstView<T, 2> grad_o
 
   // dy of the computed columns: grad_output itself, or its needed columns packed.
   const T* dy = grad_output.data();
+  const bool identity = n_out == out_;  // every column in order (all_cols_ or just padded)
   if (!all_cols_) {
     T* yp = yp_.data();
     for (std::size_t r = 0; r < rows; ++r) {
       const T* src = dy + r * out_;
       T* dst = yp + r * np;
-      for (std::size_t j = 0; j < n_out; ++j) dst[j] = src[cols_[j]];
+      if (identity) {
+        std::copy(src, src + out_, dst);
+      } else {
+        for (std::size_t j = 0; j < n_out; ++j) dst[j] = src[cols_[j]];
+      }
       std::fill(dst + n_out, dst + np, T(0));
     }
     dy = yp;
@@ -300,7 +365,7 @@ void GatedDense<T>::backward_core(ConstView<T, 1> params, ConstView<T, 2> grad_o
     for (std::size_t i = 0; i < in_; ++i) {
       if (k < n_act && act_[k] == i) {
         ++k;
-        if (all_cols_ && rows > 0) continue;
+        if (identity && rows > 0) continue;  // every column written below
       }
       std::fill(dw + i * out_, dw + (i + 1) * out_, T(0));
     }
@@ -319,16 +384,10 @@ void GatedDense<T>::backward_core(ConstView<T, 1> params, ConstView<T, 2> grad_o
       const T* wr = w + i * out_;
       T* dwr = dw + i * out_;
       T dz = T(0);
-      if (all_cols_) {
-        for (std::size_t o = 0; o < out_; ++o) {
-          dwr[o] = zi * mr[o];
-          dz += wr[o] * mr[o];
-        }
+      if (identity) {
+        dz = scale_and_dot(zi, mr, wr, dwr, out_);
       } else {
-        for (std::size_t j = 0; j < n_out; ++j) {
-          dwr[cols_[j]] = zi * mr[j];
-          dz += wr[cols_[j]] * mr[j];
-        }
+        dz = scale_and_dot_cols(zi, mr, wr, dwr, cols_.data(), n_out);
       }
       dla[i] = dz * dzdla[i];
     }
