@@ -479,6 +479,17 @@ std::vector<std::size_t> iota(std::size_t n) {
 
 }  // namespace
 
+PurgedLayer maxpool2_layer(std::size_t channels, std::size_t height, std::size_t width) {
+  PurgedLayer l;
+  l.kind = PurgedLayerKind::maxpool2;
+  l.channels = channels;
+  l.height = height;
+  l.width = width;
+  l.in_features = channels * height * width;
+  l.out_features = channels * (height / 2) * (width / 2);
+  return l;
+}
+
 PurgedNetwork purge_network(Architecture arch, std::size_t rows, std::size_t cols, std::size_t classes,
                             ConstView<float, 1> params, TestGate gate) {
   const GatedModel<float> model(arch, rows, cols, classes);
@@ -559,22 +570,12 @@ PurgedNetwork purge_network(const GatedModel<T>& model, ConstView<T, 1> params, 
     }
     return l;
   };
-  auto pool = [](std::size_t c, std::size_t h, std::size_t w) {
-    PurgedLayer l;
-    l.kind = PurgedLayerKind::maxpool2;
-    l.channels = c;
-    l.height = h;
-    l.width = w;
-    l.in_features = c * h * w;
-    l.out_features = c * (h / 2) * (w / 2);
-    return l;
-  };
   net.layers.push_back(conv(g[0], z[0], c1, std::vector<std::size_t>{0}, 1, rows, cols));
   net.layers.push_back(relu_layer(c1.size() * h1 * w1));
-  net.layers.push_back(pool(c1.size(), h1, w1));
+  net.layers.push_back(maxpool2_layer(c1.size(), h1, w1));
   net.layers.push_back(conv(g[1], z[1], c2, c1, c1_all, h2, w2));
   net.layers.push_back(relu_layer(c2.size() * h3 * w3));
-  net.layers.push_back(pool(c2.size(), h3, w3));
+  net.layers.push_back(maxpool2_layer(c2.size(), h3, w3));
   // fc1 inputs: flat index j = map * per_map + position, kept if its own gate is open and its
   // conv2 map is active; in the purged flatten, map c2[a] sits at a * per_map.
   PurgedLayer gather;

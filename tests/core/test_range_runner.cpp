@@ -9,12 +9,12 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "common/allocation_counter.hpp"
+#include "common/step_allocations.hpp"
 #include "saddle/range_runner.hpp"
 #include "saddle/rules.hpp"
 #include "saddle/solvers.hpp"
@@ -194,19 +194,6 @@ TEST(SolverRanges, NaNInAnyRangeStopsTheSolve) {
 TEST(SolverRanges, SplitStepsDoNotAllocateInAnyThread) {
   if (!saddle_test_alloc::kCountAllocations)
     GTEST_SKIP() << "allocation counting is off under sanitizers";
-  class Count final : public Callback<float> {
-   public:
-    bool on_step(const StepInfo<float>& info) override {
-      if (info.iteration == 2) counter.emplace();
-      if (info.iteration == 6) {
-        allocations = counter->count();
-        counter.reset();
-      }
-      return true;
-    }
-    std::optional<saddle_test_alloc::ProcessAllocationCounter> counter;
-    std::size_t allocations = 99;
-  };
   std::vector<ThreadBackend> backends{ThreadBackend::std_thread};
   if (tbb_available()) backends.push_back(ThreadBackend::tbb);
   for (const auto backend : backends)
@@ -221,7 +208,7 @@ TEST(SolverRanges, SplitStepsDoNotAllocateInAnyThread) {
       o.max_iterations = 8;
       o.range_runner = &team;
       Solver<float> solver(make_scheme<float>("gda"), o);
-      Count count;
+      saddle_test_alloc::StepAllocations<float> count(2, 6);
       solver.add_callback(&count);
       solver.solve(p);
       EXPECT_EQ(count.allocations, 0u) << threads << " threads, " << to_string(backend);

@@ -7,7 +7,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <random>
 #include <vector>
 
@@ -20,6 +19,7 @@
 // This file defines the binary's interposed C allocator; included after every other header.
 #define SADDLE_TEST_ALLOC_DEFINE
 #include "common/allocation_counter.hpp"
+#include "common/step_allocations.hpp"
 
 using namespace saddle;
 using namespace saddle::l0;
@@ -175,19 +175,7 @@ TEST_P(DensityProblemAllocation, ThreadedStepDoesNotAllocateInAnyThread) {
       EXPECT_TRUE(std::isfinite(sink));
 
       // Whole solver steps: count from the end of step 2 to the end of step 6 (within epoch 1).
-      class Count final : public Callback<float> {
-       public:
-        bool on_step(const StepInfo<float>& info) override {
-          if (info.iteration == 2) counter.emplace();
-          if (info.iteration == 6) {
-            allocations = counter->count();
-            counter.reset();
-          }
-          return true;
-        }
-        std::optional<saddle_test_alloc::ProcessAllocationCounter> counter;
-        std::size_t allocations = 99;
-      } count;
+      saddle_test_alloc::StepAllocations<float> count(2, 6);
       SolverOptions so;
       so.primal.kind = PrimalRuleKind::adam;
       so.primal.lr = 7e-4;
@@ -200,7 +188,7 @@ TEST_P(DensityProblemAllocation, ThreadedStepDoesNotAllocateInAnyThread) {
       // Serial solver steps, then the solver's per-element work split over the team.
       for (RangeRunner* runner : {static_cast<RangeRunner*>(nullptr), static_cast<RangeRunner*>(&problem.team())}) {
         so.range_runner = runner;
-        count.allocations = 99;
+        count.allocations = count.kNotCounted;
         Solver<float> solver(make_scheme<float>("gda"), so);
         solver.add_callback(&count);
         solver.solve(problem);

@@ -31,7 +31,8 @@ struct Case {
 
 // Parameters with about 40% of the gates closed under the median gate (log_alpha < -1.5986)
 // and non-zero biases, so that gate folding of weights and conv biases is exercised.
-xt::xtensor<float, 1> gated_params(const GatedModel<float>& model, std::uint64_t seed, double closed_fraction = 0.4) {
+xt::xtensor<float, 1> gated_params(const GatedModel<float>& model, std::uint64_t seed,
+                                   double closed_fraction = 0.4) {
   xt::xtensor<float, 1> p = xt::xtensor<float, 1>::from_shape({model.num_parameters()});
   model.init_parameters(view(p), seed, InitScheme::lz);
   std::mt19937_64 rng(seed + 1);
@@ -39,7 +40,8 @@ xt::xtensor<float, 1> gated_params(const GatedModel<float>& model, std::uint64_t
   std::normal_distribution<double> bias(0.0, 0.1);
   for (const auto& g : model.gated_layers()) {
     for (std::size_t j = 0; j < g.num_gates; ++j)
-      p(g.log_alpha_offset + j) = static_cast<float>(u(rng) < closed_fraction ? -2.0 - 3.0 * u(rng) : -1.0 + 4.0 * u(rng));
+      p(g.log_alpha_offset + j) =
+          static_cast<float>(u(rng) < closed_fraction ? -2.0 - 3.0 * u(rng) : -1.0 + 4.0 * u(rng));
     const std::size_t biases = g.conv ? g.num_gates : g.group_size;
     for (std::size_t k = 0; k < biases; ++k) p(g.bias_offset + k) = static_cast<float>(bias(rng));
   }
@@ -63,7 +65,8 @@ std::size_t argmax(const float* row, std::size_t n) {
 
 // Logits of the gated model at test time and of its purged network agree (|diff| <= 1e-4
 // (1 + |logit|): float sums in another order), with the same arg-max on every row.
-void expect_same_predictions(const Case& c, const xt::xtensor<float, 1>& params, TestGate gate, std::uint64_t seed) {
+void expect_same_predictions(const Case& c, const xt::xtensor<float, 1>& params, TestGate gate,
+                             std::uint64_t seed) {
   GatedModel<float> model(c.arch, c.rows, c.cols);
   const std::size_t n = 37;
   model.reserve(n);
@@ -81,7 +84,8 @@ void expect_same_predictions(const Case& c, const xt::xtensor<float, 1>& params,
   std::size_t agree = 0;
   for (std::size_t i = 0; i < n; ++i) {
     for (std::size_t j = 0; j < 10; ++j)
-      EXPECT_NEAR(logits(i, j), gated(i, j), 1e-4 * (1.0 + std::abs(gated(i, j)))) << "row " << i << " class " << j;
+      EXPECT_NEAR(logits(i, j), gated(i, j), 1e-4 * (1.0 + std::abs(gated(i, j))))
+          << "row " << i << " class " << j;
     agree += argmax(&logits(i, 0), 10) == argmax(&gated(i, 0), 10) ? 1 : 0;
   }
   EXPECT_EQ(agree, n);
@@ -97,15 +101,18 @@ void expect_same_predictions(const Case& c, const xt::xtensor<float, 1>& params,
 }  // namespace
 
 TEST(PurgedNetwork, MatchesGatedModelWithClosedGates) {
-  const std::vector<Case> cases = {{Architecture::mlp, 8, 8}, {Architecture::lenet5, 16, 16}, {Architecture::lenet5, 28, 28}};
+  const std::vector<Case> cases = {
+      {Architecture::mlp, 8, 8}, {Architecture::lenet5, 16, 16}, {Architecture::lenet5, 28, 28}};
   for (const auto& c : cases) {
-    SCOPED_TRACE(std::string(to_string(c.arch)) + " " + std::to_string(c.rows) + "x" + std::to_string(c.cols));
+    SCOPED_TRACE(std::string(to_string(c.arch)) + " " + std::to_string(c.rows) + "x" +
+                 std::to_string(c.cols));
     GatedModel<float> model(c.arch, c.rows, c.cols);
     for (std::uint64_t seed : {3u, 11u}) {
       const auto p = gated_params(model, seed);
       const auto counts = model.purged(cview(p), TestGate::median);
       for (std::size_t l = 0; l < counts.active_gates.size(); ++l) {
-        EXPECT_LT(counts.active_gates[l], model.gated_layers()[l].num_gates) << "the test needs closed gates in every layer";
+        EXPECT_LT(counts.active_gates[l], model.gated_layers()[l].num_gates)
+            << "the test needs closed gates in every layer";
         EXPECT_GT(counts.active_gates[l], 0u);
       }
       EXPECT_LT(counts.params, model.dense_params());
@@ -127,13 +134,15 @@ TEST(PurgedNetwork, AllGatesOpenAndWholeLayersClosed) {
 
   // Every gate of the MLP's first layer closed: logits are constant (the biases carried
   // through), and still match.
-  for (std::size_t j = 0; j < mlp.gated_layers()[0].num_gates; ++j) p(mlp.gated_layers()[0].log_alpha_offset + j) = -4.0f;
+  for (std::size_t j = 0; j < mlp.gated_layers()[0].num_gates; ++j)
+    p(mlp.gated_layers()[0].log_alpha_offset + j) = -4.0f;
   expect_same_predictions({Architecture::mlp, 8, 8}, p, TestGate::median, 8);
 
   // LeNet5 with every conv1 map closed: conv2 sees no input channel, only its gated bias.
   GatedModel<float> lenet(Architecture::lenet5, 16, 16);
   auto q = gated_params(lenet, 6);
-  for (std::size_t j = 0; j < lenet.gated_layers()[0].num_gates; ++j) q(lenet.gated_layers()[0].log_alpha_offset + j) = -4.0f;
+  for (std::size_t j = 0; j < lenet.gated_layers()[0].num_gates; ++j)
+    q(lenet.gated_layers()[0].log_alpha_offset + j) = -4.0f;
   expect_same_predictions({Architecture::lenet5, 16, 16}, q, TestGate::median, 9);
 }
 
@@ -152,7 +161,8 @@ std::vector<float> reference_forward(const PurgedNetwork& net, const float* inpu
       case PurgedLayerKind::dense:
         for (std::size_t o = 0; o < l.out_features; ++o) {
           double acc = l.bias[o];
-          for (std::size_t i = 0; i < l.in_features; ++i) acc += static_cast<double>(x[i]) * l.weights[i * l.out_features + o];
+          for (std::size_t i = 0; i < l.in_features; ++i)
+            acc += static_cast<double>(x[i]) * l.weights[i * l.out_features + o];
           y[o] = static_cast<float>(acc);
         }
         break;
@@ -181,7 +191,8 @@ std::vector<float> reference_forward(const PurgedNetwork& net, const float* inpu
             for (std::size_t j = 0; j < wo; ++j) {
               float m = -std::numeric_limits<float>::infinity();
               for (std::size_t u = 0; u < 2; ++u)
-                for (std::size_t v = 0; v < 2; ++v) m = std::max(m, x[(c * l.height + 2 * i + u) * l.width + 2 * j + v]);
+                for (std::size_t v = 0; v < 2; ++v)
+                  m = std::max(m, x[(c * l.height + 2 * i + u) * l.width + 2 * j + v]);
               y[(c * ho + i) * wo + j] = m;
             }
         break;
@@ -192,7 +203,8 @@ std::vector<float> reference_forward(const PurgedNetwork& net, const float* inpu
   return x;
 }
 
-PurgedLayer random_layer(PurgedLayerKind kind, std::size_t in, std::size_t out, std::mt19937_64& rng) {
+PurgedLayer random_layer(PurgedLayerKind kind, std::size_t in, std::size_t out,
+                         std::mt19937_64& rng) {
   std::normal_distribution<float> normal(0.0f, 0.5f);
   PurgedLayer l;
   l.kind = kind;
@@ -205,7 +217,8 @@ PurgedLayer random_layer(PurgedLayerKind kind, std::size_t in, std::size_t out, 
   return l;
 }
 
-PurgedLayer conv_layer(std::size_t c_in, std::size_t h, std::size_t w, std::size_t c_out, std::size_t k, std::mt19937_64& rng) {
+PurgedLayer conv_layer(std::size_t c_in, std::size_t h, std::size_t w, std::size_t c_out,
+                       std::size_t k, std::mt19937_64& rng) {
   std::normal_distribution<float> normal(0.0f, 0.5f);
   PurgedLayer l;
   l.kind = PurgedLayerKind::conv2d;
@@ -221,17 +234,6 @@ PurgedLayer conv_layer(std::size_t c_in, std::size_t h, std::size_t w, std::size
   return l;
 }
 
-PurgedLayer pool_layer(std::size_t c, std::size_t h, std::size_t w) {
-  PurgedLayer l;
-  l.kind = PurgedLayerKind::maxpool2;
-  l.channels = c;
-  l.height = h;
-  l.width = w;
-  l.in_features = c * h * w;
-  l.out_features = c * (h / 2) * (w / 2);
-  return l;
-}
-
 void expect_matches_reference(const PurgedNetwork& net, std::size_t n, std::size_t chunk) {
   net.validate();
   const auto x = random_inputs(n, net.rows * net.cols, 17);
@@ -241,7 +243,8 @@ void expect_matches_reference(const PurgedNetwork& net, std::size_t n, std::size
   for (std::size_t i = 0; i < n; ++i) {
     const auto ref = reference_forward(net, x.data() + i * net.rows * net.cols);
     for (std::size_t j = 0; j < net.classes; ++j)
-      EXPECT_NEAR(logits(i, j), ref[j], 1e-4 * (1.0 + std::abs(ref[j]))) << "row " << i << " output " << j;
+      EXPECT_NEAR(logits(i, j), ref[j], 1e-4 * (1.0 + std::abs(ref[j])))
+          << "row " << i << " output " << j;
   }
 }
 
@@ -256,11 +259,11 @@ TEST(PurgedNetwork, PredictMatchesAPlainReferenceOnHandBuiltChains) {
   a.cols = 9;
   a.classes = 4;
   a.layers.push_back(conv_layer(1, 9, 9, 3, 3, rng));  // 3 x 7 x 7
-  a.layers.push_back(pool_layer(3, 7, 7));             // 3 x 3 x 3
+  a.layers.push_back(maxpool2_layer(3, 7, 7));         // 3 x 3 x 3
   a.layers.push_back(random_layer(PurgedLayerKind::relu, 27, 27, rng));
   a.layers.push_back(conv_layer(3, 3, 3, 5, 2, rng));  // 5 x 2 x 2
   a.layers.push_back(random_layer(PurgedLayerKind::relu, 20, 20, rng));
-  a.layers.push_back(pool_layer(5, 2, 2));             // 5
+  a.layers.push_back(maxpool2_layer(5, 2, 2));  // 5
   a.layers.push_back(random_layer(PurgedLayerKind::dense, 5, 6, rng));
   a.layers.push_back(random_layer(PurgedLayerKind::dense, 6, 4, rng));
   expect_matches_reference(a, 11, 4);  // chunks of 4: a partial last chunk
@@ -286,7 +289,7 @@ TEST(PurgedNetwork, PredictMatchesAPlainReferenceOnHandBuiltChains) {
   c.cols = 4;
   c.classes = 4;
   c.layers.push_back(random_layer(PurgedLayerKind::relu, 16, 16, rng));
-  c.layers.push_back(pool_layer(1, 4, 4));
+  c.layers.push_back(maxpool2_layer(1, 4, 4));
   expect_matches_reference(c, 3, 2);
 }
 
@@ -296,7 +299,9 @@ TEST(PurgedNetwork, SaveLoadRoundTripIsExact) {
   auto net = purge_network(Architecture::lenet5, 16, 16, 10, cview(p), TestGate::median);
   net.dataset = "mnist";
   net.input_scaling = "standardize";
-  const auto path = (std::filesystem::temp_directory_path() / ("saddle_purged_" + std::to_string(::getpid()) + ".sdln")).string();
+  const auto path = (std::filesystem::temp_directory_path() /
+                     ("saddle_purged_" + std::to_string(::getpid()) + ".sdln"))
+                        .string();
   net.save(path);
   EXPECT_TRUE(is_exported_network(path));
   const auto back = PurgedNetwork::load(path);
@@ -347,9 +352,10 @@ TEST(PurgedNetwork, DamagedFilesAreRejected) {
 
 TEST(SavedModel, TrainArgumentsAndMissingFiles) {
   SavedModel m;
-  apply_train_arguments({"--model", "lenet5", "--dataset=fashion-mnist", "--data-dir", "d/x", "--input-scaling", "unit",
-                         "--test-gate=mean_eq13", "--no-dual-restarts", "--epochs", "3"},
-                        m);
+  apply_train_arguments(
+      {"--model", "lenet5", "--dataset=fashion-mnist", "--data-dir", "d/x", "--input-scaling",
+       "unit", "--test-gate=mean_eq13", "--no-dual-restarts", "--epochs", "3"},
+      m);
   EXPECT_EQ(m.architecture, Architecture::lenet5);
   EXPECT_EQ(m.dataset, "fashion-mnist");
   EXPECT_EQ(m.data_dir, "d/x");
@@ -357,7 +363,8 @@ TEST(SavedModel, TrainArgumentsAndMissingFiles) {
   EXPECT_EQ(m.test_gate, TestGate::mean_eq13);
   EXPECT_THROW(apply_train_arguments({"--model", "vgg"}, m), saddle::InvalidOption);
   EXPECT_THROW(load_saved_model("/nonexistent/run"), saddle::InputError);
-  const auto dir = std::filesystem::temp_directory_path() / ("saddle_saved_" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("saddle_saved_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   EXPECT_THROW(load_saved_model(dir.string()), saddle::InputError);  // no checkpoint.bin
   {

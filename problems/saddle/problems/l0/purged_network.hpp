@@ -55,6 +55,10 @@ struct PurgedLayer {
   std::vector<float> bias;             ///< dense: [out]; conv2d: [C_out]
 };
 
+/// A 2x2 max-pool layer (stride 2, floor) over `channels` maps of height x width:
+/// in_features = channels * height * width, out_features = channels * (height / 2) * (width / 2).
+PurgedLayer maxpool2_layer(std::size_t channels, std::size_t height, std::size_t width);
+
 /// A purged network with the metadata of the model it came from.
 class PurgedNetwork {
  public:
