@@ -24,9 +24,8 @@ template <class T>
 StepResult<T> Extragradient<T>::step(StepContext<T>& ctx, Vector<T>& x, Vector<double>& lambda) {
   ctx.forward(x, eval_);
   ctx.backward(eval_, lambda, grad_);
-  xt::noalias(x_half_) = x;
   xt::noalias(lambda_half_) = lambda;
-  ctx.primal_step(x_half_, grad_);
+  ctx.primal_step_from(x_half_, x, grad_);  // x_half_ = U(x, g), x kept
   ctx.dual_step(lambda_half_, eval_, false);
   ctx.forward(x_half_, eval_half_);
   ctx.backward(eval_half_, lambda_half_, grad_);

@@ -24,7 +24,8 @@ void ExtrapolationFromThePast<T>::initialize(std::size_t n, std::size_t m) {
 }
 
 template <class T>
-StepResult<T> ExtrapolationFromThePast<T>::step(StepContext<T>& ctx, Vector<T>& x, Vector<double>& lambda) {
+StepResult<T> ExtrapolationFromThePast<T>::step(StepContext<T>& ctx, Vector<T>& x,
+                                                Vector<double>& lambda) {
   if (!have_prev_) {
     ctx.forward(x, prev_);
     ctx.backward(prev_, lambda, grad_prev_);
@@ -33,9 +34,8 @@ StepResult<T> ExtrapolationFromThePast<T>::step(StepContext<T>& ctx, Vector<T>& 
     prev_.has_strict = true;
     have_prev_ = true;
   }
-  xt::noalias(x_half_) = x;
   xt::noalias(lambda_half_) = lambda;
-  ctx.primal_step(x_half_, grad_prev_);
+  ctx.primal_step_from(x_half_, x, grad_prev_);  // x_half_ = U(x, g_prev), x kept
   ctx.dual_step(lambda_half_, prev_, false);
   ctx.forward(x_half_, eval_);
   ctx.backward(eval_, lambda_half_, grad_);

@@ -23,11 +23,13 @@ namespace {
 // the same (xsimd) kernel as in the unsplit step.
 template <class T>
 auto part(Vector<T>& v, std::size_t begin, std::size_t end) {
-  return xt::adapt(v.data() + begin, end - begin, xt::no_ownership(), std::array<std::size_t, 1>{end - begin});
+  return xt::adapt(v.data() + begin, end - begin, xt::no_ownership(),
+                   std::array<std::size_t, 1>{end - begin});
 }
 template <class T>
 auto part(const Vector<T>& v, std::size_t begin, std::size_t end) {
-  return xt::adapt(v.data() + begin, end - begin, xt::no_ownership(), std::array<std::size_t, 1>{end - begin});
+  return xt::adapt(v.data() + begin, end - begin, xt::no_ownership(),
+                   std::array<std::size_t, 1>{end - begin});
 }
 
 template <class T>
@@ -36,19 +38,26 @@ class Sgd final : public PrimalRule<T> {
   explicit Sgd(const PrimalRuleOptions& o) : lr_(o.lr) {}
   void resize(std::size_t) override {}
   void reset() override {}
-  void step(Vector<T>& x, const Vector<T>& grad) override { update(x, grad); }
+  void step(Vector<T>& x, const Vector<T>& grad) override { update(x, x, grad); }
   void begin_step() override {}
-  void step_range(Vector<T>& x, const Vector<T>& grad, std::size_t begin, std::size_t end) override {
+  void step_range(Vector<T>& x, const Vector<T>& grad, std::size_t begin,
+                  std::size_t end) override {
     auto xs = part(x, begin, end);
-    update(xs, part(grad, begin, end));
+    update(xs, xs, part(grad, begin, end));
+  }
+  void step_range_to(const Vector<T>& x, const Vector<T>& grad, Vector<T>& out, std::size_t begin,
+                     std::size_t end) override {
+    auto os = part(out, begin, end);
+    update(part(x, begin, end), os, part(grad, begin, end));
   }
   void save(std::ostream&) const override {}
   void load(std::istream&) override {}
 
  private:
-  template <class X, class G>
-  void update(X& x, const G& grad) const {
-    xt::noalias(x) -= static_cast<T>(lr_) * grad;
+  // out = x - lr g (out may be x itself: the in-place step).
+  template <class X, class O, class G>
+  void update(const X& x, O& out, const G& grad) const {
+    xt::noalias(out) = x - static_cast<T>(lr_) * grad;
   }
   double lr_;
 };
@@ -58,32 +67,41 @@ class Sgd final : public PrimalRule<T> {
 template <class T>
 class Momentum final : public PrimalRule<T> {
  public:
-  Momentum(const PrimalRuleOptions& o, bool nesterov) : lr_(o.lr), mu_(o.momentum), nesterov_(nesterov) {}
+  Momentum(const PrimalRuleOptions& o, bool nesterov)
+      : lr_(o.lr), mu_(o.momentum), nesterov_(nesterov) {}
   void resize(std::size_t n) override {
     velocity_ = Vector<T>::from_shape({n});
     reset();
   }
   void reset() override { velocity_.fill(T(0)); }
-  void step(Vector<T>& x, const Vector<T>& grad) override { update(x, grad, velocity_); }
+  void step(Vector<T>& x, const Vector<T>& grad) override { update(x, x, grad, velocity_); }
   void begin_step() override {}
-  void step_range(Vector<T>& x, const Vector<T>& grad, std::size_t begin, std::size_t end) override {
+  void step_range(Vector<T>& x, const Vector<T>& grad, std::size_t begin,
+                  std::size_t end) override {
     auto xs = part(x, begin, end);
     auto vs = part(velocity_, begin, end);
-    update(xs, part(grad, begin, end), vs);
+    update(xs, xs, part(grad, begin, end), vs);
+  }
+  void step_range_to(const Vector<T>& x, const Vector<T>& grad, Vector<T>& out, std::size_t begin,
+                     std::size_t end) override {
+    auto os = part(out, begin, end);
+    auto vs = part(velocity_, begin, end);
+    update(part(x, begin, end), os, part(grad, begin, end), vs);
   }
   void save(std::ostream& out) const override { io::write_vector(out, velocity_); }
   void load(std::istream& in) override { io::read_vector(in, velocity_, "momentum velocity"); }
 
  private:
-  template <class X, class G, class V>
-  void update(X& x, const G& grad, V& velocity) const {
+  // velocity advanced, then out = x - lr (...) (out may be x itself: the in-place step).
+  template <class X, class O, class G, class V>
+  void update(const X& x, O& out, const G& grad, V& velocity) const {
     const T mu = static_cast<T>(mu_);
     const T lr = static_cast<T>(lr_);
     xt::noalias(velocity) = mu * velocity + grad;
     if (nesterov_)
-      xt::noalias(x) -= lr * (grad + mu * velocity);
+      xt::noalias(out) = x - lr * (grad + mu * velocity);
     else
-      xt::noalias(x) -= lr * velocity;
+      xt::noalias(out) = x - lr * velocity;
   }
   double lr_, mu_;
   bool nesterov_;
@@ -97,7 +115,8 @@ class Momentum final : public PrimalRule<T> {
 template <class T>
 class Adam final : public PrimalRule<T> {
  public:
-  explicit Adam(const PrimalRuleOptions& o) : lr_(o.lr), b1_(o.beta1), b2_(o.beta2), eps_(o.epsilon) {}
+  explicit Adam(const PrimalRuleOptions& o)
+      : lr_(o.lr), b1_(o.beta1), b2_(o.beta2), eps_(o.epsilon) {}
   void resize(std::size_t n) override {
     m_ = Vector<T>::from_shape({n});
     v_ = Vector<T>::from_shape({n});
@@ -110,7 +129,7 @@ class Adam final : public PrimalRule<T> {
   }
   void step(Vector<T>& x, const Vector<T>& grad) override {
     begin_step();
-    update(x, grad, m_, v_);
+    update(x, x, grad, m_, v_);
   }
   void begin_step() override {
     ++t_;
@@ -119,11 +138,19 @@ class Adam final : public PrimalRule<T> {
     step_ = static_cast<T>(lr_ * c2 / c1);
     eps_t_ = static_cast<T>(eps_ * c2);
   }
-  void step_range(Vector<T>& x, const Vector<T>& grad, std::size_t begin, std::size_t end) override {
+  void step_range(Vector<T>& x, const Vector<T>& grad, std::size_t begin,
+                  std::size_t end) override {
     auto xs = part(x, begin, end);
     auto ms = part(m_, begin, end);
     auto vs = part(v_, begin, end);
-    update(xs, part(grad, begin, end), ms, vs);
+    update(xs, xs, part(grad, begin, end), ms, vs);
+  }
+  void step_range_to(const Vector<T>& x, const Vector<T>& grad, Vector<T>& out, std::size_t begin,
+                     std::size_t end) override {
+    auto os = part(out, begin, end);
+    auto ms = part(m_, begin, end);
+    auto vs = part(v_, begin, end);
+    update(part(x, begin, end), os, part(grad, begin, end), ms, vs);
   }
   void save(std::ostream& out) const override {
     io::write_scalar<std::uint64_t>(out, t_);
@@ -137,13 +164,18 @@ class Adam final : public PrimalRule<T> {
   }
 
  private:
-  // The step of begin_step's scalars on x, m, v: [k] (whole vectors or ranges of them).
-  template <class X, class G, class M>
-  void update(X& x, const G& grad, M& m, M& v) const {
+  // The step of begin_step's scalars on m, v: [k] and out = x - ... (whole vectors or ranges
+  // of them; out may be x itself: the in-place step).
+  template <class X, class O, class G, class M>
+  void update(const X& x, O& out, const G& grad, M& m, M& v) const {
     const T b1 = static_cast<T>(b1_), b2 = static_cast<T>(b2_);
     xt::noalias(m) = b1 * m + (T(1) - b1) * grad;
     xt::noalias(v) = b2 * v + (T(1) - b2) * grad * grad;
-    xt::noalias(x) -= step_ * m / (xt::sqrt(v) + eps_t_);
+    if (static_cast<const void*>(x.data()) == static_cast<const void*>(out.data())) {
+      xt::noalias(out) -= step_ * m / (xt::sqrt(v) + eps_t_);
+      return;
+    }
+    xt::noalias(out) = x - step_ * m / (xt::sqrt(v) + eps_t_);  // the same kernel, out of place
   }
   double lr_, b1_, b2_, eps_;
   std::uint64_t t_ = 0;
@@ -195,7 +227,8 @@ class NuPi final : public DualRule {
 
 void project_multipliers(Vector<double>& lambda, const std::vector<ConstraintSpec>& specs) {
   for (std::size_t i = 0; i < specs.size(); ++i)
-    if (specs[i].kind == ConstraintKind::inequality && !(lambda(i) >= 0.0) && !std::isnan(lambda(i)))
+    if (specs[i].kind == ConstraintKind::inequality && !(lambda(i) >= 0.0) &&
+        !std::isnan(lambda(i)))
       lambda(i) = 0.0;
 }
 
@@ -203,10 +236,14 @@ template <class T>
 std::unique_ptr<PrimalRule<T>> make_primal_rule(const PrimalRuleOptions& options) {
   options.validate();
   switch (options.kind) {
-    case PrimalRuleKind::sgd: return std::make_unique<Sgd<T>>(options);
-    case PrimalRuleKind::momentum: return std::make_unique<Momentum<T>>(options, false);
-    case PrimalRuleKind::nesterov: return std::make_unique<Momentum<T>>(options, true);
-    case PrimalRuleKind::adam: return std::make_unique<Adam<T>>(options);
+    case PrimalRuleKind::sgd:
+      return std::make_unique<Sgd<T>>(options);
+    case PrimalRuleKind::momentum:
+      return std::make_unique<Momentum<T>>(options, false);
+    case PrimalRuleKind::nesterov:
+      return std::make_unique<Momentum<T>>(options, true);
+    case PrimalRuleKind::adam:
+      return std::make_unique<Adam<T>>(options);
   }
   throw InvalidOption("primal.kind: unknown rule");
 }
@@ -214,8 +251,10 @@ std::unique_ptr<PrimalRule<T>> make_primal_rule(const PrimalRuleOptions& options
 std::unique_ptr<DualRule> make_dual_rule(const DualRuleOptions& options) {
   options.validate();
   switch (options.kind) {
-    case DualRuleKind::gradient_ascent: return std::make_unique<GradientAscent>();
-    case DualRuleKind::nupi: return std::make_unique<NuPi>(options);
+    case DualRuleKind::gradient_ascent:
+      return std::make_unique<GradientAscent>();
+    case DualRuleKind::nupi:
+      return std::make_unique<NuPi>(options);
   }
   throw InvalidOption("dual.kind: unknown rule");
 }

@@ -31,7 +31,9 @@ std::uint64_t mix(std::uint64_t x) {
   x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
   return x ^ (x >> 31);
 }
-std::uint64_t mix(std::uint64_t seed, std::uint64_t counter) { return mix(seed ^ mix(counter + 0x5AD1E)); }
+std::uint64_t mix(std::uint64_t seed, std::uint64_t counter) {
+  return mix(seed ^ mix(counter + 0x5AD1E));
+}
 
 // The unsigned integer of a float's bits and its exponent mask (IEEE 754: an entry is NaN
 // or Inf iff all its exponent bits are set).
@@ -77,17 +79,13 @@ bool all_finite(const Vector<T>& v) {
 // optimiser state that the next step works on (docs/performance.md, "Solver overhead").
 // Below 256 KB (the size of an L2 cache) a plain copy: small problems read x_prev back at once
 // (convergence test) and would pay a memory round trip for it.
+constexpr std::size_t kStreamBytes = std::size_t{1} << 18;
+
+// d[0, n) = s[0, n), with SSE2 non-temporal stores where d is 16-byte aligned (a plain copy
+// of the unaligned head and the tail). Call stream_fence() before anything reads d.
 template <class T>
-void copy_for_later(Vector<T>& dst, const Vector<T>& src) {
-  const std::size_t n = src.size();
-  const T* s = src.data();
-  T* d = dst.data();
+void stream_copy(T* d, const T* s, std::size_t n) {
 #if defined(__SSE2__)
-  constexpr std::size_t kStreamBytes = std::size_t{1} << 18;
-  if (n * sizeof(T) < kStreamBytes) {
-    std::copy(s, s + n, d);
-    return;
-  }
   std::size_t i = 0;
   while (i < n && reinterpret_cast<std::uintptr_t>(d + i) % 16 != 0) {
     d[i] = s[i];
@@ -99,16 +97,32 @@ void copy_for_later(Vector<T>& dst, const Vector<T>& src) {
     for (; i + 2 <= n; i += 2) _mm_stream_pd(d + i, _mm_loadu_pd(s + i));
   }
   for (; i < n; ++i) d[i] = s[i];
-  _mm_sfence();  // the streamed stores are visible before anything reads dst
 #else
   std::copy(s, s + n, d);
 #endif
+}
+inline void stream_fence() {
+#if defined(__SSE2__)
+  _mm_sfence();  // the streamed stores are visible before anything reads them
+#endif
+}
+
+template <class T>
+void copy_for_later(Vector<T>& dst, const Vector<T>& src) {
+  const std::size_t n = src.size();
+  if (n * sizeof(T) < kStreamBytes) {
+    std::copy(src.data(), src.data() + n, dst.data());
+    return;
+  }
+  stream_copy(dst.data(), src.data(), n);
+  stream_fence();
 }
 
 template <class T>
 double max_abs_diff(const Vector<T>& a, const Vector<T>& b) {
   double d = 0.0;
-  for (std::size_t i = 0; i < a.size(); ++i) d = std::max(d, std::abs(static_cast<double>(a(i)) - static_cast<double>(b(i))));
+  for (std::size_t i = 0; i < a.size(); ++i)
+    d = std::max(d, std::abs(static_cast<double>(a(i)) - static_cast<double>(b(i))));
   return d;
 }
 
@@ -126,10 +140,14 @@ constexpr std::uint32_t kStateVersion = 1;
 
 const char* to_string(Termination t) {
   switch (t) {
-    case Termination::converged: return "converged";
-    case Termination::iteration_limit: return "iteration_limit";
-    case Termination::user_stop: return "user_stop";
-    case Termination::numerical_failure: return "numerical_failure";
+    case Termination::converged:
+      return "converged";
+    case Termination::iteration_limit:
+      return "iteration_limit";
+    case Termination::user_stop:
+      return "user_stop";
+    case Termination::numerical_failure:
+      return "numerical_failure";
   }
   return "unknown";
 }
@@ -147,8 +165,8 @@ std::string Summary<T>::report() const {
   for (std::size_t i = 0; i < shown; ++i) s << ' ' << x(i);
   if (shown < x.size()) s << " ... (" << x.size() << " values)";
   for (std::size_t i = 0; i < constraints.size(); ++i)
-    s << "\n  " << constraints[i].name << " (" << to_string(constraints[i].kind)
-      << "): value " << constraint_values(i) << ", multiplier " << multipliers(i);
+    s << "\n  " << constraints[i].name << " (" << to_string(constraints[i].kind) << "): value "
+      << constraint_values(i) << ", multiplier " << multipliers(i);
   return s.str();
 }
 
@@ -165,6 +183,11 @@ struct Solver<T>::Impl final : StepContext<T> {
   std::vector<ConstraintSpec> specs;
   std::size_t n = 0, m = 0;
   Vector<T> x, x_prev, x_good;  // x_prev: start of this step; x_good: start of the previous one
+  // The scheme moves x only through primal_step (UpdateScheme::updates_x_by_primal_step): its
+  // first primal_step(x) of a step writes x+ into x_prev's buffer and swaps the two, so x_prev
+  // keeps the start of the step without a copy.
+  bool defer_save = false;
+  bool start_saved = true;  // x_prev holds the start of the current step
   Vector<double> lambda, lambda_prev, lambda_good, weights, dual_lr, dual_signal;
   bool scaled_dual = false;  // some constraint has scale != 1: the dual rule sees dual_signal
   Evaluation last_eval;
@@ -183,7 +206,8 @@ struct Solver<T>::Impl final : StepContext<T> {
   double elapsed_before = 0.0;
   std::chrono::steady_clock::time_point start;
 
-  Impl(std::unique_ptr<UpdateScheme<T>> s, SolverOptions o) : scheme(std::move(s)), opt(std::move(o)) {
+  Impl(std::unique_ptr<UpdateScheme<T>> s, SolverOptions o)
+      : scheme(std::move(s)), opt(std::move(o)) {
     if (!scheme) throw InvalidOption("scheme = null: a Solver needs an update scheme");
     opt.validate();
   }
@@ -192,10 +216,12 @@ struct Solver<T>::Impl final : StepContext<T> {
   void check_evaluation(const Evaluation& e, const char* what) const {
     if (!opt.check_finite) return;
     if (!std::isfinite(e.loss))
-      throw NumericalFailure(std::string(what) + ": loss is " + (std::isnan(e.loss) ? "NaN" : "Inf") +
-                             " at iteration " + std::to_string(iteration + 1));
+      throw NumericalFailure(std::string(what) + ": loss is " +
+                             (std::isnan(e.loss) ? "NaN" : "Inf") + " at iteration " +
+                             std::to_string(iteration + 1));
     if (!all_finite(e.constraints) || (e.has_strict && !all_finite(e.strict)))
-      throw NumericalFailure(std::string(what) + ": a constraint value is NaN or Inf at iteration " +
+      throw NumericalFailure(std::string(what) +
+                             ": a constraint value is NaN or Inf at iteration " +
                              std::to_string(iteration + 1));
   }
   void forward(const Vector<T>& at, Evaluation& eval) override {
@@ -210,7 +236,8 @@ struct Solver<T>::Impl final : StepContext<T> {
     eval.has_strict = false;
     problem->evaluate_constraints(at, batch, eval);
     ++forwards;
-    if (opt.check_finite && (!all_finite(eval.constraints) || (eval.has_strict && !all_finite(eval.strict))))
+    if (opt.check_finite &&
+        (!all_finite(eval.constraints) || (eval.has_strict && !all_finite(eval.strict))))
       throw NumericalFailure("constraint evaluation: a value is NaN or Inf at iteration " +
                              std::to_string(iteration + 1));
   }
@@ -219,9 +246,19 @@ struct Solver<T>::Impl final : StepContext<T> {
     problem->backward(weights, grad);
     ++backwards;
     if (opt.check_finite && !all_finite(grad))
-      throw NumericalFailure("backward: the gradient has a NaN or Inf at iteration " + std::to_string(iteration + 1));
+      throw NumericalFailure("backward: the gradient has a NaN or Inf at iteration " +
+                             std::to_string(iteration + 1));
   }
   void primal_step(Vector<T>& at, const Vector<T>& grad) override {
+    if (!start_saved && &at == &x) {
+      // The first update of the driver's x in this step: the rule writes x+ into x_prev's
+      // buffer and the two swap (O(1)), so x_prev holds the start of the step without a copy.
+      update(x, grad, x_prev);
+      std::swap(x, x_prev);
+      start_saved = true;
+      problem->project(x);
+      return;
+    }
     if (runner == nullptr) {
       primal->step(at, grad);
     } else {
@@ -230,6 +267,30 @@ struct Solver<T>::Impl final : StepContext<T> {
       for_ranges(runner, at.size(), f);
     }
     problem->project(at);
+  }
+  void primal_step_from(Vector<T>& out, const Vector<T>& from, const Vector<T>& grad) override {
+    if (&out == &from) {
+      primal_step(out, grad);
+      return;
+    }
+    if (!start_saved && &out == &x) {  // x overwritten from elsewhere: keep its start first
+      copy_for_later(x_prev, x);
+      start_saved = true;
+    }
+    update(from, grad, out);
+    problem->project(out);
+  }
+  // out = the rule's step applied to from (from unchanged), on the range runner if any.
+  void update(const Vector<T>& from, const Vector<T>& grad, Vector<T>& out) {
+    primal->begin_step();
+    if (runner == nullptr) {
+      primal->step_range_to(from, grad, out, 0, from.size());
+    } else {
+      auto f = [&](std::size_t, IndexRange r) {
+        primal->step_range_to(from, grad, out, r.begin, r.end);
+      };
+      for_ranges(runner, from.size(), f);
+    }
   }
   void dual_step(Vector<double>& lam, const Evaluation& eval, bool commit) override {
     const Vector<double>& v = eval.dual_values();
@@ -242,7 +303,8 @@ struct Solver<T>::Impl final : StepContext<T> {
         dual->step(lam, v, dual_lr, specs);
       }
       if (opt.check_finite && !all_finite(lam))
-        throw NumericalFailure("dual step: a multiplier is NaN or Inf at iteration " + std::to_string(iteration + 1));
+        throw NumericalFailure("dual step: a multiplier is NaN or Inf at iteration " +
+                               std::to_string(iteration + 1));
     }
     if (!commit) return;
     if (opt.dual_restarts) {
@@ -269,23 +331,27 @@ struct Solver<T>::Impl final : StepContext<T> {
     if (n == 0) throw InvalidOption("num_parameters = 0: the problem has no parameters");
     scaled_dual = false;
     for (const auto& spec : specs) {
-      if (!(spec.scale > 0.0) || !std::isfinite(spec.scale))
-      {
+      if (!(spec.scale > 0.0) || !std::isfinite(spec.scale)) {
         std::ostringstream value;
         value << spec.scale;
-        throw InvalidOption("constraint '" + spec.name + "': scale = " + value.str() + ": must be > 0 and finite");
+        throw InvalidOption("constraint '" + spec.name + "': scale = " + value.str() +
+                            ": must be > 0 and finite");
       }
       if (spec.scale != 1.0) scaled_dual = true;
     }
     if (!opt.initial_multipliers.empty() && opt.initial_multipliers.size() != m)
-      throw InvalidOption("initial_multipliers has " + std::to_string(opt.initial_multipliers.size()) +
+      throw InvalidOption("initial_multipliers has " +
+                          std::to_string(opt.initial_multipliers.size()) +
                           " values: the problem has " + std::to_string(m) + " constraints");
     x = Vector<T>::from_shape({n});
     x_prev = Vector<T>::from_shape({n});
     x_good = Vector<T>::from_shape({n});
+    defer_save = scheme->updates_x_by_primal_step();
+    start_saved = true;
     lambda = Vector<double>::from_shape({m});
     lambda.fill(0.0);
-    for (std::size_t i = 0; i < opt.initial_multipliers.size(); ++i) lambda(i) = opt.initial_multipliers[i];
+    for (std::size_t i = 0; i < opt.initial_multipliers.size(); ++i)
+      lambda(i) = opt.initial_multipliers[i];
     project_multipliers(lambda, specs);
     lambda_prev = lambda;
     lambda_good = lambda;
@@ -300,20 +366,26 @@ struct Solver<T>::Impl final : StepContext<T> {
     form = make_formulation(opt.formulation);
     form->reset(specs);
     scheme->initialize(n, m);
-    runner = opt.range_runner != nullptr && opt.range_runner->workers() > 1 ? opt.range_runner : nullptr;
+    runner =
+        opt.range_runner != nullptr && opt.range_runner->workers() > 1 ? opt.range_runner : nullptr;
     num_samples = p.num_samples();
     stochastic = num_samples > 0;
-    batch_size = stochastic ? (opt.batch_size == 0 ? num_samples : std::min(opt.batch_size, num_samples)) : 0;
+    batch_size = stochastic
+                     ? (opt.batch_size == 0 ? num_samples : std::min(opt.batch_size, num_samples))
+                     : 0;
     batches_per_epoch = stochastic ? (num_samples + batch_size - 1) / batch_size : 1;
     if (!stochastic && opt.max_iterations == 0)
-      throw InvalidOption("max_iterations = 0: a deterministic problem needs an iteration limit (max_epochs applies to stochastic problems only)");
+      throw InvalidOption(
+          "max_iterations = 0: a deterministic problem needs an iteration limit (max_epochs "
+          "applies to stochastic problems only)");
     eval_counter = 0;
     iteration = epoch = batch_index = forwards = backwards = 0;
     elapsed_before = 0.0;
   }
 
   double elapsed() const {
-    return elapsed_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return elapsed_before +
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
 
   Summary<T> run() {
@@ -350,9 +422,16 @@ struct Solver<T>::Impl final : StepContext<T> {
         }
         std::swap(x_good, x_prev);  // O(1): keeps the start of the previous step
         std::swap(lambda_good, lambda_prev);
-        copy_for_later(x_prev, x);
+        if (defer_save)
+          start_saved = false;  // x_prev written by the step's first primal_step(x, ...)
+        else
+          copy_for_later(x_prev, x);
         xt::noalias(lambda_prev) = lambda;
         const StepResult<T> r = scheme->step(*this, x, lambda);
+        if (!start_saved) {  // the step left x as it was
+          copy_for_later(x_prev, x);
+          start_saved = true;
+        }
         ++iteration;
         reported = r.evaluation;
 
@@ -368,7 +447,8 @@ struct Solver<T>::Impl final : StepContext<T> {
         info.penalties = &form->penalties();
         info.constraints = &specs;
         info.max_violation = max_violation(specs, r.evaluation->dual_values());
-        info.objective = form->objective(r.evaluation->loss, r.evaluation->constraints, lambda_prev);
+        info.objective =
+            form->objective(r.evaluation->loss, r.evaluation->constraints, lambda_prev);
 
         // Advance the counters before the callbacks, so that a state saved from any
         // callback resumes at the next batch.
@@ -390,11 +470,13 @@ struct Solver<T>::Impl final : StepContext<T> {
         if (!stochastic && opt.tolerance > 0.0) {
           const double dx = max_abs_diff(x, x_prev);
           const double dl = max_abs_diff(lambda, lambda_prev);
-          if (dx <= opt.tolerance * (1.0 + max_abs(x)) && dl <= opt.tolerance * (1.0 + max_abs(lambda)) &&
+          if (dx <= opt.tolerance * (1.0 + max_abs(x)) &&
+              dl <= opt.tolerance * (1.0 + max_abs(lambda)) &&
               info.max_violation <= opt.feasibility_tolerance) {
             termination = Termination::converged;
             std::ostringstream s;
-            s << "step sizes |dx| = " << dx << ", |dlambda| = " << dl << " within tolerance " << opt.tolerance;
+            s << "step sizes |dx| = " << dx << ", |dlambda| = " << dl << " within tolerance "
+              << opt.tolerance;
             message = s.str();
             break;
           }
@@ -514,12 +596,12 @@ void read_state_header(std::istream& in) {
     throw InputError("not a saddle solver state (bad magic number)");
   const auto version = io::read_scalar<std::uint32_t>(in, "state version");
   if (version != kStateVersion)
-    throw InputError("solver state version " + std::to_string(version) + " is not supported (expected " +
-                     std::to_string(kStateVersion) + ")");
+    throw InputError("solver state version " + std::to_string(version) +
+                     " is not supported (expected " + std::to_string(kStateVersion) + ")");
   const auto scalar = io::read_scalar<std::uint32_t>(in, "scalar size");
   if (scalar != sizeof(T))
-    throw InputError("solver state holds " + std::to_string(scalar * 8) + "-bit parameters, this solver uses " +
-                     std::to_string(sizeof(T) * 8) + "-bit");
+    throw InputError("solver state holds " + std::to_string(scalar * 8) +
+                     "-bit parameters, this solver uses " + std::to_string(sizeof(T) * 8) + "-bit");
 }
 }  // namespace
 
@@ -528,11 +610,13 @@ Vector<T> Solver<T>::read_parameters(std::istream& in) {
   read_state_header<T>(in);
   const auto n = io::read_scalar<std::uint64_t>(in, "parameter count");
   io::read_scalar<std::uint64_t>(in, "constraint count");
-  for (const char* what : {"evaluation counter", "iteration", "epoch", "batch index", "forward count", "backward count"})
+  for (const char* what : {"evaluation counter", "iteration", "epoch", "batch index",
+                           "forward count", "backward count"})
     io::read_scalar<std::uint64_t>(in, what);
   io::read_scalar<double>(in, "elapsed seconds");
   if (n > (std::uint64_t{1} << 34)) throw InputError("solver state: corrupt parameter count");
-  if (!io::stream_holds(in, 8 + n * sizeof(T))) throw InputError("state truncated while reading parameters");
+  if (!io::stream_holds(in, 8 + n * sizeof(T)))
+    throw InputError("state truncated while reading parameters");
   Vector<T> x = Vector<T>::from_shape({static_cast<std::size_t>(n)});
   io::read_vector(in, x, "parameters");
   return x;
@@ -546,8 +630,9 @@ Summary<T> Solver<T>::resume(BasicProblem<T>& problem, std::istream& in) {
   const auto n = io::read_scalar<std::uint64_t>(in, "parameter count");
   const auto m = io::read_scalar<std::uint64_t>(in, "constraint count");
   if (n != s.n || m != s.m)
-    throw InputError("solver state is for " + std::to_string(n) + " parameters and " + std::to_string(m) +
-                     " constraints, the problem has " + std::to_string(s.n) + " and " + std::to_string(s.m));
+    throw InputError("solver state is for " + std::to_string(n) + " parameters and " +
+                     std::to_string(m) + " constraints, the problem has " + std::to_string(s.n) +
+                     " and " + std::to_string(s.m));
   s.eval_counter = io::read_scalar<std::uint64_t>(in, "evaluation counter");
   s.iteration = io::read_scalar<std::uint64_t>(in, "iteration");
   s.epoch = io::read_scalar<std::uint64_t>(in, "epoch");

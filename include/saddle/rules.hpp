@@ -4,6 +4,7 @@
 /// multipliers. Rules are small stateful policy objects; `resize` allocates their state
 /// once, `step` never allocates.
 
+#include <algorithm>
 #include <iosfwd>
 #include <memory>
 #include <vector>
@@ -33,7 +34,17 @@ class PrimalRule {
   /// is bitwise the same when range boundaries are multiples of kRangeBlock (range_runner.hpp;
   /// the split then vectorises exactly as the whole loop). No allocation.
   virtual void begin_step() = 0;
-  virtual void step_range(Vector<T>& x, const Vector<T>& grad, std::size_t begin, std::size_t end) = 0;
+  virtual void step_range(Vector<T>& x, const Vector<T>& grad, std::size_t begin,
+                          std::size_t end) = 0;
+  /// The out-of-place form of step_range (after begin_step): out[begin, end) = the step
+  /// applied to x[begin, end), x left unchanged, the rule's state advanced exactly as by
+  /// step_range, the same bits. The solver uses it to keep the start of a step without
+  /// copying x. The default copies the range into out, then runs step_range on out.
+  virtual void step_range_to(const Vector<T>& x, const Vector<T>& grad, Vector<T>& out,
+                             std::size_t begin, std::size_t end) {
+    std::copy(x.data() + begin, x.data() + end, out.data() + begin);
+    step_range(out, grad, begin, end);
+  }
   /// Binary state for checkpoints.
   virtual void save(std::ostream& out) const = 0;
   virtual void load(std::istream& in) = 0;

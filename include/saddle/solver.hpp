@@ -7,6 +7,7 @@
 /// order of evaluations and updates inside one step (simultaneous GDA, alternating GDA,
 /// extragradient, extrapolation from the past) through a StepContext.
 
+#include <algorithm>
 #include <chrono>
 #include <iosfwd>
 #include <memory>
@@ -44,6 +45,13 @@ class StepContext {
   virtual void backward(const Evaluation& eval, const Vector<double>& lambda, Vector<T>& grad) = 0;
   /// Primal rule step on x, then Problem::project.
   virtual void primal_step(Vector<T>& x, const Vector<T>& grad) = 0;
+  /// out: [n] = the primal rule's step applied to from: [n], then Problem::project(out);
+  /// `from` is left as it is (extrapolation points). The solver's driver runs the rule out of
+  /// place (PrimalRule::step_range_to): no copy of `from` into `out` first.
+  virtual void primal_step_from(Vector<T>& out, const Vector<T>& from, const Vector<T>& grad) {
+    std::copy(from.begin(), from.end(), out.begin());
+    primal_step(out, grad);
+  }
   /// Dual rule step on lambda from eval.dual_values(), then projection. A no-op for
   /// formulations whose multipliers do not move. `commit` = true for the step's final
   /// dual update (dual restarts and penalty growth apply there only); false for
@@ -73,6 +81,13 @@ class UpdateScheme {
   virtual void initialize(std::size_t n, std::size_t m) = 0;
   /// One step: updates x: [n] and lambda: [m] in place.
   virtual StepResult<T> step(StepContext<T>& ctx, Vector<T>& x, Vector<double>& lambda) = 0;
+  /// True when step() changes x only through StepContext::primal_step(x, ...) on the x it
+  /// was given. The driver keeps the start of every step (StepInfo::evaluated_x, the iterate
+  /// returned after a numerical failure); for such a scheme the first primal_step(x, ...) of
+  /// a step writes the new iterate into a second buffer and swaps the two (x's contents move
+  /// to other storage; the Vector object stays), instead of copying x before the step. The
+  /// default, false, is always correct.
+  virtual bool updates_x_by_primal_step() const { return false; }
   /// Scheme state (e.g. the previous gradient of extrapolation from the past).
   virtual void save(std::ostream& out) const { (void)out; }
   virtual void load(std::istream& in) { (void)in; }

@@ -39,6 +39,7 @@ class SimultaneousGda final : public UpdateScheme<T> {
   static constexpr const char* kName = "gda";
   std::string name() const override { return kName; }
   double forwards_per_step() const override { return 1; }
+  bool updates_x_by_primal_step() const override { return true; }
   double backwards_per_step() const override { return 1; }
   void initialize(std::size_t n, std::size_t m) override;
   StepResult<T> step(StepContext<T>& ctx, Vector<T>& x, Vector<double>& lambda) override;
@@ -57,6 +58,7 @@ class AlternatingPrimalDual final : public UpdateScheme<T> {
   static constexpr const char* kName = "alternating-primal-dual";
   std::string name() const override { return kName; }
   double forwards_per_step() const override { return 2; }
+  bool updates_x_by_primal_step() const override { return true; }
   double backwards_per_step() const override { return 1; }
   void initialize(std::size_t n, std::size_t m) override;
   StepResult<T> step(StepContext<T>& ctx, Vector<T>& x, Vector<double>& lambda) override;
@@ -74,6 +76,7 @@ class AlternatingDualPrimal final : public UpdateScheme<T> {
   static constexpr const char* kName = "alternating-dual-primal";
   std::string name() const override { return kName; }
   double forwards_per_step() const override { return 1; }
+  bool updates_x_by_primal_step() const override { return true; }
   double backwards_per_step() const override { return 1; }
   void initialize(std::size_t n, std::size_t m) override;
   StepResult<T> step(StepContext<T>& ctx, Vector<T>& x, Vector<double>& lambda) override;
@@ -92,6 +95,7 @@ class Extragradient final : public UpdateScheme<T> {
   static constexpr const char* kName = "extragradient";
   std::string name() const override { return kName; }
   double forwards_per_step() const override { return 2; }
+  bool updates_x_by_primal_step() const override { return true; }
   double backwards_per_step() const override { return 2; }
   void initialize(std::size_t n, std::size_t m) override;
   StepResult<T> step(StepContext<T>& ctx, Vector<T>& x, Vector<double>& lambda) override;
@@ -111,6 +115,7 @@ class ExtrapolationFromThePast final : public UpdateScheme<T> {
   static constexpr const char* kName = "extrapolation-from-the-past";
   std::string name() const override { return kName; }
   double forwards_per_step() const override { return 1; }
+  bool updates_x_by_primal_step() const override { return true; }
   double backwards_per_step() const override { return 1; }
   void initialize(std::size_t n, std::size_t m) override;
   StepResult<T> step(StepContext<T>& ctx, Vector<T>& x, Vector<double>& lambda) override;

@@ -85,6 +85,52 @@ void expect_split_rule_matches(PrimalRuleKind kind, std::size_t parts) {
   EXPECT_EQ(a.str(), b.str()) << to_string(kind) << ", " << parts << " parts";
 }
 
+// step_range_to (out of place, ping-ponging between two buffers as the solver does) against
+// the in-place step: the same x bits and the same state, and the input left untouched.
+template <class T>
+void expect_out_of_place_rule_matches(PrimalRuleKind kind, std::size_t parts) {
+  PrimalRuleOptions o;
+  o.kind = kind;
+  o.lr = 0.01;
+  o.momentum = 0.9;
+  const std::size_t n = 5003;
+  auto in_place = make_primal_rule<T>(o);
+  auto out_of_place = make_primal_rule<T>(o);
+  in_place->resize(n);
+  out_of_place->resize(n);
+  Vector<T> xs = Vector<T>::from_shape({n}), a = Vector<T>::from_shape({n}), b = Vector<T>::from_shape({n}),
+            g = Vector<T>::from_shape({n});
+  for (std::size_t i = 0; i < n; ++i) xs(i) = a(i) = static_cast<T>(std::sin(0.37 * static_cast<double>(i)));
+  b.fill(std::numeric_limits<T>::quiet_NaN());  // every element must be written
+  for (int t = 0; t < 6; ++t) {
+    for (std::size_t i = 0; i < n; ++i)
+      g(i) = static_cast<T>(std::cos(0.11 * static_cast<double>(i * (t + 1))) * (1.0 + 1e-3 * static_cast<double>(i)));
+    in_place->step(xs, g);
+    const Vector<T> before = a;
+    out_of_place->begin_step();
+    for (std::size_t i = parts; i-- > 0;) {
+      const IndexRange r = chunk_range(n, i, parts);
+      out_of_place->step_range_to(a, g, b, r.begin, r.end);
+    }
+    EXPECT_TRUE(same_bits(a, before)) << to_string(kind) << ": the input changed";
+    std::swap(a, b);
+  }
+  EXPECT_TRUE(same_bits(xs, a)) << to_string(kind) << ", " << parts << " parts";
+  std::ostringstream sa, sb;
+  in_place->save(sa);
+  out_of_place->save(sb);
+  EXPECT_EQ(sa.str(), sb.str()) << to_string(kind) << ", " << parts << " parts";
+}
+
+TEST(PrimalRuleRanges, OutOfPlaceStepEqualsStepBitForBit) {
+  for (auto kind : {PrimalRuleKind::sgd, PrimalRuleKind::momentum, PrimalRuleKind::nesterov,
+                    PrimalRuleKind::adam})
+    for (std::size_t parts : {1u, 2u, 3u}) {
+      expect_out_of_place_rule_matches<float>(kind, parts);
+      expect_out_of_place_rule_matches<double>(kind, parts);
+    }
+}
+
 TEST(PrimalRuleRanges, SplitStepEqualsStepBitForBit) {
   for (auto kind : {PrimalRuleKind::sgd, PrimalRuleKind::momentum, PrimalRuleKind::nesterov,
                     PrimalRuleKind::adam})

@@ -2,12 +2,14 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <sstream>
 
 #include "saddle/saddle.hpp"
 #include "saddle/solvers.hpp"
+#include "saddle/thread_parallel.hpp"
 #include "toy_problems.hpp"
 
 using namespace saddle;
@@ -574,4 +576,103 @@ TEST(Callbacks, CsvLoggerKeepBestAndEarlyStop) {
   EXPECT_EQ(r.termination, Termination::user_stop);
   EXPECT_TRUE(early.stopped());
   EXPECT_LT(r.iterations, 100000u);
+}
+
+namespace {
+// n parameters, loss sum_i (x_i - t_i)^2 / 2 with t_i = sin(i) (gradient x_i - t_i), one
+// inactive inequality constraint; from forward number `nan_at` on (1-based; 0 = never) the
+// loss and the constraint are NaN. Deterministic, so every scheme's step is reproducible.
+class WideBowl : public BasicProblem<float> {
+ public:
+  WideBowl(std::size_t n, int nan_at) : n_(n), nan_at_(nan_at) {}
+  std::size_t num_parameters() const override { return n_; }
+  std::vector<ConstraintSpec> constraints() const override { return {{"c", ConstraintKind::inequality}}; }
+  void initial_point(Vector<float>& x, std::uint64_t) const override { x.fill(0.0f); }
+  void forward(const Vector<float>& x, const Batch&, Evaluation& e) override {
+    at_ = &x;
+    ++forwards_;
+    const bool bad = nan_at_ > 0 && forwards_ >= nan_at_;
+    e.loss = bad ? std::nan("") : 1.0;
+    e.constraints(0) = bad ? std::nan("") : -1.0;
+  }
+  void backward(const Vector<double>&, Vector<float>& g) override {
+    for (std::size_t i = 0; i < n_; ++i) g(i) = (*at_)(i) - static_cast<float>(std::sin(static_cast<double>(i)));
+  }
+
+ private:
+  std::size_t n_;
+  int nan_at_;
+  int forwards_ = 0;
+  const Vector<float>* at_ = nullptr;
+};
+
+// Records x after every step; checks that StepInfo::evaluated_x, when the scheme reports the
+// start of the step (every scheme but extrapolation from the past), is bitwise the x the
+// previous step ended at.
+class StartOfStepCheck final : public Callback<float> {
+ public:
+  explicit StartOfStepCheck(std::size_t n, bool check) : check_(check) {
+    Vector<float> x0 = Vector<float>::from_shape({n});
+    x0.fill(0.0f);
+    after.push_back(x0);
+  }
+  bool on_step(const StepInfo<float>& info) override {
+    if (check_) {
+      const Vector<float>& e = *info.evaluated_x;
+      const Vector<float>& prev = after.back();
+      mismatches += std::memcmp(e.data(), prev.data(), prev.size() * sizeof(float)) != 0;
+    }
+    after.push_back(*info.x);
+    return true;
+  }
+  std::vector<Vector<float>> after;  // [0]: the initial point; [k]: x after step k
+  int mismatches = 0;
+
+ private:
+  bool check_;
+};
+}  // namespace
+
+// The driver saves the start of each step inside the scheme's primal update, block by block
+// (UpdateScheme::updates_x_by_primal_step): callbacks must still see that start, and a
+// numerical failure must still return the start of the last completed step, for every scheme,
+// with and without the update split over a thread team. 100,003 floats: the streamed copy
+// (>= 256 KB), many fused blocks and a partial last one.
+TEST(Solver, StartOfStepKeptForCallbacksAndRollbackOnWideProblems) {
+  constexpr std::size_t n = 100003;
+  ThreadTeam team(2, ThreadBackend::std_thread);
+  for (const std::string& scheme : scheme_names())
+    for (RangeRunner* runner : {static_cast<RangeRunner*>(nullptr), static_cast<RangeRunner*>(&team)}) {
+      const std::string what = scheme + (runner ? ", split" : ", serial");
+      SolverOptions o;
+      o.primal.kind = PrimalRuleKind::adam;
+      o.primal.lr = 0.01;
+      o.max_iterations = 6;
+      o.tolerance = 0.0;
+      o.range_runner = runner;
+      {
+        WideBowl p(n, 0);
+        Solver<float> solver(make_scheme<float>(scheme), o);
+        StartOfStepCheck check(n, scheme != "extrapolation-from-the-past");
+        solver.add_callback(&check);
+        const auto s = solver.solve(p);
+        ASSERT_EQ(s.termination, Termination::iteration_limit) << what << ": " << s.message;
+        ASSERT_EQ(check.after.size(), 7u) << what;
+        EXPECT_EQ(check.mismatches, 0) << what;
+        EXPECT_NE(check.after[6](5), check.after[5](5)) << what;  // x moved every step
+      }
+      // NaN from the 7th forward on: the step that makes it fails (step 7 of gda, earlier for
+      // the two-forward schemes); the returned x is the start of the last completed step.
+      o.max_iterations = 20;
+      WideBowl p(n, 7);
+      Solver<float> solver(make_scheme<float>(scheme), o);
+      StartOfStepCheck record(n, false);
+      solver.add_callback(&record);
+      const auto s = solver.solve(p);
+      ASSERT_EQ(s.termination, Termination::numerical_failure) << what << ": " << s.message;
+      ASSERT_GE(s.iterations, 1u) << what;
+      const Vector<float>& expected = record.after[s.iterations - 1];
+      EXPECT_EQ(std::memcmp(s.x.data(), expected.data(), n * sizeof(float)), 0)
+          << what << ": after " << s.iterations << " completed steps";
+    }
 }
