@@ -11,7 +11,10 @@
 ///     saddle::Summary<double> s = saddle::solve(problem, options, "extragradient");
 ///
 /// Adding a scheme: one class below (and its file in solvers/), one row in the table of
-/// solvers/registry.cpp. Nothing else lists scheme names.
+/// solvers/registry.cpp. Nothing else lists scheme names. A scheme that moves x only through
+/// ctx.primal_step(x, ...) returns true from updates_x_by_primal_step() (the driver then keeps
+/// the start of the step without copying x) and makes extrapolation points with
+/// ctx.primal_step_from(x_half, x, grad).
 ///
 /// Every scheme allocates its buffers in `initialize(n, m)` and nothing in `step`; the equations
 /// and costs are on one page per scheme in docs/solvers/.
