@@ -10,8 +10,8 @@
 #include <random>
 #include <vector>
 
-#include "saddle/problems/l0/density_problem.hpp"
 #include "random_dataset.hpp"
+#include "saddle/problems/l0/density_problem.hpp"
 #include "saddle/problems/l0/model.hpp"
 #include "saddle/solvers.hpp"
 #include "saddle/thread_parallel.hpp"
@@ -32,6 +32,39 @@ constexpr std::size_t kBatch = 64;
 Dataset random_dataset(std::size_t n_train, std::size_t n_test) {
   return l0_test::random_dataset(n_train, n_test, 5, "random");
 }
+
+// A problem's training step as the solver makes it (forward on a batch of `rows`, backward
+// with every constraint weight 1, the constraints on another batch, the projection), on
+// buffers allocated once here; x starts at the problem's initial point (seed 1).
+class ProblemStep {
+ public:
+  ProblemStep(BasicProblem<float>& problem, std::size_t rows)
+      : x(Vector<float>::from_shape({problem.num_parameters()})),
+        problem_(problem),
+        rows_(rows),
+        grad_(Vector<float>::from_shape({problem.num_parameters()})),
+        w_(xt::ones<double>({problem.constraints().size()})) {
+    problem.initial_point(x, 1);
+    eval_.resize(problem.constraints().size());
+  }
+  /// One step with noise seed `seed` on rows [(seed % 2) * rows, + rows); returns the loss.
+  double operator()(std::uint64_t seed) {
+    problem_.forward(x, Batch{(seed % 2) * rows_, rows_, seed}, eval_);
+    problem_.backward(w_, grad_);
+    problem_.evaluate_constraints(x, Batch{0, rows_, seed}, eval_);
+    problem_.project(x);
+    return eval_.loss;
+  }
+
+  Vector<float> x;  ///< the point the steps are taken at (the caller may set gates first)
+
+ private:
+  BasicProblem<float>& problem_;
+  std::size_t rows_;
+  Vector<float> grad_;
+  Vector<double> w_;
+  Evaluation eval_;
+};
 
 // Closes about a third of the gates so that the compacted (zero-gate) paths run too.
 void close_some_gates(const GatedModel<float>& model, Vector<float>& x) {
@@ -91,21 +124,8 @@ TEST_P(DensityProblemAllocation, StepDoesNotAllocate) {
   options.weight_decay = 5e-4;
   options.groups = layer_level(shape, std::vector<double>(shape.gated_layers().size(), 0.5));
   DensityProblem problem(data, options);
-  const std::size_t m = problem.constraints().size();
-  Vector<float> x = Vector<float>::from_shape({problem.num_parameters()});
-  problem.initial_point(x, 1);
-  close_some_gates(problem.model(), x);
-  Vector<float> grad = Vector<float>::from_shape({problem.num_parameters()});
-  Vector<double> w = xt::ones<double>({m});
-  Evaluation eval;
-  eval.resize(m);
-  auto step = [&](std::uint64_t seed) {
-    problem.forward(x, Batch{(seed % 2) * kBatch, kBatch, seed}, eval);
-    problem.backward(w, grad);
-    problem.evaluate_constraints(x, Batch{0, kBatch, seed}, eval);
-    problem.project(x);
-    return eval.loss;
-  };
+  ProblemStep step(problem, kBatch);
+  close_some_gates(problem.model(), step.x);
   step(1);  // warm-up
   problem.shuffle(1);
   double sink = 0.0;
@@ -142,24 +162,12 @@ TEST_P(DensityProblemAllocation, ThreadedStepDoesNotAllocateInAnyThread) {
   for (const auto backend : backends)
     for (std::size_t threads : {2u, 3u}) {
       ThreadParallelProblem<float> problem(
-          threads, [&](std::size_t) { return std::make_unique<DensityProblem>(data, options); }, backend);
-      const std::size_t m = problem.constraints().size();
-      Vector<float> x = Vector<float>::from_shape({problem.num_parameters()});
-      problem.initial_point(x, 1);
+          threads, [&](std::size_t) { return std::make_unique<DensityProblem>(data, options); },
+          backend);
       // Gates as initialised (all open): with closed gates the compacted GEMM shapes of 43
       // rows reach OpenBLAS's allocating small-matrix kernel (see above); saddle's own
       // compacted paths are counted by StepDoesNotAllocate.
-      Vector<float> grad = Vector<float>::from_shape({problem.num_parameters()});
-      Vector<double> w = xt::ones<double>({m});
-      Evaluation eval;
-      eval.resize(m);
-      auto step = [&](std::uint64_t seed) {
-        problem.forward(x, Batch{(seed % 2) * kSplitBatch, kSplitBatch, seed}, eval);
-        problem.backward(w, grad);
-        problem.evaluate_constraints(x, Batch{0, kSplitBatch, seed}, eval);
-        problem.project(x);
-        return eval.loss;
-      };
+      ProblemStep step(problem, kSplitBatch);
       step(1);  // warm-up: thread start, OpenBLAS buffers of each thread
       step(2);
       problem.shuffle(1);
@@ -186,14 +194,15 @@ TEST_P(DensityProblemAllocation, ThreadedStepDoesNotAllocateInAnyThread) {
       so.max_epochs = 0;
       so.max_iterations = 7;
       // Serial solver steps, then the solver's per-element work split over the team.
-      for (RangeRunner* runner : {static_cast<RangeRunner*>(nullptr), static_cast<RangeRunner*>(&problem.team())}) {
+      for (RangeRunner* runner :
+           {static_cast<RangeRunner*>(nullptr), static_cast<RangeRunner*>(&problem.team())}) {
         so.range_runner = runner;
         count.allocations = count.kNotCounted;
         Solver<float> solver(make_scheme<float>("gda"), so);
         solver.add_callback(&count);
         solver.solve(problem);
-        EXPECT_EQ(count.allocations, 0u) << "solver steps, " << threads << " threads, " << to_string(backend)
-                                         << (runner ? ", split solver" : "");
+        EXPECT_EQ(count.allocations, 0u) << "solver steps, " << threads << " threads, "
+                                         << to_string(backend) << (runner ? ", split solver" : "");
       }
     }
 }
@@ -232,7 +241,8 @@ TEST(GatedModelAllocation, StepsWithFewOpenGatesDoNotAllocate) {
           x(layers[l].log_alpha_offset + j) = j < open[l] ? 30.0f : -30.0f;
     };
     auto step = [&](std::uint64_t seed) {
-      const double loss = model.forward_train(cview(x), cview(data.train.x), cview(data.train.y), seed).loss;
+      const double loss =
+          model.forward_train(cview(x), cview(data.train.x), cview(data.train.y), seed).loss;
       model.backward(cview(x), view(grad));
       return loss;
     };
@@ -254,7 +264,8 @@ TEST(GatedModelAllocation, StepsWithFewOpenGatesDoNotAllocate) {
         sink += step(2);
         allocations = counter.count();
       }
-      EXPECT_EQ(allocations, 0u) << to_string(arch) << " open gates " << open[0] << "-" << open[1] << "-" << open[2];
+      EXPECT_EQ(allocations, 0u) << to_string(arch) << " open gates " << open[0] << "-" << open[1]
+                                 << "-" << open[2];
       EXPECT_TRUE(std::isfinite(sink));
     }
   }
