@@ -1,8 +1,14 @@
 #pragma once
 // Small tensor helpers of the l0 layer tests: filled vectors and matrices, seeded normal
-// fills and a double-precision dot product over whole tensors.
+// fills, a double-precision dot product over whole tensors and a central-difference check.
+#include <gtest/gtest.h>
+
+#include <cmath>
 #include <cstddef>
+#include <functional>
 #include <random>
+#include <string>
+#include <vector>
 
 #include <xtensor/xtensor.hpp>
 
@@ -34,6 +40,34 @@ double dot_all(const A& a, const B& b) {
   double s = 0.0;
   for (std::size_t i = 0; i < a.size(); ++i) s += static_cast<double>(a.data()[i]) * b.data()[i];
   return s;
+}
+
+/// Central differences of f() w.r.t. x[i] for the listed i, against the analytic gradient g
+/// (ASSERT within tol * (1 + |fd|)).
+inline void check_fd(const std::string& what, double* x, const std::vector<std::size_t>& coords,
+                     const double* g, const std::function<double()>& f, double h = 1e-6,
+                     double tol = 1e-6) {
+  for (const std::size_t i : coords) {
+    const double old = x[i];
+    x[i] = old + h;
+    const double fp = f();
+    x[i] = old - h;
+    const double fm = f();
+    x[i] = old;
+    const double fd = (fp - fm) / (2 * h);
+    ASSERT_NEAR(g[i], fd, tol * (1.0 + std::abs(fd))) << what << " [" << i << "]";
+  }
+}
+/// 0, 1, ..., n - 1.
+inline std::vector<std::size_t> all_coords(std::size_t n) {
+  std::vector<std::size_t> c(n);
+  for (std::size_t i = 0; i < n; ++i) c[i] = i;
+  return c;
+}
+/// Every coordinate x[0..n).
+inline void check_fd(const std::string& what, double* x, std::size_t n, const double* g,
+                     const std::function<double()>& f, double h = 1e-6, double tol = 1e-6) {
+  check_fd(what, x, all_coords(n), g, f, h, tol);
 }
 
 }  // namespace l0_test

@@ -27,6 +27,8 @@ namespace l0 = saddle::l0;
 using l0_test::dot_all;
 using l0_test::fill_normal;
 using l0_test::mat;
+using l0_test::all_coords;
+using l0_test::check_fd;
 using l0_test::vec;
 using saddle::Vector;
 
@@ -42,26 +44,6 @@ double rel_diff(const A& a, const B& b) {
   return num / std::max(den, 1e-30);
 }
 
-// Central differences of f() w.r.t. x[i] for the listed i, against the analytic gradient g.
-void check_fd(const std::string& what, double* x, const std::vector<std::size_t>& coords,
-              const double* g, const std::function<double()>& f, double h = 1e-6,
-              double tol = 1e-6) {
-  for (const std::size_t i : coords) {
-    const double old = x[i];
-    x[i] = old + h;
-    const double fp = f();
-    x[i] = old - h;
-    const double fm = f();
-    x[i] = old;
-    const double fd = (fp - fm) / (2 * h);
-    ASSERT_NEAR(g[i], fd, tol * (1.0 + std::abs(fd))) << what << " [" << i << "]";
-  }
-}
-std::vector<std::size_t> all_coords(std::size_t n) {
-  std::vector<std::size_t> c(n);
-  for (std::size_t i = 0; i < n; ++i) c[i] = i;
-  return c;
-}
 
 // log_alpha such that a gate is open with probability ~0.3 (as saddle_bench's sparse30 state),
 // with a few gates forced open / closed so that both kinds always occur.

@@ -32,6 +32,7 @@ namespace l0 = saddle::l0;
 using l0_test::dot_all;
 using l0_test::fill_normal;
 using l0_test::mat;
+using l0_test::check_fd;
 using l0_test::vec;
 
 constexpr double kBeta = 2.0 / 3.0;
@@ -40,20 +41,6 @@ double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 double clamp01(double v) { return std::min(1.0, std::max(0.0, v)); }
 
 
-// Central differences of f() w.r.t. x[0..n), compared with the analytic gradient g.
-void check_fd(const std::string& what, double* x, std::size_t n, const double* g,
-              const std::function<double()>& f, double h = 1e-6, double tol = 1e-6) {
-  for (std::size_t i = 0; i < n; ++i) {
-    const double old = x[i];
-    x[i] = old + h;
-    const double fp = f();
-    x[i] = old - h;
-    const double fm = f();
-    x[i] = old;
-    const double fd = (fp - fm) / (2 * h);
-    ASSERT_NEAR(g[i], fd, tol * (1.0 + std::abs(fd))) << what << " [" << i << "]";
-  }
-}
 
 // Gates usable with finite differences: exactly 0 or 1, or away from the clamp kinks.
 template <class V>
