@@ -79,13 +79,17 @@ bool all_finite(const Vector<T>& v) {
 // optimiser state that the next step works on (docs/performance.md, "Solver overhead").
 // Below 256 KB (the size of an L2 cache) a plain copy: small problems read x_prev back at once
 // (convergence test) and would pay a memory round trip for it.
-constexpr std::size_t kStreamBytes = std::size_t{1} << 18;
-
-// d[0, n) = s[0, n), with SSE2 non-temporal stores where d is 16-byte aligned (a plain copy
-// of the unaligned head and the tail). Call stream_fence() before anything reads d.
 template <class T>
-void stream_copy(T* d, const T* s, std::size_t n) {
+void copy_for_later(Vector<T>& dst, const Vector<T>& src) {
+  const std::size_t n = src.size();
+  const T* s = src.data();
+  T* d = dst.data();
 #if defined(__SSE2__)
+  constexpr std::size_t kStreamBytes = std::size_t{1} << 18;
+  if (n * sizeof(T) < kStreamBytes) {
+    std::copy(s, s + n, d);
+    return;
+  }
   std::size_t i = 0;
   while (i < n && reinterpret_cast<std::uintptr_t>(d + i) % 16 != 0) {
     d[i] = s[i];
@@ -97,25 +101,10 @@ void stream_copy(T* d, const T* s, std::size_t n) {
     for (; i + 2 <= n; i += 2) _mm_stream_pd(d + i, _mm_loadu_pd(s + i));
   }
   for (; i < n; ++i) d[i] = s[i];
+  _mm_sfence();  // the streamed stores are visible before anything reads dst
 #else
   std::copy(s, s + n, d);
 #endif
-}
-inline void stream_fence() {
-#if defined(__SSE2__)
-  _mm_sfence();  // the streamed stores are visible before anything reads them
-#endif
-}
-
-template <class T>
-void copy_for_later(Vector<T>& dst, const Vector<T>& src) {
-  const std::size_t n = src.size();
-  if (n * sizeof(T) < kStreamBytes) {
-    std::copy(src.data(), src.data() + n, dst.data());
-    return;
-  }
-  stream_copy(dst.data(), src.data(), n);
-  stream_fence();
 }
 
 template <class T>
