@@ -20,10 +20,10 @@ namespace {
 // bad value makes every child exit 2 and compare/sweep report train's message).
 const std::vector<std::string>& passthrough_flags() {
   static const std::vector<std::string> flags = [] {
-    std::vector<std::string> f = {"model", "dataset", "data-dir", "epochs", "batch"};
+    std::vector<std::string> f = {"model", "dataset", "data-dir", "epochs", "fixed-gate-epochs", "batch"};
     const auto& solver = valued_solver_flags();  // solver_flags.hpp
     f.insert(f.end(), solver.begin(), solver.end());
-    f.insert(f.end(), {"dual-scale", "weight-decay", "ema", "init", "input-scaling", "test-gate", "eval-every",
+    f.insert(f.end(), {"dual-scale", "weight-decay", "log-alpha-min", "ema", "init", "input-scaling", "test-gate", "eval-every",
                        "threads"});
     return f;
   }();
@@ -41,11 +41,13 @@ po::options_description shared_options() {
       ("dataset", po::value<std::string>()->value_name("NAME"), "mnist | fashion-mnist")
       ("data-dir", po::value<std::string>()->value_name("DIR"), "folder with the IDX files")
       ("epochs", po::value<std::string>()->value_name("N"), "epochs of every run [train's default: 200]")
+      ("fixed-gate-epochs", po::value<std::string>()->value_name("K"), "last epochs under fixed gates")
       ("batch", po::value<std::string>()->value_name("N"), "minibatch size");
   add_solver_flags(what, what, SolverFlagSet::valued_only);  // the variants choose the restarts
   what.add_options()
       ("dual-scale", po::value<std::string>()->value_name("NAME"), "target | one [train's default: target]")
       ("weight-decay", po::value<std::string>()->value_name("X"), "L2 under the gates")
+      ("log-alpha-min", po::value<std::string>()->value_name("X"), "lower bound of log_alpha")
       ("ema", po::value<std::string>()->value_name("BETA"), "parameter moving average")
       ("init", po::value<std::string>()->value_name("NAME"), "lz | gp")
       ("input-scaling", po::value<std::string>()->value_name("NAME"), "standardize | unit")

@@ -116,6 +116,7 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
   c.test_gate = saddle::l0::parse_test_gate(vm["test-gate"].as<std::string>());
   c.init = saddle::l0::parse_init_scheme(vm["init"].as<std::string>());
   c.weight_decay = number(vm, "weight-decay");
+  c.log_alpha_min = number(vm, "log-alpha-min");
   c.ema_beta = number(vm, "ema");
   const std::string dual_scale = vm["dual-scale"].as<std::string>();
   if (dual_scale == "target")
@@ -135,6 +136,10 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
   read_solver_flags(vm, so);
   c.batch = positive_size(vm, "batch");
   c.epochs = positive_size(vm, "epochs");
+  c.fixed_gate_epochs = static_cast<std::size_t>(parse_unsigned("--fixed-gate-epochs", vm["fixed-gate-epochs"].as<std::string>()));
+  if (c.fixed_gate_epochs >= c.epochs)
+    throw UsageError("--fixed-gate-epochs = " + std::to_string(c.fixed_gate_epochs) + ": must be < --epochs (" +
+                     std::to_string(c.epochs) + ")");
   so.max_epochs = c.epochs;
   validate_with_flags(so);
   c.seed = parse_unsigned("--seed", vm["seed"].as<std::string>());
@@ -143,7 +148,7 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
   try {
     c.validate();
   } catch (const saddle::InvalidOption& e) {
-    throw UsageError(rename_fields(e.what(), {{"ema", "--ema"}, {"weight_decay", "--weight-decay"}}));
+    throw UsageError(rename_fields(e.what(), {{"ema", "--ema"}, {"weight_decay", "--weight-decay"}, {"log_alpha_min", "--log-alpha-min"}}));
   }
   const std::size_t log_every = static_cast<std::size_t>(parse_unsigned("--log-every", vm["log-every"].as<std::string>()));
   const std::string progress_mode = vm["progress"].as<std::string>();

@@ -40,6 +40,9 @@ po::options_description train_options() {
       ("init", po::value<std::string>()->value_name("NAME")->default_value("lz"), "weight init: lz (L0 code: He "
        "fan-in, zero biases) | gp (constrained-L0 code: std sqrt(2/out), W/(1-d); trains far slower, docs/results.md)")
       ("weight-decay", po::value<std::string>()->value_name("X")->default_value("0"), "L2 under the gates (Eq. 15), >= 0")
+      ("log-alpha-min", po::value<std::string>()->value_name("X")->default_value("-4.605170185988091"), "lower bound "
+       "of the gate parameters log_alpha, in [-20, 0) (ln 0.01 = -4.605: the papers' codes; a closed gate then still "
+       "counts 0.047 of expected density)")
       ("ema", po::value<std::string>()->value_name("BETA")->default_value("0"), "evaluate a moving average of the "
        "parameters with decay BETA in [0, 1) (0 = off; [LZ] uses 0.999)");
   po::options_description how("Solver [dual restarts: on unless --no-dual-restarts]", 100, 50);
@@ -62,6 +65,9 @@ po::options_description train_options() {
        "--dual-rule gradient-ascent --dual-lr 1e-4 --dual-scale one, dual restarts on")
       ("batch", po::value<std::string>()->value_name("N")->default_value("128"), "minibatch size, 1 to the training set size")
       ("epochs", po::value<std::string>()->value_name("N")->default_value("200"), "epochs, > 0")
+      ("fixed-gate-epochs", po::value<std::string>()->value_name("K")->default_value("0"), "the last K of the epochs "
+       "train the weights under fixed gates: log_alpha held, the deterministic test-time gates in the training "
+       "forward (the network trained is the one evaluated; densities stop moving), 0 <= K < --epochs")
       ("seed", po::value<std::string>()->value_name("S")->default_value("1"), "seed of init, shuffles and gate noise")
       ("eval-every", po::value<std::string>()->value_name("N")->default_value("1"), "test-set evaluation every N epochs");
   add_thread_flag(how, true);
@@ -153,14 +159,18 @@ void load_config_file(const std::string& path, const po::options_description& op
 void apply_paper_protocol(po::variables_map& vm) {
   if (!vm["paper-protocol"].as<bool>()) return;
   // [GP] configs/defaults/mnist_defaults.yml: dual SGD lr 1e-4 on the plain violation, restarts.
-  const std::pair<const char*, const char*> paper[] = {
-      {"dual-rule", "gradient-ascent"}, {"dual-lr", "1e-4"}, {"dual-scale", "one"}};
+  // The papers' model too: log_alpha clamped at ln 0.01, no fixed-gate phase.
+  const std::pair<const char*, const char*> paper[] = {{"dual-rule", "gradient-ascent"},
+                                                       {"dual-lr", "1e-4"},
+                                                       {"dual-scale", "one"},
+                                                       {"log-alpha-min", "-4.605170185988091"},
+                                                       {"fixed-gate-epochs", "0"}};
   for (const auto& [name, value] : paper) {
     auto& v = vm.at(name);
     const std::string current = v.as<std::string>();
-    const bool same = std::string(name) == "dual-lr"
-                          ? parse_double("--dual-lr", current) == parse_double("--dual-lr", value)
-                          : current == value;
+    const std::string flag = std::string("--") + name;
+    const bool numeric = flag == "--dual-lr" || flag == "--log-alpha-min" || flag == "--fixed-gate-epochs";
+    const bool same = numeric ? parse_double(flag, current) == parse_double(flag, value) : current == value;
     if (!v.defaulted() && !same)
       throw UsageError(std::string("--paper-protocol sets --") + name + " " + value + "; drop --" + name + " " + current);
     v.value() = std::string(value);

@@ -34,7 +34,9 @@ std::vector<std::string> resume_arguments(const std::string& resume_dir,
   if (fs::exists(config)) {
     const std::pair<const char*, const char*> added_later[] = {
         {"kp-clip", "inf"},    // before --kp-clip: no clipping
-        {"dual-scale", "one"}  // before --dual-scale: the plain violation
+        {"dual-scale", "one"},       // before --dual-scale: the plain violation
+        {"fixed-gate-epochs", "0"},  // before --fixed-gate-epochs: no fixed-gate phase
+        {"log-alpha-min", "-4.605170185988091"},  // before --log-alpha-min: ln 0.01
     };
     std::vector<std::string> lines;
     std::ifstream cin(config);

@@ -25,6 +25,8 @@ void DensityProblemOptions::validate(std::size_t num_gated_layers) const {
   if (batch == 0) throw InvalidOption("batch = 0: must be > 0");
   if (eval_batch == 0) throw InvalidOption("eval_batch = 0: must be > 0");
   if (!(weight_decay >= 0.0)) throw InvalidOption("weight_decay = " + std::to_string(weight_decay) + ": must be >= 0");
+  if (!(log_alpha_min >= -20.0 && log_alpha_min < 0.0))
+    throw InvalidOption("log_alpha_min = " + std::to_string(log_alpha_min) + ": must be in [-20, 0)");
 }
 
 std::vector<DensityGroup> model_level(const GatedModel<float>& model, double target) {
@@ -65,6 +67,20 @@ DensityProblem::DensityProblem(const Dataset& data, DensityProblemOptions option
     for (auto l : g.layers) nsp += static_cast<double>(model_.gated_layers()[l].sparsifiable);
     group_nsp_.push_back(nsp);
   }
+  std::size_t gates = 0;
+  for (const auto& g : model_.gated_layers()) gates += g.num_gates;
+  held_log_alpha_.resize(gates);
+}
+
+void DensityProblem::fix_gates() {
+  if (gates_fixed_) return;
+  gates_fixed_ = true;
+  capture_gates_ = true;
+}
+
+void DensityProblem::release_gates() {
+  gates_fixed_ = false;
+  capture_gates_ = false;
 }
 
 std::size_t DensityProblem::num_parameters() const { return model_.num_parameters(); }
@@ -95,7 +111,15 @@ void DensityProblem::shuffle(std::uint64_t seed) {
 }
 
 void DensityProblem::project(Vector<float>& x) const {
-  model_.clamp_log_alpha(make_view<float, 1>(x.data(), {x.size()}));
+  model_.clamp_log_alpha(make_view<float, 1>(x.data(), {x.size()}), options_.log_alpha_min);
+  if (gates_fixed_ && !capture_gates_) {
+    // The fixed-gate phase's feasible set is {log_alpha = held values}: its projection.
+    const float* held = held_log_alpha_.data();
+    for (const auto& g : model_.gated_layers()) {
+      std::copy(held, held + g.num_gates, x.data() + g.log_alpha_offset);
+      held += g.num_gates;
+    }
+  }
 }
 
 std::vector<double> DensityProblem::layer_densities(const Vector<float>& x) const {
@@ -156,8 +180,18 @@ void DensityProblem::forward(const Vector<float>& x, const Batch& batch, Evaluat
     y_batch_(r) = data_.train.y(row);
   }
   const auto params = make_cview<float, 1>(x.data(), {x.size()});
-  const auto result = model_.forward_train(params, crows(x_batch_, rows_in_batch),
-                                           make_cview<std::int32_t, 1>(y_batch_.data(), {rows_in_batch}), batch.noise_seed);
+  if (capture_gates_) {
+    float* held = held_log_alpha_.data();
+    for (const auto& g : model_.gated_layers()) {
+      std::copy(x.data() + g.log_alpha_offset, x.data() + g.log_alpha_offset + g.num_gates, held);
+      held += g.num_gates;
+    }
+    capture_gates_ = false;
+  }
+  const auto input = crows(x_batch_, rows_in_batch);
+  const auto labels = make_cview<std::int32_t, 1>(y_batch_.data(), {rows_in_batch});
+  const auto result = gates_fixed_ ? model_.forward_eval(params, input, labels, options_.test_gate)
+                                   : model_.forward_train(params, input, labels, batch.noise_seed);
   last_x_ = &x;
   last_error_ = 1.0 - static_cast<double>(result.correct) / static_cast<double>(rows_in_batch);
   eval.loss = result.loss;
@@ -196,14 +230,20 @@ void DensityProblem::backward(const Vector<double>& weights, Vector<float>& grad
   const auto params = make_cview<float, 1>(x.data(), {x.size()});
   auto g = make_view<float, 1>(grad.data(), {grad.size()});
   model_.backward(params, g);
-  // d measure_g / d density_l = nsp_l / nsp_g (density) or nsp_l (count).
-  std::fill(layer_weights_.begin(), layer_weights_.end(), 0.0);
-  for (std::size_t k = 0; k < options_.groups.size(); ++k)
-    for (auto l : options_.groups[k].layers) {
-      const double nsp = static_cast<double>(model_.gated_layers()[l].sparsifiable);
-      layer_weights_[l] += weights(k) * (options_.measure == DensityMeasure::density ? nsp / group_nsp_[k] : nsp);
-    }
-  model_.add_density_gradient(params, layer_weights_, g);
+  if (gates_fixed_) {
+    // log_alpha is held: no gradient through the (deterministic) gates, no density term.
+    for (const auto& gl : model_.gated_layers())
+      std::fill(grad.data() + gl.log_alpha_offset, grad.data() + gl.log_alpha_offset + gl.num_gates, 0.0f);
+  } else {
+    // d measure_g / d density_l = nsp_l / nsp_g (density) or nsp_l (count).
+    std::fill(layer_weights_.begin(), layer_weights_.end(), 0.0);
+    for (std::size_t k = 0; k < options_.groups.size(); ++k)
+      for (auto l : options_.groups[k].layers) {
+        const double nsp = static_cast<double>(model_.gated_layers()[l].sparsifiable);
+        layer_weights_[l] += weights(k) * (options_.measure == DensityMeasure::density ? nsp / group_nsp_[k] : nsp);
+      }
+    model_.add_density_gradient(params, layer_weights_, g);
+  }
   if (options_.weight_decay > 0.0) {
     const float wd = static_cast<float>(options_.weight_decay);
     for (const auto& gl : model_.gated_layers()) {

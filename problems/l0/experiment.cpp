@@ -47,11 +47,16 @@ void TrainConfig::validate() const {
     if (!(p >= 0.0) || !std::isfinite(p)) throw InvalidOption("penalty = " + std::to_string(p) + ": must be >= 0");
   if (batch == 0) throw InvalidOption("batch = 0: must be > 0");
   if (epochs == 0) throw InvalidOption("epochs = 0: must be > 0");
+  if (fixed_gate_epochs >= epochs)
+    throw InvalidOption("fixed_gate_epochs = " + std::to_string(fixed_gate_epochs) + ": must be < epochs (" +
+                        std::to_string(epochs) + ")");
   if (eval_batch == 0) throw InvalidOption("eval_batch = 0: must be > 0");
   if (eval_every == 0) throw InvalidOption("eval_every = 0: must be > 0");
   if (threads == 0 || threads > 256) throw InvalidOption("threads = " + std::to_string(threads) + ": must be in 1..256");
   if (!(ema_beta >= 0.0 && ema_beta < 1.0)) throw InvalidOption("ema = " + std::to_string(ema_beta) + ": must be in [0, 1)");
   if (!(weight_decay >= 0.0)) throw InvalidOption("weight_decay = " + std::to_string(weight_decay) + ": must be >= 0");
+  if (!(log_alpha_min >= -20.0 && log_alpha_min < 0.0))
+    throw InvalidOption("log_alpha_min = " + std::to_string(log_alpha_min) + ": must be in [-20, 0)");
   solver_options.primal.validate();
   solver_options.dual.validate();
   solver_options.formulation.validate();
@@ -68,6 +73,9 @@ std::string fingerprint(const TrainConfig& c, const DensityProblem& p) {
   for (const auto& g : p.options().groups) s << g.name << ':' << g.target << ',';
   s << " penalties=";
   for (double v : c.penalties) s << v << ',';
+  // Only when set: checkpoints of runs without the phase keep their fingerprint.
+  if (c.fixed_gate_epochs > 0) s << " fixed_gates_from=" << c.epochs - c.fixed_gate_epochs;
+  if (c.log_alpha_min != kLogAlphaMin) s << " log_alpha_min=" << c.log_alpha_min;
   return s.str();
 }
 
@@ -126,6 +134,16 @@ class EpochWatcher final : public Callback<float> {
     start_ = std::chrono::steady_clock::now() -
              std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(
                  result_.history.empty() ? 0.0 : result_.history.back().seconds));
+    // Resumed inside the fixed-gate phase: the gates are held at the checkpoint's log_alpha,
+    // which the phase kept unchanged since its start (the same bits as the unstopped run).
+    enter_fixed_gate_phase_if_due(result_.history.size());
+  }
+  /// Starts the fixed-gate phase once `epochs_done` epochs have run (every replica: each holds
+  /// the gates of the x of its next forward, the same x for all).
+  void enter_fixed_gate_phase_if_due(std::size_t epochs_done) {
+    if (config_.fixed_gate_epochs == 0 || epochs_done < config_.epochs - config_.fixed_gate_epochs) return;
+    problem_.fix_gates();
+    for (DensityProblem* r : replicas_) r->fix_gates();
   }
   bool on_step(const StepInfo<float>& info) override {
     loss_sum_ += info.evaluation->loss;
@@ -183,6 +201,7 @@ class EpochWatcher final : public Callback<float> {
     m.multipliers.assign(info.multipliers->begin(), info.multipliers->end());
     m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     result_.history.push_back(m);
+    enter_fixed_gate_phase_if_due(result_.history.size());
     const bool go = on_epoch_ ? on_epoch_(m) : true;
     const bool root = config_.communicator == nullptr || config_.communicator->rank() == 0;
     if (!config_.checkpoint_path.empty() && solver_ && root) {
@@ -289,6 +308,7 @@ TrainResult train(const TrainConfig& config, const Dataset& data,
   po.test_gate = config.test_gate;
   po.init = config.init;
   po.dual_scale = config.dual_scale;
+  po.log_alpha_min = config.log_alpha_min;
   SolverOptions so = config.solver_options;
   so.batch_size = config.batch;
   so.max_epochs = config.epochs;

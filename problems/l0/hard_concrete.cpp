@@ -215,9 +215,8 @@ void add_expected_density_grad(ConstView<T, 1> log_alpha, double weight, View<T,
 }
 
 template <class T>
-void clamp_log_alpha(View<T, 1> log_alpha) {
-  xt::noalias(log_alpha) =
-      xt::clip(log_alpha, static_cast<T>(kLogAlphaMin), static_cast<T>(kLogAlphaMax));
+void clamp_log_alpha(View<T, 1> log_alpha, double lo) {
+  xt::noalias(log_alpha) = xt::clip(log_alpha, static_cast<T>(lo), static_cast<T>(kLogAlphaMax));
 }
 
 template <class T>
@@ -284,7 +283,7 @@ void GateState<T>::update_active() {
   template void prob_nonzero_grad<T>(ConstView<T, 1>, View<T, 1>);                                \
   template double expected_density<T>(ConstView<T, 1>);                                           \
   template void add_expected_density_grad<T>(ConstView<T, 1>, double, View<T, 1>);                \
-  template void clamp_log_alpha<T>(View<T, 1>);                                                   \
+  template void clamp_log_alpha<T>(View<T, 1>, double);                                           \
   template void init_log_alpha<T>(View<T, 1>, double, std::mt19937_64&);                          \
   template class GateState<T>;
 SADDLE_L0_HC_INSTANTIATE(float)

@@ -406,9 +406,9 @@ void GatedModel<T>::add_density_gradient(ConstView<T, 1> params, const std::vect
 }
 
 template <class T>
-void GatedModel<T>::clamp_log_alpha(View<T, 1> params) const {
+void GatedModel<T>::clamp_log_alpha(View<T, 1> params, double lo) const {
   for (const auto& g : gated_)
-    saddle::l0::clamp_log_alpha<T>(make_view<T, 1>(params.data() + g.log_alpha_offset, {g.num_gates}));
+    saddle::l0::clamp_log_alpha<T>(make_view<T, 1>(params.data() + g.log_alpha_offset, {g.num_gates}), lo);
 }
 
 template <class T>

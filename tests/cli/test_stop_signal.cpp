@@ -346,10 +346,12 @@ TEST(StopSignal, TwoRankTrainingStopsTogetherAndResumes) {
   // Root-friendly Open MPI settings (as tests/cli/test_distributed.cpp). Signalled, mpirun
   // waits odls_base_sigkill_timeout seconds (default 1), sends SIGTERM to the ranks, waits as
   // long again and sends SIGKILL: 2 s here, so that a loaded machine cannot turn the stop
-  // into a kill.
+  // into a kill. mpi_yield_when_idle: a rank waiting in a collective yields its core instead
+  // of busy-polling it (two ranks on two busy cores otherwise crawl: 492-878 s measured
+  // beside two training runs, against 137 s on an idle machine).
   const std::string env =
       "env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
-      "OMPI_MCA_rmaps_base_oversubscribe=1 "
+      "OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_mpi_yield_when_idle=1 "
       "OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_odls_base_sigkill_timeout=2 "
       "OPENBLAS_NUM_THREADS=1 ";
   auto mpi = [&](const std::vector<std::string>& args) {

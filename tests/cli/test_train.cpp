@@ -254,6 +254,11 @@ TEST(Train, BadInputGivesOneLineAndExitCodeTwo) {
       {{"--threads", "0"}, "--threads"},
       {{"--threads", "257"}, "--threads"},
       {{"--threads", "two"}, "--threads"},
+      {{"--fixed-gate-epochs", "3"}, "--fixed-gate-epochs = 3: must be < --epochs (3)"},
+      {{"--fixed-gate-epochs", "-1"}, "--fixed-gate-epochs"},
+      {{"--log-alpha-min", "0"}, "--log-alpha-min"},
+      {{"--log-alpha-min", "-30"}, "--log-alpha-min"},
+      {{"--log-alpha-min", "low"}, "--log-alpha-min"},
   };
   for (const auto& c : cases) {
     auto args = base_args();
@@ -612,7 +617,8 @@ TEST(Train, PaperProtocolIsTheThreeFlagsItNames) {
   EXPECT_NE(read_file(a / "steps.csv"), read_file(d / "steps.csv"));
 
   for (const auto& extra : std::vector<std::vector<std::string>>{
-           {"--dual-rule", "nupi"}, {"--dual-lr", "0.05"}, {"--dual-scale", "target"}, {"--no-dual-restarts"}}) {
+           {"--dual-rule", "nupi"}, {"--dual-lr", "0.05"}, {"--dual-scale", "target"}, {"--no-dual-restarts"},
+           {"--log-alpha-min", "-6"}, {"--fixed-gate-epochs", "1"}}) {
     auto bad = args;
     bad.push_back("--paper-protocol");
     bad.insert(bad.end(), extra.begin(), extra.end());

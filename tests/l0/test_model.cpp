@@ -17,8 +17,10 @@ namespace {
 // loss(x) = CE(model(x; z(noise_seed))) + sum_l w_l density_l, as a Problem for check_gradient.
 class ModelProblem : public BasicProblem<double> {
  public:
-  ModelProblem(Architecture arch, std::size_t side, std::size_t batch, std::uint64_t seed)
-      : model_(arch, side, side, 10), x_(xt::xtensor<double, 2>::from_shape({batch, side * side})),
+  /// test_gates: the deterministic median gates of test time instead of sampled ones (the
+  /// forward of DensityProblem's fixed-gate phase).
+  ModelProblem(Architecture arch, std::size_t side, std::size_t batch, std::uint64_t seed, bool test_gates = false)
+      : test_gates_(test_gates), model_(arch, side, side, 10), x_(xt::xtensor<double, 2>::from_shape({batch, side * side})),
         y_(xt::xtensor<std::int32_t, 1>::from_shape({batch})) {
     model_.reserve(batch);
     std::mt19937_64 rng(seed);
@@ -38,7 +40,8 @@ class ModelProblem : public BasicProblem<double> {
   void forward(const Vector<double>& x, const Batch& b, Evaluation& e) override {
     last_ = &x;
     const auto p = make_cview<double, 1>(x.data(), {x.size()});
-    const auto r = model_.forward_train(p, cview(x_), cview(y_), b.noise_seed);
+    const auto r = test_gates_ ? model_.forward_eval(p, cview(x_), cview(y_), TestGate::median)
+                               : model_.forward_train(p, cview(x_), cview(y_), b.noise_seed);
     e.loss = r.loss;
     std::vector<double> d;
     model_.layer_densities(p, d);
@@ -53,14 +56,15 @@ class ModelProblem : public BasicProblem<double> {
   GatedModel<double>& model() { return model_; }
 
  private:
+  bool test_gates_;
   GatedModel<double> model_;
   xt::xtensor<double, 2> x_;
   xt::xtensor<std::int32_t, 1> y_;
   const Vector<double>* last_ = nullptr;
 };
 
-void check_model_gradient(Architecture arch, std::size_t side) {
-  ModelProblem p(arch, side, 6, 7);
+void check_model_gradient(Architecture arch, std::size_t side, bool test_gates = false) {
+  ModelProblem p(arch, side, 6, 7, test_gates);
   Vector<double> x = Vector<double>::from_shape({p.num_parameters()});
   p.initial_point(x, 3);
   // Spread some gates: a few exactly-zero gates, a few saturated at one.
@@ -175,3 +179,12 @@ TEST(Model, InitialDensitiesMatchTheReference) {
 TEST(Model, MlpGradientMatchesFiniteDifferences) { check_model_gradient(Architecture::mlp, 8); }
 
 TEST(Model, LenetGradientMatchesFiniteDifferences) { check_model_gradient(Architecture::lenet5, 16); }
+
+// backward after the test-time forward (median gates z = clamp(sigmoid(log_alpha) (zeta -
+// gamma) + gamma, 0, 1)): what the fixed-gate phase trains on. Gates spread over (-3, 3) leave
+// some exactly closed, some open below 1.
+TEST(Model, MlpTestTimeGradientMatchesFiniteDifferences) { check_model_gradient(Architecture::mlp, 8, true); }
+
+TEST(Model, LenetTestTimeGradientMatchesFiniteDifferences) {
+  check_model_gradient(Architecture::lenet5, 16, true);
+}

@@ -57,6 +57,12 @@ struct DensityProblemOptions {
   std::size_t eval_batch = 500;
   TestGate test_gate = TestGate::median;
   InitScheme init = InitScheme::gp;
+  /// Lower bound of every log_alpha after each step (project()); in [-20, 0). The reference
+  /// codes' ln 0.01 leaves a closed gate P(z != 0) = sigmoid(ln 0.01 - beta ln(-gamma/zeta))
+  /// = 0.047 of expected density: under a target of 0.1 the closed gates of a large layer
+  /// then spend about half the budget on weights that test time never uses. A lower bound
+  /// (ln 1e-3: 0.0049 per closed gate) leaves that budget to open gates.
+  double log_alpha_min = kLogAlphaMin;
   void validate(std::size_t num_gated_layers) const;
 };
 
@@ -110,6 +116,18 @@ class DensityProblem final : public BasicProblem<float> {
   /// Training accuracy of the last forward (correct / rows).
   double last_batch_error() const { return last_error_; }
 
+  /// Fixed-gate phase (TrainConfig::fixed_gate_epochs: the last epochs of a run). From the
+  /// next forward on, the gate parameters log_alpha are held at the values they have in that
+  /// forward's x: training forwards use the deterministic test-time gates
+  /// (options().test_gate) instead of sampled ones, backward gives log_alpha a zero gradient
+  /// (and no density term), and project() puts the held values back after every step. Only
+  /// weights and biases train, on the very network that evaluate() measures; the expected
+  /// density, and so every constraint value, stays constant. No allocation.
+  void fix_gates();
+  /// Ends the phase: sampled gates and trainable log_alpha again.
+  void release_gates();
+  bool gates_fixed() const { return gates_fixed_; }
+
  private:
   const Dataset& data_;
   DensityProblemOptions options_;
@@ -121,6 +139,9 @@ class DensityProblem final : public BasicProblem<float> {
   const Vector<float>* last_x_ = nullptr;
   std::vector<double> group_nsp_;
   double last_error_ = 0.0;
+  bool gates_fixed_ = false;
+  bool capture_gates_ = false;  // fixed, but the held values are taken at the next forward
+  std::vector<float> held_log_alpha_;  // [total gates], the layers' log_alpha in order
 };
 
 }  // namespace saddle::l0

@@ -38,8 +38,16 @@ struct TrainConfig {
   SolverOptions solver_options = default_solver_options();
   std::size_t batch = 128;
   std::size_t epochs = 200;
+  /// The last `fixed_gate_epochs` of the `epochs` train the weights under fixed gates
+  /// (DensityProblem::fix_gates): log_alpha is held where it is at the start of the phase,
+  /// the training forward uses the deterministic test-time gates, so the network trained is
+  /// the one evaluated; densities and constraint values no longer move. 0 = off; < epochs.
+  std::size_t fixed_gate_epochs = 0;
   std::uint64_t seed = 1;
   double weight_decay = 0.0;
+  /// Lower bound of log_alpha (DensityProblemOptions::log_alpha_min); the library keeps the
+  /// reference codes' ln 0.01.
+  double log_alpha_min = kLogAlphaMin;
   /// Parameter moving average ([LZ] EMA, initialised to the initial point); 0 = off.
   double ema_beta = 0.0;
   TestGate test_gate = TestGate::median;

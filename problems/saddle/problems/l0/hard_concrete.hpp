@@ -137,9 +137,11 @@ double expected_density(ConstView<T, 1> log_alpha);
 template <class T>
 void add_expected_density_grad(ConstView<T, 1> log_alpha, double weight, View<T, 1> grad);
 
-/// log_alpha <- clamp(log_alpha, ln 0.01, ln 100) (after every optimizer step). No allocation.
+/// log_alpha <- clamp(log_alpha, lo, ln 100) (after every optimizer step); lo defaults to the
+/// reference codes' ln 0.01 (DensityProblemOptions::log_alpha_min says why one may go lower).
+/// No allocation.
 template <class T>
-void clamp_log_alpha(View<T, 1> log_alpha);
+void clamp_log_alpha(View<T, 1> log_alpha, double lo = kLogAlphaMin);
 
 /// log_alpha_j ~ N(log(1-d) - log(d), 0.01^2), d = droprate_init in (0, 1) ([LZ]
 /// reset_parameters, [GP] init_parameters). Throws InvalidOption unless 0 < d < 1.
@@ -191,7 +193,7 @@ class GateState {
   extern template void prob_nonzero_grad<T>(ConstView<T, 1>, View<T, 1>);                    \
   extern template double expected_density<T>(ConstView<T, 1>);                               \
   extern template void add_expected_density_grad<T>(ConstView<T, 1>, double, View<T, 1>);    \
-  extern template void clamp_log_alpha<T>(View<T, 1>);                                       \
+  extern template void clamp_log_alpha<T>(View<T, 1>, double);                               \
   extern template void init_log_alpha<T>(View<T, 1>, double, std::mt19937_64&);              \
   extern template class GateState<T>;
 SADDLE_L0_HC_EXTERN(float)

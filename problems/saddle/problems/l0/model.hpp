@@ -113,8 +113,8 @@ class GatedModel {
   void layer_densities(ConstView<T, 1> params, std::vector<double>& out) const;
   /// grad[log_alpha of layer l] += weights[l] * d density_l / d log_alpha. weights: [L].
   void add_density_gradient(ConstView<T, 1> params, const std::vector<double>& weights, View<T, 1> grad) const;
-  /// Clamps every log_alpha to [ln 0.01, ln 100].
-  void clamp_log_alpha(View<T, 1> params) const;
+  /// Clamps every log_alpha to [lo, ln 100] (lo: the reference codes' ln 0.01 by default).
+  void clamp_log_alpha(View<T, 1> params, double lo = kLogAlphaMin) const;
   /// Pruned architecture, purged params and MACs at test time (gate > 0): the counts of
   /// purge_network(*this, params, gate) (purged_network.hpp). Allocates.
   PurgedCounts purged(ConstView<T, 1> params, TestGate gate) const;
