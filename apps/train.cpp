@@ -42,6 +42,22 @@
 namespace saddle::cli {
 namespace {
 
+// --fixed-gate-epochs: K epochs, or P% of --epochs (rounded down), K < --epochs.
+std::size_t fixed_gate_epochs(const std::string& text, std::size_t epochs) {
+  std::size_t k = 0;
+  if (!text.empty() && text.back() == '%') {
+    const double percent = parse_double("--fixed-gate-epochs", text.substr(0, text.size() - 1));
+    if (!(percent >= 0.0 && percent < 100.0))
+      throw UsageError("--fixed-gate-epochs = " + text + ": a share of the epochs must be in [0%, 100%)");
+    k = static_cast<std::size_t>(std::floor(static_cast<double>(epochs) * percent / 100.0 + 1e-9));
+  } else {
+    k = static_cast<std::size_t>(parse_unsigned("--fixed-gate-epochs", text));
+  }
+  if (k >= epochs)
+    throw UsageError("--fixed-gate-epochs = " + text + ": must be < --epochs (" + std::to_string(epochs) + ")");
+  return k;
+}
+
 namespace fs = std::filesystem;
 using saddle::l0::TrainConfig;
 
@@ -136,10 +152,7 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
   read_solver_flags(vm, so);
   c.batch = positive_size(vm, "batch");
   c.epochs = positive_size(vm, "epochs");
-  c.fixed_gate_epochs = static_cast<std::size_t>(parse_unsigned("--fixed-gate-epochs", vm["fixed-gate-epochs"].as<std::string>()));
-  if (c.fixed_gate_epochs >= c.epochs)
-    throw UsageError("--fixed-gate-epochs = " + std::to_string(c.fixed_gate_epochs) + ": must be < --epochs (" +
-                     std::to_string(c.epochs) + ")");
+  c.fixed_gate_epochs = fixed_gate_epochs(vm["fixed-gate-epochs"].as<std::string>(), c.epochs);
   so.max_epochs = c.epochs;
   validate_with_flags(so);
   c.seed = parse_unsigned("--seed", vm["seed"].as<std::string>());

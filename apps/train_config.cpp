@@ -65,9 +65,10 @@ po::options_description train_options() {
        "--dual-rule gradient-ascent --dual-lr 1e-4 --dual-scale one, dual restarts on")
       ("batch", po::value<std::string>()->value_name("N")->default_value("128"), "minibatch size, 1 to the training set size")
       ("epochs", po::value<std::string>()->value_name("N")->default_value("200"), "epochs, > 0")
-      ("fixed-gate-epochs", po::value<std::string>()->value_name("K")->default_value("0"), "the last K of the epochs "
-       "train the weights under fixed gates: log_alpha held, the deterministic test-time gates in the training "
-       "forward (the network trained is the one evaluated; densities stop moving), 0 <= K < --epochs")
+      ("fixed-gate-epochs", po::value<std::string>()->value_name("K|P%")->default_value("0"), "the last K epochs "
+       "(or P% of --epochs, rounded down) train the weights under fixed gates: log_alpha held, the deterministic "
+       "test-time gates in the training forward (the network trained is the one evaluated; densities stop "
+       "moving), K < --epochs")
       ("seed", po::value<std::string>()->value_name("S")->default_value("1"), "seed of init, shuffles and gate noise")
       ("eval-every", po::value<std::string>()->value_name("N")->default_value("1"), "test-set evaluation every N epochs");
   add_thread_flag(how, true);
@@ -169,8 +170,10 @@ void apply_paper_protocol(po::variables_map& vm) {
     auto& v = vm.at(name);
     const std::string current = v.as<std::string>();
     const std::string flag = std::string("--") + name;
-    const bool numeric = flag == "--dual-lr" || flag == "--log-alpha-min" || flag == "--fixed-gate-epochs";
-    const bool same = numeric ? parse_double(flag, current) == parse_double(flag, value) : current == value;
+    const bool numeric = flag == "--dual-lr" || flag == "--log-alpha-min";
+    const bool same = numeric                           ? parse_double(flag, current) == parse_double(flag, value)
+                      : flag == "--fixed-gate-epochs" ? current == "0" || current == "0%"
+                                                        : current == value;
     if (!v.defaulted() && !same)
       throw UsageError(std::string("--paper-protocol sets --") + name + " " + value + "; drop --" + name + " " + current);
     v.value() = std::string(value);

@@ -256,6 +256,8 @@ TEST(Train, BadInputGivesOneLineAndExitCodeTwo) {
       {{"--threads", "two"}, "--threads"},
       {{"--fixed-gate-epochs", "3"}, "--fixed-gate-epochs = 3: must be < --epochs (3)"},
       {{"--fixed-gate-epochs", "-1"}, "--fixed-gate-epochs"},
+      {{"--fixed-gate-epochs", "100%"}, "[0%, 100%)"},
+      {{"--fixed-gate-epochs", "x%"}, "--fixed-gate-epochs"},
       {{"--log-alpha-min", "0"}, "--log-alpha-min"},
       {{"--log-alpha-min", "-30"}, "--log-alpha-min"},
       {{"--log-alpha-min", "low"}, "--log-alpha-min"},
