@@ -25,6 +25,7 @@
 #include "saddle/problems/l0/density_problem.hpp"
 #include "saddle/problems/l0/experiment.hpp"
 #include "saddle/solvers.hpp"
+#include "bench_problem.hpp"
 #ifdef SADDLE_HAS_MPI
 #include "saddle/mpi.hpp"
 #endif
@@ -135,14 +136,8 @@ int main(int argc, char** argv) {
   const char* threads = std::getenv("OPENBLAS_NUM_THREADS");
   for (const auto& model : models) {
     for (const std::size_t batch : batches) {
-      l0::DensityProblemOptions po;
-      po.architecture = l0::parse_architecture(model);
-      po.batch = batch;
-      po.init = l0::InitScheme::lz;
-      {
-        l0::GatedModel<float> shape(po.architecture, data.rows, data.cols, data.num_classes);
-        po.groups = l0::model_level(shape, 0.33);
-      }
+      const l0::DensityProblemOptions po =
+          saddle_bench::density_problem_options(l0::parse_architecture(model), batch, data);
       l0::DensityProblem problem(data, po);
       saddle::SolverOptions so = l0::TrainConfig::default_solver_options();
       so.batch_size = batch;

@@ -42,6 +42,7 @@
 #include "saddle/problems/l0/experiment.hpp"
 #include "saddle/solvers.hpp"
 #include "saddle/thread_parallel.hpp"
+#include "bench_problem.hpp"
 
 // This program's interposed C allocator (counts in every thread); after every other header.
 #define SADDLE_TEST_ALLOC_DEFINE
@@ -197,14 +198,8 @@ int main(int argc, char** argv) {
   std::printf("saddle_bench_threads: %zu steps x %zu rounds, data-parallel threads = %zu, tbb %s\n",
               steps, rounds, threads, saddle::tbb_available() ? "available" : "not built");
   for (const auto& model : models) {
-    l0::DensityProblemOptions po;
-    po.architecture = l0::parse_architecture(model);
-    po.batch = batch;
-    po.init = l0::InitScheme::lz;
-    {
-      l0::GatedModel<float> shape(po.architecture, data.rows, data.cols, data.num_classes);
-      po.groups = l0::model_level(shape, 0.33);
-    }
+    const l0::DensityProblemOptions po =
+        saddle_bench::density_problem_options(l0::parse_architecture(model), batch, data);
     // The problems are built once and reused by every round.
     l0::DensityProblem single(data, po);
     auto make = [&](std::size_t) { return std::make_unique<l0::DensityProblem>(data, po); };

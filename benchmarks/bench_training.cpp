@@ -63,6 +63,7 @@
 #include "saddle/problems/l0/saved_model.hpp"
 #include "saddle/problems/l0/basic_layers.hpp"
 #include "saddle/solvers.hpp"
+#include "bench_problem.hpp"
 
 // OpenBLAS's own introspection functions (declared here: <cblas.h> is not included next to
 // xtensor-blas, which declares the BLAS functions itself).
@@ -278,15 +279,7 @@ Setup& setup(Model which) {
   if (slot) return *slot;
   const ModelSpec& spec = kModelSpecs[which];
   slot = std::make_unique<Setup>();
-  l0::DensityProblemOptions po;
-  po.architecture = spec.arch;
-  po.batch = kBatch;
-  po.eval_batch = 500;  // `saddle train` default
-  po.init = l0::InitScheme::lz;  // TrainConfig default
-  {
-    l0::GatedModel<float> shape(spec.arch, g_data->rows, g_data->cols, g_data->num_classes);
-    po.groups = l0::model_level(shape, kTargetDensity);
-  }
+  const l0::DensityProblemOptions po = saddle_bench::density_problem_options(spec.arch, kBatch, *g_data, kTargetDensity);
   slot->problem = std::make_unique<l0::DensityProblem>(*g_data, po);
   l0::DensityProblem& p = *slot->problem;
   if (p.model().dense_macs() != spec.macs)
