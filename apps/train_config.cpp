@@ -40,9 +40,9 @@ po::options_description train_options() {
       ("init", po::value<std::string>()->value_name("NAME")->default_value("lz"), "weight init: lz (L0 code: He "
        "fan-in, zero biases) | gp (constrained-L0 code: std sqrt(2/out), W/(1-d); trains far slower, docs/results.md)")
       ("weight-decay", po::value<std::string>()->value_name("X")->default_value("0"), "L2 under the gates (Eq. 15), >= 0")
-      ("log-alpha-min", po::value<std::string>()->value_name("X")->default_value("-4.605170185988091"), "lower bound "
-       "of the gate parameters log_alpha, in [-20, 0) (ln 0.01 = -4.605: the papers' codes; a closed gate then still "
-       "counts 0.047 of expected density)")
+      ("log-alpha-min", po::value<std::string>()->value_name("X")->default_value("-6.907755"), "lower bound "
+       "of the gate parameters log_alpha, in [-20, 0): ln 1e-3, a closed gate counts 0.0049 of expected density "
+       "(the papers' codes: ln 0.01 = -4.605170185988091, 0.047)")
       ("ema", po::value<std::string>()->value_name("BETA")->default_value("0"), "evaluate a moving average of the "
        "parameters with decay BETA in [0, 1) (0 = off; [LZ] uses 0.999)");
   po::options_description how("Solver [dual restarts: on unless --no-dual-restarts]", 100, 50);
@@ -53,7 +53,8 @@ po::options_description train_options() {
        "lagrangian | augmented-lagrangian | quadratic-penalty");
   // The solver flags of solver_flags.hpp (the same as solve's), with train's defaults.
   // The dual update defaults (docs/formulations.md): nuPI on the violation relative to the
-  // target, with a proportional term that saturates at kp * kp-clip = 0.18.
+  // target, with a proportional term that saturates at kp * kp-clip = 0.18. (With the model
+  // defaults above, log_alpha >= ln 1e-3 and the last 5 % of the epochs under fixed gates.)
   add_solver_flags(how, how, SolverFlagSet::all,
                    {{"primal-rule", "adam"}, {"primal-lr", "7e-4"}, {"momentum", "0.9"}, {"dual-rule", "nupi"},
                     {"dual-lr", "3e-5"}, {"kp", "30"}, {"kp-clip", "0.006"}, {"nu", "0"}, {"penalty", "1"}});
@@ -61,11 +62,12 @@ po::options_description train_options() {
       ("dual-scale", po::value<std::string>()->value_name("NAME")->default_value("target"), "what the dual update "
        "measures a violation against: target (relative: (density - eps)/eps) | one (the violation as it is, the "
        "papers' protocol)")
-      ("paper-protocol", po::bool_switch(), "the constrained-L0 paper's dual update instead of the default: "
-       "--dual-rule gradient-ascent --dual-lr 1e-4 --dual-scale one, dual restarts on")
+      ("paper-protocol", po::bool_switch(), "the constrained-L0 paper's protocol instead of the defaults: "
+       "--dual-rule gradient-ascent --dual-lr 1e-4 --dual-scale one --log-alpha-min -4.605170185988091 "
+       "--fixed-gate-epochs 0, dual restarts on")
       ("batch", po::value<std::string>()->value_name("N")->default_value("128"), "minibatch size, 1 to the training set size")
       ("epochs", po::value<std::string>()->value_name("N")->default_value("200"), "epochs, > 0")
-      ("fixed-gate-epochs", po::value<std::string>()->value_name("K|P%")->default_value("0"), "the last K epochs "
+      ("fixed-gate-epochs", po::value<std::string>()->value_name("K|P%")->default_value("5%"), "the last K epochs "
        "(or P% of --epochs, rounded down) train the weights under fixed gates: log_alpha held, the deterministic "
        "test-time gates in the training forward (the network trained is the one evaluated; densities stop "
        "moving), K < --epochs")

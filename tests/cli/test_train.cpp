@@ -587,13 +587,15 @@ TEST(Train, DefaultDualUpdateIsClippedNuPiRelativeToTheTarget) {
   ASSERT_EQ(run(args).code, 0);
   const std::string config = read_file(dir / "config.ini");
   for (const char* line : {"dual-rule = nupi\n", "kp = 30\n", "kp-clip = 0.006\n", "dual-lr = 3e-5\n",
-                           "dual-scale = target\n", "paper-protocol = false\n"})
+                           "dual-scale = target\n", "paper-protocol = false\n", "log-alpha-min = -6.907755\n",
+                           "fixed-gate-epochs = 5%\n"})
     EXPECT_NE(config.find(line), std::string::npos) << line << " not in\n" << config;
 }
 
-// --paper-protocol records the paper's dual update in config.ini, runs exactly as the three
-// flags it stands for, and refuses a flag that contradicts it.
-TEST(Train, PaperProtocolIsTheThreeFlagsItNames) {
+// --paper-protocol records the paper's dual update and model (log_alpha bound, no fixed-gate
+// phase) in config.ini, runs exactly as the flags it stands for, and refuses a flag that
+// contradicts it.
+TEST(Train, PaperProtocolIsTheFlagsItNames) {
   REQUIRE_EXE();
   const fs::path a = scratch_dir() / "paper_switch";
   const fs::path b = scratch_dir() / "paper_flags";
@@ -603,13 +605,14 @@ TEST(Train, PaperProtocolIsTheThreeFlagsItNames) {
   with_switch.insert(with_switch.end(), {"--paper-protocol", "--out", a.string()});
   auto with_flags = args;
   with_flags.insert(with_flags.end(), {"--dual-rule", "gradient-ascent", "--dual-lr", "1e-4", "--dual-scale", "one",
-                                       "--out", b.string()});
+                                       "--log-alpha-min", "-4.605170185988091", "--fixed-gate-epochs", "0", "--out",
+                                       b.string()});
   ASSERT_EQ(run(with_switch).code, 0);
   ASSERT_EQ(run(with_flags).code, 0);
   EXPECT_EQ(read_file(a / "steps.csv"), read_file(b / "steps.csv"));
   const std::string config = read_file(a / "config.ini");
   for (const char* line : {"dual-rule = gradient-ascent\n", "dual-lr = 1e-4\n", "dual-scale = one\n",
-                           "paper-protocol = true\n"})
+                           "paper-protocol = true\n", "log-alpha-min = -4.605170185988091\n", "fixed-gate-epochs = 0\n"})
     EXPECT_NE(config.find(line), std::string::npos) << line << " not in\n" << config;
   // The default differs from it (the multipliers move differently from the first step).
   const fs::path d = scratch_dir() / "paper_default";
@@ -654,6 +657,11 @@ TEST(Train, ResumeKeepsTheRecordedSettingsWhenDefaultsChange) {
        {"kp-clip", "dual-scale"}},
       // a run made before --dual-scale existed (the plain violation then)
       {{"--dual-scale", "one", "--dual-lr", "0.05"}, {"--dual-scale", "one"}, {"dual-scale"}},
+      // a run made before --log-alpha-min and --fixed-gate-epochs existed (ln 0.01, no phase)
+      // (a dual step large enough to drive gates to the bound within the 5 epochs)
+      {{"--log-alpha-min", "-4.605170185988091", "--fixed-gate-epochs", "0", "--dual-lr", "5"},
+       {"--log-alpha-min", "-4.605170185988091", "--fixed-gate-epochs", "0"},
+       {"log-alpha-min", "fixed-gate-epochs"}},
   };
   int index = 0;
   for (const auto& c : cases) {
