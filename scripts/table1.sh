@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Table 1 of Gallego-Posada et al. (2021) on real MNIST with saddle train's defaults (200
-# epochs, batch 128, Adam 7e-4, the default dual update of docs/formulations.md), 3 seeds per
+# epochs, batch 128, Adam 7e-4, the default dual update of docs/formulations.md, log_alpha >=
+# ln 1e-3, the last 5 % of the epochs under fixed gates), 3 seeds per
 # row, two runs at a time (one core each). One `saddle sweep` per row, in OUT_DIR/<row>/
 # (sweep.md and sweep.csv: final test error and expected density, mean +- 95 % CI; one run
 # folder per seed with summary.json and metrics.jsonl). Running the script again resumes:
