@@ -42,14 +42,21 @@ bool is_log_alpha(const GatedModel<float>& model, std::size_t i) {
   return false;
 }
 
+// A model-level MLP problem on a tiny data set, with its initial point x (gates not spread).
+struct TinyProblem {
+  Dataset data = l0_test::random_dataset(64, 32, 3, "tiny");
+  DensityProblem p{data, small_options(GatedModel<float>(Architecture::mlp))};
+  Vector<float> x = Vector<float>::from_shape({p.num_parameters()});
+  TinyProblem() { p.initial_point(x, 1); }
+};
+
 }  // namespace
 
 TEST(FixedGates, ForwardIsTheTestTimeNetworkWhateverTheNoise) {
-  const Dataset data = l0_test::random_dataset(64, 32, 3, "tiny");
-  GatedModel<float> shape(Architecture::mlp);
-  DensityProblem p(data, small_options(shape));
-  Vector<float> x = Vector<float>::from_shape({p.num_parameters()});
-  p.initial_point(x, 1);
+  TinyProblem t;
+  const Dataset& data = t.data;
+  DensityProblem& p = t.p;
+  Vector<float>& x = t.x;
   spread_gates(p.model(), x);
   Evaluation a, b;
   a.resize(1);
@@ -80,11 +87,10 @@ TEST(FixedGates, ForwardIsTheTestTimeNetworkWhateverTheNoise) {
 }
 
 TEST(FixedGates, BackwardTrainsWeightsOnlyAndEqualsTheTestTimeBackward) {
-  const Dataset data = l0_test::random_dataset(64, 32, 3, "tiny");
-  GatedModel<float> shape(Architecture::mlp);
-  DensityProblem p(data, small_options(shape));
-  Vector<float> x = Vector<float>::from_shape({p.num_parameters()});
-  p.initial_point(x, 1);
+  TinyProblem t;
+  const Dataset& data = t.data;
+  DensityProblem& p = t.p;
+  Vector<float>& x = t.x;
   spread_gates(p.model(), x);
   p.fix_gates();
   Evaluation e;
@@ -117,11 +123,9 @@ TEST(FixedGates, BackwardTrainsWeightsOnlyAndEqualsTheTestTimeBackward) {
 }
 
 TEST(FixedGates, ProjectionHoldsTheGatesOfTheFirstForward) {
-  const Dataset data = l0_test::random_dataset(64, 32, 3, "tiny");
-  GatedModel<float> shape(Architecture::mlp);
-  DensityProblem p(data, small_options(shape));
-  Vector<float> x = Vector<float>::from_shape({p.num_parameters()});
-  p.initial_point(x, 1);
+  TinyProblem t;
+  DensityProblem& p = t.p;
+  Vector<float>& x = t.x;
   p.fix_gates();
   spread_gates(p.model(), x);  // after fix_gates, before the forward: these are held
   const Vector<float> held = x;
