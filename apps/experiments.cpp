@@ -23,8 +23,8 @@ const std::vector<std::string>& passthrough_flags() {
     std::vector<std::string> f = {"model", "dataset", "data-dir", "epochs", "fixed-gate-epochs", "batch"};
     const auto& solver = valued_solver_flags();  // solver_flags.hpp
     f.insert(f.end(), solver.begin(), solver.end());
-    f.insert(f.end(), {"dual-scale", "weight-decay", "log-alpha-min", "ema", "init", "input-scaling", "test-gate", "eval-every",
-                       "threads"});
+    f.insert(f.end(), {"dual-scale", "weight-decay", "log-alpha-min", "ema", "init",
+                       "input-scaling", "test-gate", "eval-every", "threads", "thread-split"});
     return f;
   }();
   return flags;
@@ -88,6 +88,7 @@ SharedSettings read_shared(const po::variables_map& vm) {
     if (given(vm, name) && parse_unsigned(std::string("--") + name, vm[name].as<std::string>()) == 0)
       throw UsageError(std::string("--") + name + " = 0: must be > 0");
   read_thread_flag(vm);  // 1..256, checked before any run starts
+  read_thread_split_flag(vm);
   for (const char* name : {"primal-lr", "dual-lr", "penalty"})
     if (given(vm, name) && !(parse_double(std::string("--") + name, vm[name].as<std::string>()) > 0.0))
       throw UsageError(std::string("--") + name + " = " + vm[name].as<std::string>() + ": must be > 0");

@@ -131,9 +131,24 @@ std::vector<std::string> given_solver_flags(const po::variables_map& vm) {
 void add_thread_flag(po::options_description& options, bool with_default) {
   auto* value = po::value<std::string>()->value_name("N");
   if (with_default) value->default_value("1");
-  options.add_options()("threads", value,
-                        "data-parallel threads of a run, 1..256: each minibatch and the test set are split over N "
-                        "replicas of the model (1 = one thread; same N and seed, same result bit for bit; docs/l0.md)");
+  options.add_options()(
+      "threads", value,
+      "threads of a run, 1..256: each minibatch and the test set are split over N threads "
+      "(1 = one thread; same N and seed, same result bit for bit; docs/l0.md)");
+  auto* split = po::value<std::string>()->value_name("HOW");
+  if (with_default) split->default_value("auto");
+  options.add_options()(
+      "thread-split", split,
+      "how --threads N split a minibatch: batch (N replicas of the model, each a share of the "
+      "rows), layers (one model, the dense layers' work split over the threads), auto (layers "
+      "for mlp, batch for lenet5: the faster, docs/performance.md)");
+}
+
+std::string read_thread_split_flag(const po::variables_map& vm) {
+  const std::string text = vm.count("thread-split") ? vm["thread-split"].as<std::string>() : "auto";
+  if (text != "auto" && text != "batch" && text != "layers")
+    throw UsageError("unknown --thread-split '" + text + "' (choices: auto, batch, layers)");
+  return text;
 }
 
 std::size_t read_thread_flag(const po::variables_map& vm) {

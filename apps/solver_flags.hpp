@@ -46,13 +46,16 @@ const std::vector<std::string>& valued_solver_flags();
 /// Ranges are checked later (validate_with_flags).
 void read_solver_flags(const po::variables_map& vm, SolverOptions& options);
 
-/// --threads N, the data-parallel threads of one training run (TrainConfig::threads): `saddle
-/// train` takes it with the default 1; compare and sweep pass it through to every run when
-/// given (no default of their own). The one definition of the flag's text and range.
+/// --threads N and --thread-split HOW, the threads of one training run (TrainConfig::threads,
+/// thread_split): `saddle train` takes them with the defaults 1 and auto; compare and sweep
+/// pass them through to every run when given (no default of their own). The one definition
+/// of the flags' text and range.
 void add_thread_flag(po::options_description& options, bool with_default);
 /// The value of --threads in `vm` (1 when absent). Throws UsageError for a malformed
 /// number or one outside 1..256.
 std::size_t read_thread_flag(const po::variables_map& vm);
+/// --thread-split: "auto" (also when absent), "batch" or "layers"; UsageError otherwise.
+std::string read_thread_split_flag(const po::variables_map& vm);
 
 /// The valued solver flags of `vm` the user gave, as arguments {"--primal-lr", "0.1", ...}
 /// to pass on to a child run.

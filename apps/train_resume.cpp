@@ -33,10 +33,11 @@ std::vector<std::string> resume_arguments(const std::string& resume_dir,
   const fs::path config = fs::path(resume_dir) / "config.ini";
   if (fs::exists(config)) {
     const std::pair<const char*, const char*> added_later[] = {
-        {"kp-clip", "inf"},    // before --kp-clip: no clipping
-        {"dual-scale", "one"},       // before --dual-scale: the plain violation
-        {"fixed-gate-epochs", "0"},  // before --fixed-gate-epochs: no fixed-gate phase
+        {"kp-clip", "inf"},                       // before --kp-clip: no clipping
+        {"dual-scale", "one"},                    // before --dual-scale: the plain violation
+        {"fixed-gate-epochs", "0"},               // before --fixed-gate-epochs: no fixed-gate phase
         {"log-alpha-min", "-4.605170185988091"},  // before --log-alpha-min: ln 0.01
+        {"thread-split", "batch"},  // before --thread-split: --threads N split the batch
     };
     std::vector<std::string> lines;
     std::ifstream cin(config);

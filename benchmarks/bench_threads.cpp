@@ -9,9 +9,14 @@
 //   tbb2s      tbb2, and the solver's per-element work (Adam's update) split over
 //              the same team (SolverOptions::range_runner), as `saddle train --threads 2` runs
 //   std2s      std2, the same
+//   tbb2l      ONE problem, its dense layers' work split over a team of 2 (column blocks
+//              forward, input blocks backward: DensityProblem::set_runner) and the solver's
+//              per-element work on the same team (oneTBB arena), OpenBLAS 1 thread
+//   std2l      tbb2l on saddle's std::thread team (`saddle train --threads 2 --thread-split
+//              layers` runs it)
 //
 // Usage: saddle_bench_threads [--models mlp,lenet5] [--steps N] [--rounds R] [--threads N]
-//                             [--configs blas1,blas2,tbb2,std2,tbb2s,std2s]
+//                             [--configs blas1,blas2,tbb2,std2,tbb2s,std2s,tbb2l,std2l]
 // Prints one line per measurement
 //   RUN model=<m> config=<c> round=<r> ms_step=<..> allocs_per_step=<..> main_cpu_ms=<..>
 //       process_cpu_ms=<..> serial_cpu_ms=<..>
@@ -152,7 +157,8 @@ double median(std::vector<double> v) {
 int main(int argc, char** argv) {
   namespace l0 = saddle::l0;
   std::vector<std::string> models = {"mlp", "lenet5"};
-  std::vector<std::string> configs = {"blas1", "blas2", "tbb2", "std2", "tbb2s", "std2s"};
+  std::vector<std::string> configs = {"blas1", "blas2", "tbb2",  "std2",
+                                      "tbb2s", "std2s", "tbb2l", "std2l"};
   std::size_t steps = 100, rounds = 5, threads = 2;
   for (int i = 1; i < argc; i += 2) {
     const std::string flag = argv[i];
@@ -177,10 +183,11 @@ int main(int argc, char** argv) {
     }
   }
   for (const auto& c : configs)
-    if (c != "blas1" && c != "blas2" && c != "tbb2" && c != "std2" && c != "tbb2s" && c != "std2s") {
+    if (c != "blas1" && c != "blas2" && c != "tbb2" && c != "std2" && c != "tbb2s" &&
+        c != "std2s" && c != "tbb2l" && c != "std2l") {
       std::fprintf(stderr,
                    "saddle_bench_threads: error: unknown config '%s' (choices: blas1, blas2, tbb2, "
-                   "std2, tbb2s, std2s)\n",
+                   "std2, tbb2s, std2s, tbb2l, std2l)\n",
                    c.c_str());
       return 2;
     }
@@ -212,6 +219,17 @@ int main(int argc, char** argv) {
         split_problems[c] = std::make_unique<saddle::ThreadParallelProblem<float>>(
             threads, make, saddle::ThreadBackend::std_thread);
     }
+    // Layer split: one problem per config, its model's dense layers on the config's team.
+    std::map<std::string, std::unique_ptr<saddle::ThreadTeam>> teams;
+    std::map<std::string, std::unique_ptr<l0::DensityProblem>> layer_problems;
+    for (const auto& c : configs) {
+      if (c != "tbb2l" && c != "std2l") continue;
+      if (c == "tbb2l" && !saddle::tbb_available()) continue;
+      teams[c] = std::make_unique<saddle::ThreadTeam>(
+          threads, c == "tbb2l" ? saddle::ThreadBackend::tbb : saddle::ThreadBackend::std_thread);
+      layer_problems[c] = std::make_unique<l0::DensityProblem>(data, po);
+      layer_problems[c]->set_runner(teams[c].get());
+    }
     saddle::SolverOptions so = l0::TrainConfig::default_solver_options();
     so.dual.kind = saddle::DualRuleKind::nupi;
     so.dual.kp = 100;
@@ -222,13 +240,16 @@ int main(int argc, char** argv) {
     std::map<std::string, std::vector<double>> ms;
     for (std::size_t round = 0; round < rounds; ++round) {
       for (const auto& c : configs) {
-        if ((c == "tbb2" || c == "tbb2s") && !saddle::tbb_available()) continue;
+        if ((c == "tbb2" || c == "tbb2s" || c == "tbb2l") && !saddle::tbb_available()) continue;
         openblas_set_num_threads(c == "blas2" ? 2 : 1);
         saddle::BasicProblem<float>& solved =
             split_problems.count(c) ? static_cast<saddle::BasicProblem<float>&>(*split_problems[c])
-                                    : single;
+            : layer_problems.count(c)
+                ? static_cast<saddle::BasicProblem<float>&>(*layer_problems[c])
+                : single;
         saddle::SolverOptions sc = so;
         if (c == "tbb2s" || c == "std2s") sc.range_runner = &split_problems[c]->team();
+        if (teams.count(c)) sc.range_runner = teams[c].get();
         if (round == 0) {  // warm-up: BLAS buffers, first touch, thread start
           saddle::SolverOptions warm = sc;
           warm.max_iterations = 3;

@@ -3,6 +3,7 @@
 #include "saddle/solver.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -182,10 +183,9 @@ struct Solver<T>::Impl final : StepContext<T> {
   Evaluation last_eval;
   Batch batch;
   bool stochastic = false;
-  // opt.range_runner when it has >= 2 workers: the primal rule's update runs on it. The NaN/Inf
-  // test of the gradient and the copy of x stay on the calling thread: split, each cost an
-  // extra fork-join that measured more than the memory-bound pass it halved (MLP,
-  // docs/performance.md, "Two cores").
+  // opt.range_runner when it has >= 2 workers: the primal rule's update and the NaN/Inf test
+  // of the gradient run on it. The copy of x stays on the calling thread (GDA avoids it: see
+  // primal_step).
   RangeRunner* runner = nullptr;
   std::size_t batch_size = 0, num_samples = 0, batches_per_epoch = 1;
 
@@ -234,9 +234,20 @@ struct Solver<T>::Impl final : StepContext<T> {
     form->primal_weights(eval.constraints, lam, weights);
     problem->backward(weights, grad);
     ++backwards;
-    if (opt.check_finite && !all_finite(grad))
+    if (opt.check_finite && !finite_on_runner(grad))
       throw NumericalFailure("backward: the gradient has a NaN or Inf at iteration " +
                              std::to_string(iteration + 1));
+  }
+  // all_finite(v), in fixed ranges on the runner when there is one.
+  bool finite_on_runner(const Vector<T>& v) const {
+    if (runner == nullptr) return all_finite(v);
+    std::atomic<bool> bad{false};
+    auto f = [&](std::size_t, IndexRange r) {
+      if (!all_finite(v.data() + r.begin, r.end - r.begin))
+        bad.store(true, std::memory_order_relaxed);
+    };
+    for_ranges(runner, v.size(), f);
+    return !bad.load(std::memory_order_relaxed);
   }
   void primal_step(Vector<T>& at, const Vector<T>& grad) override {
     if (!start_saved && &at == &x) {

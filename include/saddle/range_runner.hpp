@@ -34,17 +34,45 @@ struct IndexRange {
 /// unsplit loop would start a vector).
 inline constexpr std::size_t kRangeBlock = 64;
 
-/// Range i of `parts` consecutive ranges covering [0, n): the ceil(n / kRangeBlock) blocks are
-/// dealt out as evenly as possible, earlier ranges first; the last block may be partial.
-/// Some ranges are empty when n has fewer blocks than parts.
-inline IndexRange chunk_range(std::size_t n, std::size_t i, std::size_t parts) {
-  const std::size_t blocks = (n + kRangeBlock - 1) / kRangeBlock;
+/// Range i of `parts` consecutive ranges covering [0, n) in whole blocks of `block` (>= 1)
+/// elements: the ceil(n / block) blocks are dealt out as evenly as possible, earlier ranges
+/// first; the last block may be partial. Some ranges are empty when n has fewer blocks than
+/// parts.
+inline IndexRange block_range(std::size_t n, std::size_t i, std::size_t parts, std::size_t block) {
+  const std::size_t blocks = (n + block - 1) / block;
   const std::size_t base = blocks / parts, extra = blocks % parts;
   const std::size_t first = i * base + (i < extra ? i : extra);
   const std::size_t count = base + (i < extra ? 1 : 0);
-  const std::size_t begin = first * kRangeBlock < n ? first * kRangeBlock : n;
-  const std::size_t end = (first + count) * kRangeBlock < n ? (first + count) * kRangeBlock : n;
+  const std::size_t begin = first * block < n ? first * block : n;
+  const std::size_t end = (first + count) * block < n ? (first + count) * block : n;
   return {begin, end};
+}
+
+/// block_range in blocks of kRangeBlock elements.
+inline IndexRange chunk_range(std::size_t n, std::size_t i, std::size_t parts) {
+  return block_range(n, i, parts, kRangeBlock);
+}
+
+/// Calls f(i, parts) for every worker i of `runner` (parts = its workers), concurrently, or
+/// f(0, 1) on the calling thread when runner is null or has one worker: work split by the
+/// callee into `parts` fixed pieces. f is kept by reference (never copied); nothing is
+/// allocated.
+template <class F>
+void for_parts(RangeRunner* runner, F& f) {
+  if (runner == nullptr || runner->workers() <= 1) {
+    f(std::size_t{0}, std::size_t{1});
+    return;
+  }
+  struct Ctx {
+    F* f;
+    std::size_t parts;
+  } ctx{&f, runner->workers()};
+  runner->run(
+      [](void* c, std::size_t i) {
+        auto& k = *static_cast<Ctx*>(c);
+        (*k.f)(i, k.parts);
+      },
+      &ctx);
 }
 
 /// Calls f(i, chunk_range(n, i, workers)) for every worker i: on `runner`'s workers

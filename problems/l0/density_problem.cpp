@@ -110,6 +110,11 @@ void DensityProblem::shuffle(std::uint64_t seed) {
   }
 }
 
+void DensityProblem::set_runner(RangeRunner* runner) {
+  runner_ = runner;
+  model_.set_runner(runner);
+}
+
 void DensityProblem::project(Vector<float>& x) const {
   model_.clamp_log_alpha(make_view<float, 1>(x.data(), {x.size()}), options_.log_alpha_min);
   if (gates_fixed_ && !capture_gates_) {
@@ -174,11 +179,15 @@ void DensityProblem::forward(const Vector<float>& x, const Batch& batch, Evaluat
   const std::size_t f = model_.in_features();
   const float* src = data_.train.x.data();
   float* dst = x_batch_.data();
-  for (std::size_t r = 0; r < rows_in_batch; ++r) {
-    const std::size_t row = order_[begin + r];
-    std::copy(src + row * f, src + (row + 1) * f, dst + r * f);
-    y_batch_(r) = data_.train.y(row);
-  }
+  auto gather = [&](std::size_t part, std::size_t parts) {
+    const IndexRange rr = block_range(rows_in_batch, part, parts, 1);
+    for (std::size_t r = rr.begin; r < rr.end; ++r) {
+      const std::size_t row = order_[begin + r];
+      std::copy(src + row * f, src + (row + 1) * f, dst + r * f);
+      y_batch_(r) = data_.train.y(row);
+    }
+  };
+  for_parts(runner_, gather);
   const auto params = make_cview<float, 1>(x.data(), {x.size()});
   if (capture_gates_) {
     float* held = held_log_alpha_.data();

@@ -62,6 +62,33 @@ void TrainConfig::validate() const {
   solver_options.formulation.validate();
 }
 
+const char* to_string(ThreadSplit split) {
+  switch (split) {
+    case ThreadSplit::automatic:
+      return "auto";
+    case ThreadSplit::batch:
+      return "batch";
+    case ThreadSplit::layers:
+      return "layers";
+  }
+  return "?";
+}
+
+ThreadSplit parse_thread_split(const std::string& name) {
+  if (name == "auto") return ThreadSplit::automatic;
+  if (name == "batch") return ThreadSplit::batch;
+  if (name == "layers") return ThreadSplit::layers;
+  throw InvalidOption("unknown thread split '" + name + "' (choices: auto, batch, layers)");
+}
+
+ThreadSplit resolve_thread_split(ThreadSplit split, Architecture architecture) {
+  if (split != ThreadSplit::automatic) return split;
+  // The MLP's work is nearly all in its dense layers, where a batch split repeats the
+  // per-weight work in every replica; LeNet5's is in the convolutions, which only the batch
+  // split divides (docs/performance.md, "Two cores").
+  return architecture == Architecture::mlp ? ThreadSplit::layers : ThreadSplit::batch;
+}
+
 namespace {
 
 // What must match between a checkpoint and the run that resumes it.
@@ -335,16 +362,27 @@ TrainResult train(const TrainConfig& config, const Dataset& data,
   }
   // Threads: N replicas of the problem (each with its own model workspaces, all reading the
   // same data); replica 0 is the one the watcher asks for densities and purged counts.
+  // Layer split: one problem, its layers' work on a team of `threads`.
+  const bool layer_split =
+      config.threads > 1 &&
+      resolve_thread_split(config.thread_split, config.architecture) == ThreadSplit::layers;
   std::vector<std::unique_ptr<BasicProblem<float>>> owned;
   std::vector<DensityProblem*> replicas;
-  for (std::size_t i = 0; i < config.threads; ++i) {
+  for (std::size_t i = 0; i < (layer_split ? 1 : config.threads); ++i) {
     auto p = std::make_unique<DensityProblem>(data, po);
     replicas.push_back(p.get());
     owned.push_back(std::move(p));
   }
   DensityProblem& problem = *replicas[0];
   std::unique_ptr<ThreadParallelProblem<float>> threaded;
-  if (config.threads > 1) threaded = std::make_unique<ThreadParallelProblem<float>>(std::move(owned), config.thread_backend);
+  std::unique_ptr<ThreadTeam> team;
+  if (layer_split) {
+    team = std::make_unique<ThreadTeam>(config.threads, config.thread_backend);
+    problem.set_runner(team.get());
+  } else if (config.threads > 1) {
+    threaded =
+        std::make_unique<ThreadParallelProblem<float>>(std::move(owned), config.thread_backend);
+  }
   // Inside the replicas' threads OpenBLAS runs single-threaded; its setting is restored at
   // the end of the run.
   struct BlasThreads {
@@ -377,6 +415,7 @@ TrainResult train(const TrainConfig& config, const Dataset& data,
   // Adam's update of the parameters
   // runs on the replicas' threads too, in fixed ranges: the same bits as on one thread.
   if (threaded) so.range_runner = &threaded->team();
+  if (team) so.range_runner = team.get();
   Solver<float> solver(make_scheme<float>(config.solver), so);
   EpochWatcher watcher(config, problem, parallel.get(), threaded.get(), threaded ? replicas : std::vector<DensityProblem*>{},
                        data, result, on_epoch);

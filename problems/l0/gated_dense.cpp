@@ -9,6 +9,8 @@
 
 #include <xtensor-blas/xblas.hpp>
 
+#include "saddle/range_runner.hpp"
+
 namespace saddle::l0 {
 
 namespace {
@@ -23,6 +25,33 @@ std::string shape_str(std::size_t a, std::size_t b) {
 constexpr std::size_t kColumnBlock = 16;
 std::size_t padded(std::size_t n) { return (n + kColumnBlock - 1) / kColumnBlock * kColumnBlock; }
 bool needs_padding(std::size_t n) { return n % kColumnBlock != 0 && n % kColumnBlock <= 8; }
+
+// Granularity of a split of a GEMM's columns over `parts` workers: kColumnBlock while a part
+// could fall under OpenBLAS's small-matrix path (M*N*K <= 1e6, see above), finer above it
+// (4 columns), where the column count is free and an even split balances the workers
+// (the MLP's first layer: 300 columns as 152 + 148 rather than 160 + 140).
+std::size_t split_block(std::size_t rows, std::size_t columns, std::size_t inner,
+                        std::size_t parts) {
+  constexpr double kSmallGemm = 2e6;  // twice OpenBLAS's threshold: a safe margin
+  const double per_part = static_cast<double>(rows) * static_cast<double>(inner) *
+                          static_cast<double>(columns) / static_cast<double>(parts);
+  return per_part > kSmallGemm ? 4 : kColumnBlock;
+}
+
+// C = alpha op(A) op(B) + beta C on row-major blocks given by pointer and leading dimension
+// (the call xt::blas::gemm makes for whole tensors; here also for column or row blocks of
+// one). m, n > 0 and k > 0.
+template <class T>
+void gemm_rm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
+             const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c,
+             std::size_t ldc) {
+  using I = xt::blas_index_t;
+  cxxblas::gemm<I>(cxxblas::StorageOrder::RowMajor,
+                   trans_a ? cxxblas::Transpose::Trans : cxxblas::Transpose::NoTrans,
+                   trans_b ? cxxblas::Transpose::Trans : cxxblas::Transpose::NoTrans,
+                   static_cast<I>(m), static_cast<I>(n), static_cast<I>(k), alpha, a,
+                   static_cast<I>(lda), b, static_cast<I>(ldb), beta, c, static_cast<I>(ldc));
+}
 
 // dw[o] = z * m[o] for o < n, and returns sum_o w[o] * m[o], summed in kLanes interleaved
 // partial sums (then added pairwise in a fixed order): the compiler vectorises it without
@@ -209,83 +238,100 @@ void GatedDense<T>::forward_core(ConstView<T, 1> params, ConstView<T, 2> input,
   const std::size_t n_act = act_.size();
   const std::size_t n_out = all_cols_ ? out_ : cols_.size();
   T* out = output.data();
-
-  // x_a[:, k] = x[:, i]; kept for backward (dW and dz need the unscaled input).
   const T* x = input.data();
   T* xp = x_packed_.data();
-  if (n_act == in_) {
-    std::copy(x, x + rows * in_, xp);
-  } else {
-    for (std::size_t r = 0; r < rows; ++r) {
-      const T* xr = x + r * in_;
-      T* dr = xp + r * n_act;
-      for (std::size_t k = 0; k < n_act; ++k) dr[k] = xr[act_[k]];
-    }
+  // x_a = x[:, act]: kept for backward (dW and dz need the unscaled input). With every input
+  // computed the GEMM reads the input itself and the copy is made beside it; otherwise the
+  // gathered x_a must be complete before any GEMM reads it (a phase of its own).
+  const bool direct = n_act == in_;
+  if (!direct && n_act > 0 && rows > 0) {
+    auto gather = [&](std::size_t part, std::size_t parts) {
+      const IndexRange rr = block_range(rows, part, parts, 1);
+      for (std::size_t r = rr.begin; r < rr.end; ++r) {
+        const T* xr = x + r * in_;
+        T* dr = xp + r * n_act;
+        for (std::size_t k = 0; k < n_act; ++k) dr[k] = xr[act_[k]];
+      }
+    };
+    for_parts(runner_, gather);
   }
+  const T* xa = direct ? x : xp;  // [rows, n_act], leading dimension n_act (= in_ if direct)
+  auto copy_rows = [&](std::size_t part, std::size_t parts) {
+    if (!direct) return;
+    const IndexRange rr = block_range(rows, part, parts, 1);
+    std::copy(x + rr.begin * in_, x + rr.end * in_, xp + rr.begin * in_);
+  };
 
   if (all_cols_) {
-    // out = b (broadcast over rows); the GEMM below adds x_a @ Wz_a with beta = 1.
-    for (std::size_t r = 0; r < rows; ++r) std::copy(b, b + out_, out + r * out_);
-    if (n_act == 0 || rows == 0) return;  // every gate is zero: out = b exactly
-    // Wz_a[k,:] = z_i * W[i,:] for the k-th active gate i.
-    T* wz = wz_packed_.data();
-    for (std::size_t k = 0; k < n_act; ++k) {
-      const std::size_t i = act_[k];
-      const T zi = z[i];
-      const T* src = w + i * out_;
-      T* dst = wz + k * out_;
-      for (std::size_t o = 0; o < out_; ++o) dst[o] = zi * src[o];
-    }
-    const auto xa = make_cview<T, 2>(xp, {rows, n_act});
-    const auto wa = make_cview<T, 2>(wz, {n_act, out_});
-    xt::blas::gemm(xa, wa, output, false, false, T(1), T(1));
+    // out = b (broadcast over rows); the GEMM adds x_a @ Wz_a with beta = 1, where
+    // Wz_a[k,:] = z_i * W[i,:] for the k-th active gate i. Part p: the columns [j0, j1).
+    auto columns = [&](std::size_t part, std::size_t parts) {
+      copy_rows(part, parts);
+      const IndexRange jr = block_range(out_, part, parts, split_block(rows, out_, n_act, parts));
+      const std::size_t j0 = jr.begin, nj = jr.end - jr.begin;
+      for (std::size_t r = 0; r < rows; ++r) std::copy(b + j0, b + j0 + nj, out + r * out_ + j0);
+      if (n_act == 0 || rows == 0 || nj == 0) return;  // every gate is zero: out = b exactly
+      T* wz = wz_packed_.data();
+      for (std::size_t k = 0; k < n_act; ++k) {
+        const T zi = z[act_[k]];
+        const T* src = w + act_[k] * out_ + j0;
+        T* dst = wz + k * out_ + j0;
+        for (std::size_t o = 0; o < nj; ++o) dst[o] = zi * src[o];
+      }
+      gemm_rm(false, false, rows, nj, n_act, T(1), xa, n_act, wz + j0, out_, T(1), out + j0, out_);
+    };
+    for_parts(runner_, columns);
     return;
   }
 
   // Only the needed columns, padded with zero columns to np (see kColumnBlock):
   // y_p = b[cols] + x_a Wz_a[:, cols], scattered; the other output columns are 0.
   // identity: every column, in order (only the width is padded): plain contiguous copies.
+  // Part p computes the packed columns [j0, j1) and writes the output columns
+  // [col(j0), col(j1)) (the first part from 0, the last up to out_): disjoint spans.
   const std::size_t np = padded(n_out);
   const bool identity = n_out == out_;
-  T* yp = yp_.data();
-  for (std::size_t r = 0; r < rows; ++r) {
-    T* yr = yp + r * np;
-    if (identity) {
-      std::copy(b, b + out_, yr);
-    } else {
-      for (std::size_t j = 0; j < n_out; ++j) yr[j] = b[cols_[j]];
+  auto col = [&](std::size_t j) { return j >= n_out ? out_ : (identity ? j : cols_[j]); };
+  auto columns = [&](std::size_t part, std::size_t parts) {
+    copy_rows(part, parts);
+    const IndexRange jr = block_range(np, part, parts, split_block(rows, np, n_act, parts));
+    const std::size_t j0 = jr.begin, j1 = jr.end, nj = j1 - j0;
+    const std::size_t jn = std::min(j1, n_out);  // end of the real (unpadded) columns
+    T* yp = yp_.data();
+    for (std::size_t r = 0; r < rows; ++r) {
+      T* yr = yp + r * np;
+      for (std::size_t j = j0; j < jn; ++j) yr[j] = b[col(j)];
+      for (std::size_t j = std::max(j0, jn); j < j1; ++j) yr[j] = T(0);
     }
-    std::fill(yr + n_out, yr + np, T(0));
-  }
-  if (n_act > 0 && n_out > 0 && rows > 0) {
-    T* wz = wz_packed_.data();
-    for (std::size_t k = 0; k < n_act; ++k) {
-      const std::size_t i = act_[k];
-      const T zi = z[i];
-      const T* src = w + i * out_;
-      T* dst = wz + k * np;
-      if (identity) {
-        for (std::size_t j = 0; j < n_out; ++j) dst[j] = zi * src[j];
-      } else {
-        for (std::size_t j = 0; j < n_out; ++j) dst[j] = zi * src[cols_[j]];
+    if (n_act > 0 && n_out > 0 && rows > 0 && nj > 0) {
+      T* wz = wz_packed_.data();
+      for (std::size_t k = 0; k < n_act; ++k) {
+        const T zi = z[act_[k]];
+        const T* src = w + act_[k] * out_;
+        T* dst = wz + k * np;
+        if (identity) {
+          for (std::size_t j = j0; j < jn; ++j) dst[j] = zi * src[j];
+        } else {
+          for (std::size_t j = j0; j < jn; ++j) dst[j] = zi * src[cols_[j]];
+        }
+        for (std::size_t j = std::max(j0, jn); j < j1; ++j) dst[j] = T(0);
       }
-      std::fill(dst + n_out, dst + np, T(0));
+      gemm_rm(false, false, rows, nj, n_act, T(1), xa, n_act, wz + j0, np, T(1), yp + j0, np);
     }
-    const auto xa = make_cview<T, 2>(xp, {rows, n_act});
-    const auto wa = make_cview<T, 2>(wz, {n_act, np});
-    auto yv = make_view<T, 2>(yp, {rows, np});
-    xt::blas::gemm(xa, wa, yv, false, false, T(1), T(1));
-  }
-  if (n_out < out_) std::fill(out, out + rows * out_, T(0));
-  for (std::size_t r = 0; r < rows; ++r) {
-    const T* yr = yp + r * np;
-    T* orow = out + r * out_;
-    if (identity) {
-      std::copy(yr, yr + out_, orow);
-    } else {
-      for (std::size_t j = 0; j < n_out; ++j) orow[cols_[j]] = yr[j];
+    const std::size_t o0 = part == 0 ? 0 : col(j0);
+    const std::size_t o1 = part + 1 == parts ? out_ : col(j1);
+    for (std::size_t r = 0; r < rows; ++r) {
+      const T* yr = yp + r * np;
+      T* orow = out + r * out_;
+      if (n_out < out_) std::fill(orow + o0, orow + o1, T(0));
+      if (identity) {
+        std::copy(yr + j0, yr + jn, orow + j0);
+      } else {
+        for (std::size_t j = j0; j < jn; ++j) orow[cols_[j]] = yr[j];
+      }
     }
-  }
+  };
+  for_parts(runner_, columns);
 }
 
 template <class T>
@@ -327,97 +373,114 @@ void GatedDense<T>::backward_core(ConstView<T, 1> params, ConstView<T, 2> grad_o
   T* dw = grad_params.data() + layout_.weight_offset;
   T* db = grad_params.data() + layout_.bias_offset;
   T* dla = grad_params.data() + layout_.log_alpha_offset;
-
-  // dy of the computed columns: grad_output itself, or its needed columns packed.
-  const T* dy = grad_output.data();
   const bool identity = n_out == out_;  // every column in order (all_cols_ or just padded)
+  auto col = [&](std::size_t j) { return j >= n_out ? out_ : (identity ? j : cols_[j]); };
+
+  // db[col(j)] = column sums of dy (the bias is not gated), accumulated in double, for the
+  // packed columns [j0, j1); part p also writes db's zeros of the columns that are not
+  // computed in its output span [col(j0), col(j1)) (their grad_output is zero).
+  auto bias = [&](const T* dyp, std::size_t j0, std::size_t j1, std::size_t part,
+                  std::size_t parts) {
+    if (!all_cols_) {
+      const std::size_t o0 = part == 0 ? 0 : col(j0);
+      const std::size_t o1 = part + 1 == parts ? out_ : col(j1);
+      std::fill(db + o0, db + o1, T(0));
+    }
+    for (std::size_t j = j0; j < std::min(j1, n_out); ++j) {
+      double acc = 0.0;
+      for (std::size_t r = 0; r < rows; ++r) acc += static_cast<double>(dyp[r * np + j]);
+      db[col(j)] = static_cast<T>(acc);
+    }
+  };
+
+  // dy of the computed columns: grad_output itself, or its needed columns packed (a phase of
+  // its own: the GEMMs below read every column).
+  const T* dy = grad_output.data();
   if (!all_cols_) {
     T* yp = yp_.data();
-    for (std::size_t r = 0; r < rows; ++r) {
-      const T* src = dy + r * out_;
-      T* dst = yp + r * np;
-      if (identity) {
-        std::copy(src, src + out_, dst);
-      } else {
-        for (std::size_t j = 0; j < n_out; ++j) dst[j] = src[cols_[j]];
+    auto pack = [&](std::size_t part, std::size_t parts) {
+      const IndexRange jr = block_range(np, part, parts, kColumnBlock);
+      const std::size_t j0 = jr.begin, j1 = jr.end, jn = std::min(j1, n_out);
+      for (std::size_t r = 0; r < rows; ++r) {
+        const T* src = dy + r * out_;
+        T* dst = yp + r * np;
+        for (std::size_t j = j0; j < jn; ++j) dst[j] = src[col(j)];
+        for (std::size_t j = std::max(j0, jn); j < j1; ++j) dst[j] = T(0);
       }
-      std::fill(dst + n_out, dst + np, T(0));
-    }
+      bias(yp, j0, j1, part, parts);
+    };
+    for_parts(runner_, pack);
     dy = yp;
   }
-  const auto dyv = make_cview<T, 2>(dy, {rows, np});
 
-  // db = column sums of dy (the bias is not gated). Accumulated in double. Columns that are
-  // not needed have a zero grad_output, hence db = 0.
-  if (!all_cols_) std::fill(db, db + out_, T(0));
-  for (std::size_t j = 0; j < n_out; ++j) {
-    double acc = 0.0;
-    for (std::size_t r = 0; r < rows; ++r) acc += static_cast<double>(dy[r * np + j]);
-    db[all_cols_ ? j : cols_[j]] = static_cast<T>(acc);
-  }
-
+  // Part p: the active inputs k in [k0, k1), i.e. the input rows [i0, i1) (from act[k0] to
+  // act[k1]; the first part from 0, the last up to in_): disjoint rows of dW, dlog_alpha and
+  // columns of dx.
+  //   M[k0:k1] = x_a[:, k0:k1]^T dy: [k1 - k0, np];  dW[i, cols] = z_i M[k,:];
+  //   dz_i = <W[i, cols], M[k,:]>;  dx_a[:, k0:k1] = dy Wz_a[k0:k1]^T.
   // Rows of zero gates (and of zero inputs): dW = 0, dlog_alpha = 0 (dz/dlog_alpha = 0 where
   // z is clamped at 0; a zero input column gives M = 0). Rows of computed inputs are zeroed
   // too when only some columns are computed.
-  std::fill(dla, dla + in_, T(0));
-  {
-    std::size_t k = 0;
-    for (std::size_t i = 0; i < in_; ++i) {
-      if (k < n_act && act_[k] == i) {
+  const T* xa = x_packed_.data();
+  const T* wz = wz_packed_.data();
+  T* dx = grad_input != nullptr ? grad_input->data() : nullptr;
+  const bool compute = n_act > 0 && rows > 0 && n_out > 0;
+  auto inputs = [&](std::size_t part, std::size_t parts) {
+    if (all_cols_) {
+      const IndexRange jr = block_range(out_, part, parts, kColumnBlock);
+      bias(dy, jr.begin, jr.end, part, parts);
+    }
+    // The k blocks are the columns of dx's GEMM (M's GEMM has np columns whatever the split).
+    const IndexRange kr = block_range(n_act, part, parts, split_block(rows, n_act, np, parts));
+    const std::size_t k0 = kr.begin, k1 = kr.end;
+    const std::size_t i0 = part == 0 ? 0 : (k0 < n_act ? act_[k0] : in_);
+    const std::size_t i1 = part + 1 == parts ? in_ : (k1 < n_act ? act_[k1] : in_);
+    std::fill(dla + i0, dla + i1, T(0));
+    for (std::size_t i = i0, k = k0; i < i1; ++i) {
+      if (k < k1 && act_[k] == i) {
         ++k;
         if (identity && rows > 0) continue;  // every column written below
       }
       std::fill(dw + i * out_, dw + (i + 1) * out_, T(0));
     }
-  }
-
-  if (n_act > 0 && rows > 0 && n_out > 0) {
-    // M = x_a^T dy: [n_act, n_out]. dW[i, cols] = z_i M[k,:]; dz_i = <W[i, cols], M[k,:]>.
-    const auto xa = make_cview<T, 2>(x_packed_.data(), {rows, n_act});
-    auto mv = make_view<T, 2>(m_.data(), {n_act, np});
-    xt::blas::gemm(xa, dyv, mv, true, false, T(1), T(0));
-    const T* m = m_.data();
-    for (std::size_t k = 0; k < n_act; ++k) {
-      const std::size_t i = act_[k];
-      const T zi = z[i];
-      const T* mr = m + k * np;
-      const T* wr = w + i * out_;
-      T* dwr = dw + i * out_;
-      T dz = T(0);
-      if (identity) {
-        dz = scale_and_dot(zi, mr, wr, dwr, out_);
-      } else {
-        dz = scale_and_dot_cols(zi, mr, wr, dwr, cols_.data(), n_out);
+    if (compute && k1 > k0) {
+      T* m = m_.data();
+      gemm_rm(true, false, k1 - k0, np, rows, T(1), xa + k0, n_act, dy, np, T(0), m + k0 * np, np);
+      for (std::size_t k = k0; k < k1; ++k) {
+        const std::size_t i = act_[k];
+        const T* mr = m + k * np;
+        T* dwr = dw + i * out_;
+        const T dz = identity
+                         ? scale_and_dot(z[i], mr, w + i * out_, dwr, out_)
+                         : scale_and_dot_cols(z[i], mr, w + i * out_, dwr, cols_.data(), n_out);
+        dla[i] = dz * dzdla[i];
       }
-      dla[i] = dz * dzdla[i];
+    } else if (all_cols_) {
+      for (std::size_t k = k0; k < k1; ++k)
+        std::fill(dw + act_[k] * out_, dw + (act_[k] + 1) * out_, T(0));
     }
-  } else if (all_cols_) {
-    for (std::size_t k = 0; k < n_act; ++k) {
-      std::fill(dw + act_[k] * out_, dw + (act_[k] + 1) * out_, T(0));
-    }
-  }
 
-  if (grad_input == nullptr) return;
-  T* dx = grad_input->data();
-  if (n_act == 0 || rows == 0 || n_out == 0) {
-    std::fill(dx, dx + rows * in_, T(0));
-    return;
-  }
-  // dx_a = dy Wz_a^T: [rows, n_act]; written in place when every input is computed.
-  const auto wa = make_cview<T, 2>(wz_packed_.data(), {n_act, np});
-  if (n_act == in_) {
-    xt::blas::gemm(dyv, wa, *grad_input, false, true, T(1), T(0));
-    return;
-  }
-  auto hv = make_view<T, 2>(h_.data(), {rows, n_act});
-  xt::blas::gemm(dyv, wa, hv, false, true, T(1), T(0));
-  std::fill(dx, dx + rows * in_, T(0));
-  const T* h = h_.data();
-  for (std::size_t r = 0; r < rows; ++r) {
-    const T* hr = h + r * n_act;
-    T* dxr = dx + r * in_;
-    for (std::size_t k = 0; k < n_act; ++k) dxr[act_[k]] = hr[k];
-  }
+    if (dx == nullptr) return;
+    if (!compute) {
+      for (std::size_t r = 0; r < rows; ++r) std::fill(dx + r * in_ + i0, dx + r * in_ + i1, T(0));
+      return;
+    }
+    if (n_act == in_) {  // written in place
+      if (k1 > k0)
+        gemm_rm(false, true, rows, k1 - k0, np, T(1), dy, np, wz + k0 * np, np, T(0), dx + k0, in_);
+      return;
+    }
+    T* h = h_.data();
+    if (k1 > k0)
+      gemm_rm(false, true, rows, k1 - k0, np, T(1), dy, np, wz + k0 * np, np, T(0), h + k0, n_act);
+    for (std::size_t r = 0; r < rows; ++r) {
+      const T* hr = h + r * n_act;
+      T* dxr = dx + r * in_;
+      std::fill(dxr + i0, dxr + i1, T(0));
+      for (std::size_t k = k0; k < k1; ++k) dxr[act_[k]] = hr[k];
+    }
+  };
+  for_parts(runner_, inputs);
 }
 
 template class GatedDense<float>;

@@ -37,7 +37,7 @@ void GatedLayerBase<T>::check_params(std::size_t size, const char* what) const {
 template <class T>
 void GatedLayerBase<T>::sample_gates(ConstView<T, 1> params, std::uint64_t noise_seed) {
   check_params(params.size(), "sample_gates");
-  gates_.sample(log_alpha(params), noise_seed, stream_);
+  gates_.sample(log_alpha(params), noise_seed, stream_, runner_);
 }
 
 template <class T>

@@ -68,16 +68,21 @@ double gate_uniform(std::uint64_t key, std::uint64_t j) {
   return kGateEps + (1.0 - 2.0 * kGateEps) * unit;                  // [eps, 1-eps)
 }
 
+namespace {
+// out[j - begin] = logit(u_j) for the gates j in [begin, end) of the noise key.
 template <class T>
-void gate_noise_logit(std::uint64_t seed, std::uint64_t stream, View<T, 1> noise) {
-  const std::uint64_t key = noise_key(seed, stream);
-  const std::size_t n = noise.size();
-  T* out = noise.data();
-  for (std::size_t j = 0; j < n; ++j) {
+void noise_logit_range(std::uint64_t key, std::size_t begin, std::size_t end, T* out) {
+  for (std::size_t j = begin; j < end; ++j) {
     const double u = gate_uniform(key, j);
     // logit in double: in float, 1-u near 1-eps would lose ~6% of its digits.
-    out[j] = static_cast<T>(std::log(u) - std::log1p(-u));
+    out[j - begin] = static_cast<T>(std::log(u) - std::log1p(-u));
   }
+}
+}  // namespace
+
+template <class T>
+void gate_noise_logit(std::uint64_t seed, std::uint64_t stream, View<T, 1> noise) {
+  noise_logit_range<T>(noise_key(seed, stream), 0, noise.size(), noise.data());
 }
 
 // ---- gates --------------------------------------------------------------------------------
@@ -249,10 +254,27 @@ GateState<T>::GateState(std::size_t n)
 }
 
 template <class T>
-void GateState<T>::sample(ConstView<T, 1> log_alpha, std::uint64_t seed, std::uint64_t stream) {
+void GateState<T>::sample(ConstView<T, 1> log_alpha, std::uint64_t seed, std::uint64_t stream,
+                          RangeRunner* runner) {
   check_same_size("GateState::sample log_alpha", z_.size(), log_alpha.size());
-  gate_noise_logit<T>(seed, stream, view(noise_));
-  hard_concrete_sample<T>(log_alpha, cview(noise_), view(s_), view(z_), view(dz_));
+  if (runner == nullptr || runner->workers() <= 1) {
+    gate_noise_logit<T>(seed, stream, view(noise_));
+    hard_concrete_sample<T>(log_alpha, cview(noise_), view(s_), view(z_), view(dz_));
+  } else {
+    // The noise of gate j depends on (seed, stream, j) only: ranges give the same bits.
+    const std::uint64_t key = noise_key(seed, stream);
+    auto range = [&](std::size_t, IndexRange r) {
+      const std::size_t n = r.end - r.begin;
+      if (n == 0) return;
+      T* noise = noise_.data() + r.begin;
+      noise_logit_range<T>(key, r.begin, r.end, noise);
+      hard_concrete_sample<T>(
+          make_cview<T, 1>(log_alpha.data() + r.begin, {n}), make_cview<T, 1>(noise, {n}),
+          make_view<T, 1>(s_.data() + r.begin, {n}), make_view<T, 1>(z_.data() + r.begin, {n}),
+          make_view<T, 1>(dz_.data() + r.begin, {n}));
+    };
+    for_ranges(runner, z_.size(), range);
+  }
   update_active();
 }
 

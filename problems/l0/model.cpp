@@ -164,19 +164,36 @@ class DenseStage final : public GatedStage<T, GatedDense<T>> {
   std::vector<std::size_t> open_units_;
 };
 
+// ReLU; with a runner, each worker takes a block of rows (element-wise: the same bits).
 template <class T>
 class ReluStage final : public Stage<T> {
  public:
   explicit ReluStage(std::size_t n) : n_(n) {}
   std::size_t in_features() const override { return n_; }
   std::size_t out_features() const override { return n_; }
-  void forward(ConstView<T, 1>, ConstView<T, 2> in, View<T, 2> out) override { relu_forward<T>(in, out); }
+  void set_runner(RangeRunner* runner) { runner_ = runner; }
+  void forward(ConstView<T, 1>, ConstView<T, 2> in, View<T, 2> out) override {
+    auto part = [&](std::size_t p, std::size_t parts) {
+      const IndexRange r = block_range(in.shape()[0], p, parts, 1);
+      relu_forward<T>(make_cview<T, 2>(in.data() + r.begin * n_, {r.end - r.begin, n_}),
+                      make_view<T, 2>(out.data() + r.begin * n_, {r.end - r.begin, n_}));
+    };
+    for_parts(runner_, part);
+  }
   void backward(ConstView<T, 1>, ConstView<T, 2> out, ConstView<T, 2> g, View<T, 1>, View<T, 2>* gi) override {
-    if (gi) relu_backward<T>(out, g, *gi);
+    if (!gi) return;
+    auto part = [&](std::size_t p, std::size_t parts) {
+      const IndexRange r = block_range(out.shape()[0], p, parts, 1);
+      relu_backward<T>(make_cview<T, 2>(out.data() + r.begin * n_, {r.end - r.begin, n_}),
+                       make_cview<T, 2>(g.data() + r.begin * n_, {r.end - r.begin, n_}),
+                       make_view<T, 2>(gi->data() + r.begin * n_, {r.end - r.begin, n_}));
+    };
+    for_parts(runner_, part);
   }
 
  private:
   std::size_t n_;
+  RangeRunner* runner_ = nullptr;
 };
 
 }  // namespace
@@ -202,6 +219,8 @@ GatedModel<T>::GatedModel(Architecture arch, std::size_t rows, std::size_t cols,
     info.sparsifiable = nsp;
     info.droprate_init = droprate;
     gated_.push_back(info);
+    num_gates_ += gates;
+    gate_terms_.resize(num_gates_);
     num_parameters_ += info.size;
     stages_.push_back(std::move(stage));
   };
@@ -290,6 +309,16 @@ void GatedModel<T>::reserve(std::size_t max_batch) {
     grads_.push_back(xt::xtensor<T, 2>::from_shape({max_batch, s->out_features()}));
   }
   labels_ = xt::xtensor<std::int32_t, 1>::from_shape({max_batch});
+}
+
+template <class T>
+void GatedModel<T>::set_runner(RangeRunner* runner) {
+  runner_ = runner;
+  for (auto& s : stages_) {
+    if (auto* d = dynamic_cast<DenseStage<T>*>(s.get())) d->layer.set_runner(runner);
+    if (auto* c = dynamic_cast<ConvBlockStage<T>*>(s.get())) c->layer.set_runner(runner);
+    if (auto* r = dynamic_cast<ReluStage<T>*>(s.get())) r->set_runner(runner);
+  }
 }
 
 template <class T>
@@ -388,21 +417,61 @@ void GatedModel<T>::backward(ConstView<T, 1> params, View<T, 1> grad) {
 }
 
 template <class T>
+template <class F>
+void GatedModel<T>::for_gates_in(IndexRange r, F&& f) const {
+  std::size_t first = 0;
+  for (std::size_t l = 0; l < gated_.size(); ++l) {
+    const std::size_t end = first + gated_[l].num_gates;
+    const std::size_t b = std::max(first, r.begin), e = std::min(end, r.end);
+    if (b < e) f(l, first, b - first, e - first);
+    first = end;
+  }
+}
+
+template <class T>
 void GatedModel<T>::layer_densities(ConstView<T, 1> params, std::vector<double>& out) const {
   out.resize(gated_.size());
-  for (std::size_t l = 0; l < gated_.size(); ++l)
-    out[l] = expected_density<T>(make_cview<T, 1>(params.data() + gated_[l].log_alpha_offset, {gated_[l].num_gates}));
+  if (runner_ == nullptr || runner_->workers() <= 1) {
+    for (std::size_t l = 0; l < gated_.size(); ++l)
+      out[l] = expected_density<T>(
+          make_cview<T, 1>(params.data() + gated_[l].log_alpha_offset, {gated_[l].num_gates}));
+    return;
+  }
+  // The terms 1 - q0 on the workers, then the sums in expected_density's order.
+  auto terms = [&](std::size_t, IndexRange r) {
+    for_gates_in(r, [&](std::size_t l, std::size_t first, std::size_t b, std::size_t e) {
+      const T* la = params.data() + gated_[l].log_alpha_offset;
+      for (std::size_t j = b; j < e; ++j)
+        gate_terms_[first + j] = prob_nonzero(static_cast<double>(la[j]));
+    });
+  };
+  for_ranges(runner_, num_gates_, terms);
+  std::size_t first = 0;
+  for (std::size_t l = 0; l < gated_.size(); ++l) {
+    const std::size_t n = gated_[l].num_gates;
+    double sum = 0.0;
+    for (std::size_t j = 0; j < n; ++j) sum += gate_terms_[first + j];
+    out[l] = sum / static_cast<double>(n);
+    first += n;
+  }
 }
 
 template <class T>
 void GatedModel<T>::add_density_gradient(ConstView<T, 1> params, const std::vector<double>& weights,
                                          View<T, 1> grad) const {
-  for (std::size_t l = 0; l < gated_.size(); ++l) {
-    if (weights[l] == 0.0) continue;
-    const auto& g = gated_[l];
-    add_expected_density_grad<T>(make_cview<T, 1>(params.data() + g.log_alpha_offset, {g.num_gates}), weights[l],
-                                 make_view<T, 1>(grad.data() + g.log_alpha_offset, {g.num_gates}));
-  }
+  // add_expected_density_grad per layer, element by element: split or not, the same bits.
+  auto add = [&](std::size_t, IndexRange r) {
+    for_gates_in(r, [&](std::size_t l, std::size_t, std::size_t b, std::size_t e) {
+      if (weights[l] == 0.0) return;
+      const auto& g = gated_[l];
+      const double scale = weights[l] / static_cast<double>(g.num_gates);
+      const T* la = params.data() + g.log_alpha_offset;
+      T* out = grad.data() + g.log_alpha_offset;
+      for (std::size_t j = b; j < e; ++j)
+        out[j] += static_cast<T>(scale * prob_nonzero_grad(static_cast<double>(la[j])));
+    });
+  };
+  for_ranges(runner_, num_gates_, add);
 }
 
 template <class T>

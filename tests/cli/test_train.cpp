@@ -156,22 +156,42 @@ TEST(Train, ThreadsRepeatBitForBitAndFollowOneThread) {
     EXPECT_EQ(r.code, 0) << describe(a, r);
     return dir;
   };
-  for (const char* threads : {"2", "3"}) {
-    const fs::path a = run_with(threads, std::string("threads_a_") + threads);
-    const fs::path b = run_with(threads, std::string("threads_b_") + threads);
-    EXPECT_EQ(without_seconds(read_file(a / "summary.json")), without_seconds(read_file(b / "summary.json"))) << threads;
-    EXPECT_NE(read_file(a / "config.ini").find(std::string("threads = ") + threads), std::string::npos);
-  }
+  for (const char* split : {"batch", "layers"})
+    for (const char* threads : {"2", "3"}) {
+      const std::string tag = std::string(split) + "_" + threads;
+      args.insert(args.end(), {"--thread-split", split});
+      const fs::path a = run_with(threads, "threads_a_" + tag);
+      const fs::path b = run_with(threads, "threads_b_" + tag);
+      args.resize(args.size() - 2);
+      EXPECT_EQ(without_seconds(read_file(a / "summary.json")),
+                without_seconds(read_file(b / "summary.json")))
+          << tag;
+      const std::string config = read_file(a / "config.ini");
+      EXPECT_NE(config.find(std::string("threads = ") + threads), std::string::npos) << config;
+      EXPECT_NE(config.find(std::string("thread-split = ") + split), std::string::npos) << config;
+    }
   const fs::path one = run_with("1", "threads_one");
   const auto s1 = mini_json::parse(read_file(one / "summary.json"));
-  const auto s2 = mini_json::parse(read_file(scratch_dir() / "threads_a_2" / "summary.json"));
-  EXPECT_NEAR(s1["expected_density"].as_number(), s2["expected_density"].as_number(), 1e-3);
-  EXPECT_NEAR(s1["test_error"].as_number(), s2["test_error"].as_number(), 0.02);
+  for (const char* split : {"batch", "layers"}) {
+    const auto s2 = mini_json::parse(
+        read_file(scratch_dir() / ("threads_a_" + std::string(split) + "_2") / "summary.json"));
+    EXPECT_NEAR(s1["expected_density"].as_number(), s2["expected_density"].as_number(), 1e-3)
+        << split;
+    EXPECT_NEAR(s1["test_error"].as_number(), s2["test_error"].as_number(), 0.02) << split;
+  }
+  // The default split (auto: layers for the MLP) is recorded as given: auto.
+  EXPECT_NE(read_file(one / "config.ini").find("thread-split = auto\n"), std::string::npos);
+  const auto bad = run({"train", "--threads", "2", "--thread-split", "rows", "--epochs", "1"});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("unknown --thread-split 'rows' (choices: auto, batch, layers)"),
+            std::string::npos)
+      << bad.err;
+  EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
 }
 
 TEST(Train, KilledThreadedRunResumesToTheSameResult) {
   // args.txt records --threads, so the resumed run splits its batches as the killed one did
-  // and reaches the uninterrupted run's summary bit for bit.
+  // and reaches the uninterrupted run's summary bit for bit (the MLP's default split: layers).
   REQUIRE_EXE();
   const fs::path full = scratch_dir() / "threads_full";
   const fs::path cut = scratch_dir() / "threads_cut";
@@ -650,9 +670,12 @@ TEST(Train, ResumeKeepsTheRecordedSettingsWhenDefaultsChange) {
   };
   const std::vector<Case> cases = {
       // a gradient-ascent run made when gradient ascent was the default
-      {{"--dual-rule", "gradient-ascent", "--dual-lr", "0.05"}, {"--dual-rule", "gradient-ascent"}, {}},
+      {{"--dual-rule", "gradient-ascent", "--dual-lr", "0.05"},
+       {"--dual-rule", "gradient-ascent"},
+       {}},
       // a nuPI run made before --kp-clip existed (no clipping then)
-      {{"--dual-rule", "nupi", "--kp", "0.5", "--dual-lr", "0.05", "--kp-clip", "inf", "--dual-scale", "one"},
+      {{"--dual-rule", "nupi", "--kp", "0.5", "--dual-lr", "0.05", "--kp-clip", "inf",
+        "--dual-scale", "one"},
        {"--kp-clip", "inf", "--dual-scale", "one"},
        {"kp-clip", "dual-scale"}},
       // a run made before --dual-scale existed (the plain violation then)
@@ -662,6 +685,10 @@ TEST(Train, ResumeKeepsTheRecordedSettingsWhenDefaultsChange) {
       {{"--log-alpha-min", "-4.605170185988091", "--fixed-gate-epochs", "0", "--dual-lr", "5"},
        {"--log-alpha-min", "-4.605170185988091", "--fixed-gate-epochs", "0"},
        {"log-alpha-min", "fixed-gate-epochs"}},
+      // a 2-thread MLP run made before --thread-split existed (the batch split then)
+      {{"--threads", "2", "--thread-split", "batch"},
+       {"--thread-split", "batch"},
+       {"thread-split"}},
   };
   int index = 0;
   for (const auto& c : cases) {

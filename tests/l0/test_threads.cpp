@@ -1,7 +1,8 @@
-// Data-parallel threads on the L0 problem: DensityProblem replicas split over 2 and 3
-// threads agree with one replica up to float rounding (forward values, gradient), the split
-// gradient passes a finite-difference check (double model), and l0::train with the same seed
-// and thread count repeats bit for bit.
+// Threads on the L0 problem: DensityProblem replicas split over 2 and 3 threads agree with
+// one replica up to float rounding (forward values, gradient), the split gradient passes a
+// finite-difference check (double model), and l0::train with the same seed and thread count
+// repeats bit for bit and follows the one-thread run, with either split (batch: replicas;
+// layers: one problem whose dense layers split their work, tests/l0/test_layer_split.cpp).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -175,56 +176,78 @@ TEST(ThreadedDensityProblem, SplitGradientMatchesFiniteDifferences) {
                     << r.worst_analytic << " vs " << r.worst_numeric;
 }
 
-TrainConfig small_run(std::size_t threads) {
+TrainConfig small_run(std::size_t threads, ThreadSplit split = ThreadSplit::automatic,
+                      Architecture arch = Architecture::mlp) {
   TrainConfig c;
-  c.architecture = Architecture::mlp;
+  c.architecture = arch;
   c.batch = 40;
   c.epochs = 2;
   c.eval_batch = 50;
   c.seed = 9;
   c.threads = threads;
+  c.thread_split = split;
   return c;
 }
 
 TEST(ThreadedTraining, SameSeedAndThreadCountRepeatBitForBit) {
   const Dataset data = l0_test::random_dataset(200, 120, 4, "random");
-  for (std::size_t threads : {2u, 3u}) {
-    const auto a = train(small_run(threads), data);
-    auto c = small_run(threads);
-    c.thread_backend = ThreadBackend::std_thread;  // the backends reduce in the same order
-    const auto b = train(c, data);
-    ASSERT_EQ(a.summary.x.size(), b.summary.x.size());
-    for (std::size_t j = 0; j < a.summary.x.size(); ++j)
-      ASSERT_EQ(a.summary.x(j), b.summary.x(j)) << threads << " threads, x[" << j << "]";
-    for (std::size_t e = 0; e < a.history.size(); ++e) {
-      EXPECT_EQ(a.history[e].train_loss, b.history[e].train_loss);
-      EXPECT_EQ(a.history[e].train_error, b.history[e].train_error);
-      EXPECT_EQ(a.history[e].test_loss, b.history[e].test_loss);
-      EXPECT_EQ(a.history[e].test_error, b.history[e].test_error);
-      EXPECT_EQ(a.history[e].multipliers, b.history[e].multipliers);
+  for (const auto split : {ThreadSplit::batch, ThreadSplit::layers})
+    for (std::size_t threads : {2u, 3u}) {
+      const std::string what = std::to_string(threads) + " threads, split " + to_string(split);
+      const auto a = train(small_run(threads, split), data);
+      auto c = small_run(threads, split);
+      c.thread_backend = ThreadBackend::std_thread;  // the backends split and reduce alike
+      const auto b = train(c, data);
+      ASSERT_EQ(a.summary.x.size(), b.summary.x.size());
+      for (std::size_t j = 0; j < a.summary.x.size(); ++j)
+        ASSERT_EQ(a.summary.x(j), b.summary.x(j)) << what << ", x[" << j << "]";
+      for (std::size_t e = 0; e < a.history.size(); ++e) {
+        EXPECT_EQ(a.history[e].train_loss, b.history[e].train_loss) << what;
+        EXPECT_EQ(a.history[e].train_error, b.history[e].train_error) << what;
+        EXPECT_EQ(a.history[e].test_loss, b.history[e].test_loss) << what;
+        EXPECT_EQ(a.history[e].test_error, b.history[e].test_error) << what;
+        EXPECT_EQ(a.history[e].multipliers, b.history[e].multipliers) << what;
+      }
     }
-  }
 }
 
 TEST(ThreadedTraining, TwoThreadsFollowOneThreadUpToRounding) {
   // 2 epochs of 5 steps: the runs drift apart only by float rounding; the epoch metrics
-  // agree to 1e-4 (relative for the loss) and the parameters to 1e-4 * max |x|.
+  // agree to 1e-4 (relative for the loss) and the parameters to 1e-4 * max |x|. Both
+  // splits, both models (LeNet5's layer split runs its dense layers on the team).
   const Dataset data = l0_test::random_dataset(200, 120, 4, "random");
-  const auto a = train(small_run(1), data);
-  const auto b = train(small_run(2), data);
-  ASSERT_EQ(a.history.size(), b.history.size());
-  for (std::size_t e = 0; e < a.history.size(); ++e) {
-    EXPECT_NEAR(a.history[e].train_loss, b.history[e].train_loss,
-                1e-4 * std::abs(a.history[e].train_loss));
-    EXPECT_NEAR(a.history[e].test_loss, b.history[e].test_loss,
-                1e-4 * std::abs(a.history[e].test_loss));
-    EXPECT_NEAR(a.history[e].expected_density, b.history[e].expected_density, 1e-4);
+  for (const auto arch : {Architecture::mlp, Architecture::lenet5}) {
+    const auto a = train(small_run(1, ThreadSplit::automatic, arch), data);
+    for (const auto split : {ThreadSplit::batch, ThreadSplit::layers}) {
+      const std::string what = std::string(to_string(arch)) + ", split " + to_string(split);
+      const auto b = train(small_run(2, split, arch), data);
+      ASSERT_EQ(a.history.size(), b.history.size());
+      for (std::size_t e = 0; e < a.history.size(); ++e) {
+        EXPECT_NEAR(a.history[e].train_loss, b.history[e].train_loss,
+                    1e-4 * std::abs(a.history[e].train_loss))
+            << what;
+        EXPECT_NEAR(a.history[e].test_loss, b.history[e].test_loss,
+                    1e-4 * std::abs(a.history[e].test_loss))
+            << what;
+        EXPECT_NEAR(a.history[e].expected_density, b.history[e].expected_density, 1e-4) << what;
+      }
+      const double scale = static_cast<double>(xt::amax(xt::abs(a.summary.x))());
+      double worst = 0.0;
+      for (std::size_t j = 0; j < a.summary.x.size(); ++j)
+        worst = std::max(worst, std::abs(static_cast<double>(a.summary.x(j) - b.summary.x(j))));
+      EXPECT_LE(worst, 1e-4 * scale) << what;
+    }
   }
-  const double scale = static_cast<double>(xt::amax(xt::abs(a.summary.x))());
-  double worst = 0.0;
-  for (std::size_t j = 0; j < a.summary.x.size(); ++j)
-    worst = std::max(worst, std::abs(static_cast<double>(a.summary.x(j) - b.summary.x(j))));
-  EXPECT_LE(worst, 1e-4 * scale);
+}
+
+TEST(ThreadedTraining, AutomaticSplitIsLayersForTheMlpAndBatchForLenet) {
+  EXPECT_EQ(resolve_thread_split(ThreadSplit::automatic, Architecture::mlp), ThreadSplit::layers);
+  EXPECT_EQ(resolve_thread_split(ThreadSplit::automatic, Architecture::lenet5), ThreadSplit::batch);
+  EXPECT_EQ(resolve_thread_split(ThreadSplit::batch, Architecture::mlp), ThreadSplit::batch);
+  EXPECT_EQ(resolve_thread_split(ThreadSplit::layers, Architecture::lenet5), ThreadSplit::layers);
+  for (const auto s : {ThreadSplit::automatic, ThreadSplit::batch, ThreadSplit::layers})
+    EXPECT_EQ(parse_thread_split(to_string(s)), s);
+  EXPECT_THROW(parse_thread_split("rows"), InvalidOption);
 }
 
 TEST(ThreadedTraining, RejectsZeroThreads) {

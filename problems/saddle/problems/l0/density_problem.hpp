@@ -128,6 +128,14 @@ class DensityProblem final : public BasicProblem<float> {
   void release_gates();
   bool gates_fixed() const { return gates_fixed_; }
 
+  /// Splits each evaluation's work inside the model over `runner`'s workers (the batch
+  /// gather by rows, the dense layers as GatedModel::set_runner; null, the default: the
+  /// calling thread only). Unlike ThreadParallelProblem, which splits the batch over
+  /// replicas, nothing is repeated per thread and no gradient is summed across threads: the
+  /// per-weight work (packing z * W, dW, dz) is split too. Results depend on the number of
+  /// workers only through GEMM block sizes, never on timing. Non-owning; no allocation.
+  void set_runner(RangeRunner* runner);
+
  private:
   const Dataset& data_;
   DensityProblemOptions options_;
@@ -138,6 +146,7 @@ class DensityProblem final : public BasicProblem<float> {
   std::vector<double> densities_, layer_weights_;
   const Vector<float>* last_x_ = nullptr;
   std::vector<double> group_nsp_;
+  RangeRunner* runner_ = nullptr;
   double last_error_ = 0.0;
   bool gates_fixed_ = false;
   bool capture_gates_ = false;  // fixed, but the held values are taken at the next forward

@@ -19,6 +19,23 @@
 
 namespace saddle::l0 {
 
+/// How the threads of one run (TrainConfig::threads > 1) share a minibatch.
+enum class ThreadSplit {
+  automatic,  ///< layers for the MLP, batch for LeNet5 (the faster of the two, measured:
+              ///< docs/performance.md, "Two cores")
+  batch,      ///< data parallel: N replicas of the problem, each evaluates a share of the rows
+              ///< (ThreadParallelProblem); gradients summed over the replicas in a fixed order
+  layers,     ///< one problem whose dense layers split their work over the team
+              ///< (DensityProblem::set_runner): nothing is repeated per thread and no
+              ///< gradient is summed, but convolutions and element-wise stages stay serial
+};
+/// "auto", "batch" or "layers".
+const char* to_string(ThreadSplit split);
+/// Parses the names of to_string; throws InvalidOption listing the choices.
+ThreadSplit parse_thread_split(const std::string& name);
+/// The split `automatic` stands for with this architecture (batch or layers).
+ThreadSplit resolve_thread_split(ThreadSplit split, Architecture architecture);
+
 /// Everything that defines a run. Defaults are the constrained-L0 paper's MNIST settings
 /// ([GP] configs/defaults/mnist_defaults.yml): Adam 7e-4, dual gradient ascent 1e-4, dual
 /// restarts on, batch 128, 200 epochs, inputs normalised with MNIST mean/std, median gates.
@@ -73,14 +90,19 @@ struct TrainConfig {
   /// (DataParallelProblem: gradients and constraint values summed over the ranks, same step
   /// on every rank, same model). Rank 0 alone writes checkpoint_path.
   Communicator* communicator = nullptr;
-  /// Data-parallel threads of this process (>= 1; 1 = the unsplit problem, today's path bit
-  /// for bit). With N > 1 every minibatch and the test set are split over N replicas of the
-  /// problem (ThreadParallelProblem, thread_parallel.hpp): same seed and N, same result bit
-  /// for bit; another N gives the same run up to rounding. OpenBLAS runs one thread per
-  /// replica during the run (its thread count is restored afterwards). Composes with
-  /// `communicator`: each rank splits its share of the batch over its threads.
+  /// Threads of this process (>= 1; 1 = the unsplit problem, today's path bit for bit).
+  /// With N > 1 every minibatch and the test set are split over N threads, as thread_split
+  /// says: over N replicas of the problem (ThreadParallelProblem, thread_parallel.hpp) or
+  /// inside the dense layers of one (DensityProblem::set_runner). Same seed and N, same
+  /// result bit for bit; another N gives the same run up to rounding. OpenBLAS runs one
+  /// thread per team thread during the run (its thread count is restored afterwards).
+  /// Composes with `communicator`: each rank splits its share of the batch over its threads.
   std::size_t threads = 1;
   ThreadBackend thread_backend = ThreadBackend::automatic;
+  /// How the threads split each minibatch (ignored for threads = 1). Both splits give, for
+  /// the same seed and thread count, the same run bit for bit, and the one-thread run up to
+  /// rounding.
+  ThreadSplit thread_split = ThreadSplit::automatic;
 
   static SolverOptions default_solver_options();
   /// Throws InvalidOption with a message naming the field.

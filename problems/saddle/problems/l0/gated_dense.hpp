@@ -98,6 +98,14 @@ class GatedDense : public GatedLayerBase<T> {
   /// Same, without the input gradient (first layer of a model).
   void backward(ConstView<T, 1> params, ConstView<T, 2> grad_output, View<T, 1> grad_params);
 
+  // set_runner (GatedLayerBase): with a runner of several workers every forward and backward
+  // is split over them. The forward's parts are blocks of output columns (each packs its
+  // columns of Wz_a and runs its column block of the GEMM), the backward's parts blocks of
+  // active inputs (rows of M, dW, dlog_alpha and columns of dx); no element is written by
+  // two parts and none is summed across parts, so the result depends on the number of
+  // workers only through the GEMM block sizes (never on timing), and not at all for the
+  // element-wise work.
+
  private:
   using Base = GatedLayerBase<T>;
   using Base::batch_;
@@ -106,6 +114,7 @@ class GatedDense : public GatedLayerBase<T> {
   using Base::has_forward_;
   using Base::layout_;
   using Base::max_batch_;
+  using Base::runner_;
   using Base::stream_;
 
   void check_batch(std::size_t rows, const char* what) const;

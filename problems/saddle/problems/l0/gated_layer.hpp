@@ -83,6 +83,14 @@ class GatedLayerBase {
   /// Clamps the slice's log_alpha to [ln 0.01, ln 100] (after an optimizer step).
   void clamp_log_alpha(View<T, 1> params) const;
 
+  /// Splits the layer's work over the workers of `runner` (non-owning; null or one worker,
+  /// the default: the calling thread does everything): the sampling of the training gates
+  /// (fixed index ranges: the same bits split or not) and, in GatedDense, the forward and
+  /// backward (see there). The runner must outlive the layer's use; OpenBLAS should run one
+  /// thread inside it. No allocation.
+  void set_runner(RangeRunner* runner) { runner_ = runner; }
+  RangeRunner* runner() const { return runner_; }
+
  protected:
   /// `kind` ("GatedDense", "GatedConv2d") starts error messages; the slice holds
   /// weight_rows*weight_cols weights, `biases` biases and `gates` gate parameters.
@@ -100,6 +108,7 @@ class GatedLayerBase {
   std::size_t batch_ = 0;  // rows of the last forward
   bool has_forward_ = false;
   GateState<T> gates_;
+  RangeRunner* runner_ = nullptr;
 };
 
 extern template class GatedLayerBase<float>;

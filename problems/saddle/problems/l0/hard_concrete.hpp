@@ -25,6 +25,7 @@
 #include <xtensor/xtensor.hpp>
 
 #include "saddle/problems/l0/tensor_view.hpp"
+#include "saddle/range_runner.hpp"
 
 namespace saddle::l0 {
 
@@ -163,8 +164,10 @@ class GateState {
   std::size_t size() const { return z_.size(); }
 
   /// Samples training gates for noise (seed, stream), see hard_concrete_sample. log_alpha: [n].
-  /// No allocation.
-  void sample(ConstView<T, 1> log_alpha, std::uint64_t seed, std::uint64_t stream);
+  /// With a runner, the gates are computed in fixed index ranges on its workers (the same
+  /// bits as without). No allocation.
+  void sample(ConstView<T, 1> log_alpha, std::uint64_t seed, std::uint64_t stream,
+              RangeRunner* runner = nullptr);
   /// Sets the deterministic test gates, see test_gates. No allocation.
   void set_test(ConstView<T, 1> log_alpha, TestGate gate);
 

@@ -16,6 +16,7 @@
 #include "saddle/problems/l0/basic_layers.hpp"
 #include "saddle/problems/l0/hard_concrete.hpp"
 #include "saddle/problems/l0/tensor_view.hpp"
+#include "saddle/range_runner.hpp"
 
 namespace saddle::l0 {
 
@@ -92,6 +93,13 @@ class GatedModel {
   void reserve(std::size_t max_batch);
   std::size_t max_batch() const { return max_batch_; }
 
+  /// Splits the work of every dense layer (GatedDense::set_runner: column blocks forward,
+  /// blocks of inputs backward) over `runner`'s workers; null (the default) runs everything
+  /// on the calling thread. The convolutions and the element-wise stages stay on the calling
+  /// thread. Non-owning; no allocation.
+  void set_runner(RangeRunner* runner);
+  RangeRunner* runner() const { return runner_; }
+
   /// Initialises params: [num_parameters()] as the constrained-L0 code does (droprate_init
   /// 0.2 for the MLP's first layer, 0.5 elsewhere; see the layers' init_parameters).
   void init_parameters(View<T, 1> params, std::uint64_t seed, InitScheme scheme = InitScheme::gp) const;
@@ -109,9 +117,11 @@ class GatedModel {
   /// overwritten). No allocation.
   void backward(ConstView<T, 1> params, View<T, 1> grad);
 
-  /// Expected density (mean of 1 - q0) of each gated layer: out: [L].
+  /// Expected density (mean of 1 - q0) of each gated layer: out: [L]. With a runner the
+  /// per-gate terms are computed on its workers and summed in order: the same bits.
   void layer_densities(ConstView<T, 1> params, std::vector<double>& out) const;
   /// grad[log_alpha of layer l] += weights[l] * d density_l / d log_alpha. weights: [L].
+  /// Element-wise: split over the runner's workers if any, with the same bits.
   void add_density_gradient(ConstView<T, 1> params, const std::vector<double>& weights, View<T, 1> grad) const;
   /// Clamps every log_alpha to [lo, ln 100] (lo: the reference codes' ln 0.01 by default).
   void clamp_log_alpha(View<T, 1> params, double lo = kLogAlphaMin) const;
@@ -129,6 +139,13 @@ class GatedModel {
   std::vector<xt::xtensor<T, 2>> acts_;  // acts_[i]: output of stage i, [max_batch, features]
   std::vector<xt::xtensor<T, 2>> grads_; // grads_[i]: d loss / d acts_[i]
   xt::xtensor<std::int32_t, 1> labels_;
+  RangeRunner* runner_ = nullptr;
+  std::size_t num_gates_ = 0;               // gates of all gated layers
+  mutable std::vector<double> gate_terms_;  // [num_gates_]: 1 - q0 per gate (layer_densities)
+  // Calls f(layer, first, b, e) for each gated layer that the range r of the concatenated
+  // gates (layer after layer) overlaps: its gates [b, e), its first gate at index `first`.
+  template <class F>
+  void for_gates_in(IndexRange r, F&& f) const;
 };
 
 extern template class GatedModel<float>;
