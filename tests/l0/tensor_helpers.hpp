@@ -1,8 +1,10 @@
 #pragma once
 // Small tensor helpers of the l0 layer tests: filled vectors and matrices, seeded normal
-// fills, a double-precision dot product over whole tensors and a central-difference check.
+// fills, a double-precision dot product over whole tensors, the relative difference of two
+// arrays and a central-difference check.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <functional>
@@ -40,6 +42,18 @@ double dot_all(const A& a, const B& b) {
   double s = 0.0;
   for (std::size_t i = 0; i < a.size(); ++i) s += static_cast<double>(a.data()[i]) * b.data()[i];
   return s;
+}
+
+/// max_i |a[i] - b[i]| / max(max_i |b[i]|, 1e-30): the relative difference of two arrays of
+/// the same size (any element types).
+template <class A, class B>
+double rel_diff(const A& a, const B& b) {
+  double num = 0.0, den = 0.0;
+  for (std::size_t i = 0; i < b.size(); ++i) {
+    num = std::max(num, std::abs(static_cast<double>(a.data()[i]) - static_cast<double>(b.data()[i])));
+    den = std::max(den, std::abs(static_cast<double>(b.data()[i])));
+  }
+  return num / std::max(den, 1e-30);
 }
 
 /// Central differences of f() w.r.t. x[i] for the listed i, against the analytic gradient g

@@ -29,20 +29,10 @@ using l0_test::fill_normal;
 using l0_test::mat;
 using l0_test::all_coords;
 using l0_test::check_fd;
+using l0_test::rel_diff;
 using l0_test::vec;
 using saddle::Vector;
 
-// max |a - b| / max(max |b|, tiny).
-template <class A, class B>
-double rel_diff(const A& a, const B& b) {
-  double num = 0.0, den = 0.0;
-  for (std::size_t i = 0; i < b.size(); ++i) {
-    num = std::max(num,
-                   std::abs(static_cast<double>(a.data()[i]) - static_cast<double>(b.data()[i])));
-    den = std::max(den, std::abs(static_cast<double>(b.data()[i])));
-  }
-  return num / std::max(den, 1e-30);
-}
 
 
 // log_alpha such that a gate is open with probability ~0.3 (as saddle_bench's sparse30 state),

@@ -27,6 +27,7 @@ namespace {
 
 namespace l0 = saddle::l0;
 using l0_test::check_fd;
+using l0_test::rel_diff;
 using l0_test::fill_normal;
 using l0_test::mat;
 using saddle::ThreadBackend;
@@ -39,17 +40,6 @@ bool same_bits(const A& a, const B& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
 }
 
-// max |a - b| / max(max |b|, tiny).
-template <class A, class B>
-double rel_diff(const A& a, const B& b) {
-  double num = 0.0, den = 0.0;
-  for (std::size_t i = 0; i < b.size(); ++i) {
-    num = std::max(num,
-                   std::abs(static_cast<double>(a.data()[i]) - static_cast<double>(b.data()[i])));
-    den = std::max(den, std::abs(static_cast<double>(b.data()[i])));
-  }
-  return num / std::max(den, 1e-30);
-}
 
 std::vector<ThreadBackend> backends() {
   std::vector<ThreadBackend> b{ThreadBackend::std_thread};

@@ -33,6 +33,7 @@ using l0_test::dot_all;
 using l0_test::fill_normal;
 using l0_test::mat;
 using l0_test::check_fd;
+using l0_test::rel_diff;
 using l0_test::vec;
 
 constexpr double kBeta = 2.0 / 3.0;
@@ -653,16 +654,6 @@ TEST(GatedLayers, InitialisationFollowsConstrainedL0Code) {
   }
 }
 
-// Relative max difference between a float and a double array.
-template <class F, class D>
-double rel_diff(const F& f, const D& d) {
-  double num = 0.0, den = 0.0;
-  for (std::size_t i = 0; i < d.size(); ++i) {
-    num = std::max(num, std::abs(static_cast<double>(f.data()[i]) - d.data()[i]));
-    den = std::max(den, std::abs(static_cast<double>(d.data()[i])));
-  }
-  return num / std::max(den, 1e-30);
-}
 
 TEST(GatedLayers, FloatMatchesDouble) {
   {  // dense 64 -> 32, batch 16
