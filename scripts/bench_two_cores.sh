@@ -19,6 +19,7 @@ epochs=${EPOCHS:-3}
 model=${MODEL:-mlp}
 baseline=${BASELINE:-}
 out=${OUT:-$(mktemp -d)}
+mkdir -p "$out"
 data=${SADDLE_MNIST_DIR:-data/mnist}
 saddle="$build/saddle"
 [[ -x $saddle ]] || { echo "bench_two_cores: error: $saddle not built" >&2; exit 1; }
