@@ -204,8 +204,10 @@ TEST(Compare, FailedVariantIsReportedWithoutLosingTheOthers) {
 TEST(Sweep, TableAndPlotPerTarget) {
   REQUIRE_EXE();
   const fs::path out = scratch_dir() / "sweep_ok";
-  // --threads is passed through to every run (each run's args.txt records it).
-  std::vector<std::string> args = {"sweep", "--target-densities", "0.3,0.6", "--threads", "2"};
+  // --threads and --thread-split are passed through to every run (each run's args.txt
+  // records them).
+  std::vector<std::string> args = {"sweep", "--target-densities", "0.3,0.6", "--threads", "2",
+                                   "--thread-split", "batch"};
   const auto shared = shared_args(out, 1);
   args.insert(args.end(), shared.begin(), shared.end());
   const auto r = run(args);
@@ -230,7 +232,9 @@ TEST(Sweep, TableAndPlotPerTarget) {
   EXPECT_GE(number(csv[0].at("worst_violation_mean")), 0.0);
   EXPECT_FALSE(csv[1].at("expected_density_ci95").empty());
   EXPECT_TRUE(fs::exists(out / "target-0.3" / "seed-2" / "summary.json"));
-  EXPECT_NE(read_file(out / "target-0.3" / "seed-2" / "args.txt").find("--threads\n2\n"), std::string::npos);
+  const std::string run_args = read_file(out / "target-0.3" / "seed-2" / "args.txt");
+  EXPECT_NE(run_args.find("--threads\n2\n"), std::string::npos) << run_args;
+  EXPECT_NE(run_args.find("--thread-split\nbatch\n"), std::string::npos) << run_args;
   EXPECT_TRUE(fs::exists(out / "sweep.gp"));
   if (gnuplot_installed()) {
     EXPECT_TRUE(is_png(out / "sweep.png"));
@@ -254,6 +258,7 @@ TEST(Compare, BadInputGivesOneLineAndExitCodeTwo) {
       {{"compare", "--jobs", "0", "--out", fresh}, "--jobs"},
       {{"compare", "--threads", "0", "--out", fresh}, "--threads"},
       {{"sweep", "--target-densities", "0.3", "--threads", "300", "--out", fresh}, "--threads"},
+      {{"compare", "--thread-split", "rows", "--out", fresh}, "unknown --thread-split 'rows'"},
       {{"compare", "--variants", "gda"}, "--out DIR is required"},
       {{"compare", "--out", existing.string()}, "already holds files"},
       {{"compare", "--seeds", "1,1", "--out", fresh}, "repeated"},
