@@ -134,6 +134,9 @@ class DensityProblem final : public BasicProblem<float> {
   /// replicas, nothing is repeated per thread and no gradient is summed across threads: the
   /// per-weight work (packing z * W, dW, dz) is split too. Results depend on the number of
   /// workers only through GEMM block sizes, never on timing. Non-owning; no allocation.
+  /// Fork-joins do not nest: the runner must be idle whenever the problem is called (it may
+  /// be the solver's SolverOptions::range_runner, which runs between the problem's calls, but
+  /// not the team of a ThreadParallelProblem that holds this problem as a replica).
   void set_runner(RangeRunner* runner);
 
  private:
