@@ -173,8 +173,13 @@ void apply_paper_protocol(po::variables_map& vm) {
     const std::string current = v.as<std::string>();
     const std::string flag = std::string("--") + name;
     const bool numeric = flag == "--dual-lr" || flag == "--log-alpha-min";
+    // --fixed-gate-epochs: any spelling of no epoch (0, 00, 0%, 0.0%) is the paper's.
+    auto no_epochs = [&](const std::string& t) {
+      if (!t.empty() && t.back() == '%') return parse_double(flag, t.substr(0, t.size() - 1)) == 0.0;
+      return parse_unsigned(flag, t) == 0;
+    };
     const bool same = numeric                           ? parse_double(flag, current) == parse_double(flag, value)
-                      : flag == "--fixed-gate-epochs" ? current == "0" || current == "0%"
+                      : flag == "--fixed-gate-epochs" ? no_epochs(current)
                                                         : current == value;
     if (!v.defaulted() && !same)
       throw UsageError(std::string("--paper-protocol sets --") + name + " " + value + "; drop --" + name + " " + current);

@@ -630,6 +630,14 @@ TEST(Train, PaperProtocolIsTheFlagsItNames) {
   ASSERT_EQ(run(with_switch).code, 0);
   ASSERT_EQ(run(with_flags).code, 0);
   EXPECT_EQ(read_file(a / "steps.csv"), read_file(b / "steps.csv"));
+  // Any spelling of "no fixed-gate epoch" agrees with it.
+  for (const char* none : {"0.0%", "00"}) {
+    auto agreeing = args;
+    agreeing.insert(agreeing.end(), {"--paper-protocol", "--fixed-gate-epochs", none, "--out",
+                                     (scratch_dir() / "paper_none").string()});
+    const auto r = run(agreeing);
+    EXPECT_EQ(r.code, 0) << none << ": " << r.err;
+  }
   const std::string config = read_file(a / "config.ini");
   for (const char* line : {"dual-rule = gradient-ascent\n", "dual-lr = 1e-4\n", "dual-scale = one\n",
                            "paper-protocol = true\n", "log-alpha-min = -4.605170185988091\n", "fixed-gate-epochs = 0\n"})
