@@ -95,16 +95,14 @@ void GatedConv2d<T>::init_parameters(View<T, 1> params, double droprate_init,
 template <class T>
 void GatedConv2d<T>::forward_train(ConstView<T, 1> params, ConstView<T, 2> input,
                                    std::uint64_t noise_seed, View<T, 2> output) {
-  check_params(params.size(), "forward_train");
-  gates_.sample(log_alpha(params), noise_seed, stream_);
+  this->sample_gates(params, noise_seed);  // checks the slice; splits over the runner if any
   forward_core(params, input, output, ChannelHints{});
 }
 
 template <class T>
 void GatedConv2d<T>::forward_eval(ConstView<T, 1> params, ConstView<T, 2> input, View<T, 2> output,
                                   TestGate gate) {
-  check_params(params.size(), "forward_eval");
-  gates_.set_test(log_alpha(params), gate);
+  this->set_test_gates(params, gate);
   forward_core(params, input, output, ChannelHints{});
 }
 
