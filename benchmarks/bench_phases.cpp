@@ -8,11 +8,15 @@
 // imbalance, and what the fork-joins and the serial code between them cost.
 //
 // Usage: saddle_bench_phases [--model mlp|lenet5] [--passes N] [--threads N] [--sequential]
+//                            [--sparse]
+// --sparse: every gate open with probability 0.3 (saddle_bench's sparse30 state: the compacted
+// GEMMs of a sparsified network) instead of the initial gates.
 // Prints one line per fork-join of a pass (index in the pass, median over the passes of the
 // wall time and of each part's time, microseconds), then the pass: forward + backward time,
 // the time inside fork-joins, the sum of the slowest parts, and the time outside fork-joins.
 // Data: $SADDLE_MNIST_DIR or <repo>/data/mnist; missing data: one error line, exit 1.
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -101,11 +105,11 @@ int main(int argc, char** argv) {
   namespace l0 = saddle::l0;
   std::string model = "mlp";
   std::size_t passes = 2000, threads = 2;
-  bool sequential = false;
+  bool sequential = false, sparse = false;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
-    if (flag == "--sequential") {
-      sequential = true;
+    if (flag == "--sequential" || flag == "--sparse") {
+      (flag == "--sparse" ? sparse : sequential) = true;
       continue;
     }
     if (i + 1 >= argc) {
@@ -122,7 +126,7 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "saddle_bench_phases: error: bad flag or value '%s %s' (flags: --model mlp|lenet5, "
-                   "--passes N > 0, --threads 2..64, --sequential)\n",
+                   "--passes N > 0, --threads 2..64, --sequential, --sparse)\n",
                    flag.c_str(), value.c_str());
       return 2;
     }
@@ -146,6 +150,11 @@ int main(int argc, char** argv) {
   saddle::Vector<float> x = saddle::Vector<float>::from_shape({problem.num_parameters()});
   saddle::Vector<float> grad = x;
   problem.initial_point(x, 1);
+  if (sparse) {  // 1 - q0 = sigmoid(log_alpha - kQ0Shift) = 0.3 for every gate
+    const double la = std::log(0.3 / 0.7) + l0::kQ0Shift;
+    for (const auto& g : problem.model().gated_layers())
+      for (std::size_t j = 0; j < g.num_gates; ++j) x(g.log_alpha_offset + j) = static_cast<float>(la);
+  }
   problem.shuffle(1);
   saddle::Evaluation eval;
   eval.resize(problem.constraints().size());
@@ -166,8 +175,9 @@ int main(int argc, char** argv) {
       forward.push_back(f);
     }
   }
-  std::printf("saddle_bench_phases: %s, batch %zu, %zu passes, %zu parts%s (gates as initialised)\n",
-              model.c_str(), batch, passes, threads, sequential ? ", run one after the other" : "");
+  std::printf("saddle_bench_phases: %s, batch %zu, %zu passes, %zu parts%s (%s)\n", model.c_str(), batch, passes,
+              threads, sequential ? ", run one after the other" : "",
+              sparse ? "every gate open with probability 0.3" : "gates as initialised");
   double in_forks = 0.0, slowest = 0.0;
   for (std::size_t c = 0; c < runner.calls(); ++c) {
     const double w = median(runner.wall(c));
