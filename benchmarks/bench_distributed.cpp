@@ -124,15 +124,8 @@ int main(int argc, char** argv) {
     }
   }
   const bool root = world == nullptr || world->rank() == 0;
-  const char* env_dir = std::getenv("SADDLE_MNIST_DIR");
-  const std::string dir = env_dir ? env_dir : std::string(SADDLE_SOURCE_DIR) + "/data/mnist";
   l0::Dataset data;
-  try {
-    data = l0::load_dataset("mnist", dir, l0::InputScaling::standardize);
-  } catch (const std::exception& e) {
-    if (root) std::fprintf(stderr, "saddle_bench_distributed: error: %s\n", e.what());
-    return 1;
-  }
+  if (!saddle_bench::load_mnist("saddle_bench_distributed", data, root)) return 1;
   const char* threads = std::getenv("OPENBLAS_NUM_THREADS");
   for (const auto& model : models) {
     for (const std::size_t batch : batches) {

@@ -132,15 +132,8 @@ int main(int argc, char** argv) {
     }
   }
   openblas_set_num_threads(1);
-  const char* env_dir = std::getenv("SADDLE_MNIST_DIR");
-  const std::string dir = env_dir ? env_dir : std::string(SADDLE_SOURCE_DIR) + "/data/mnist";
   l0::Dataset data;
-  try {
-    data = l0::load_dataset("mnist", dir, l0::InputScaling::standardize);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "saddle_bench_phases: error: %s\n", e.what());
-    return 1;
-  }
+  if (!saddle_bench::load_mnist("saddle_bench_phases", data)) return 1;
   const std::size_t batch = 128;
   l0::DensityProblem problem(data,
                              saddle_bench::density_problem_options(l0::parse_architecture(model), batch, data));

@@ -5,7 +5,12 @@
 /// times are comparable with each other and with a training run.
 
 #include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <string>
 
+#include "saddle/problems/l0/dataset.hpp"
 #include "saddle/problems/l0/density_problem.hpp"
 
 namespace saddle_bench {
@@ -24,5 +29,26 @@ inline saddle::l0::DensityProblemOptions density_problem_options(saddle::l0::Arc
   po.groups = saddle::l0::model_level(shape, target);
   return po;
 }
+
+#ifdef SADDLE_SOURCE_DIR
+/// The benchmarks' MNIST folder: $SADDLE_MNIST_DIR, else <repo>/data/mnist.
+inline std::string mnist_dir() {
+  const char* env_dir = std::getenv("SADDLE_MNIST_DIR");
+  return env_dir ? env_dir : std::string(SADDLE_SOURCE_DIR) + "/data/mnist";
+}
+
+/// Loads real MNIST from mnist_dir() (standardised inputs) into `data`. On failure prints
+/// "<program>: error: <why and how to fetch it>" (when `report`) and returns false: the caller
+/// exits with status 1.
+inline bool load_mnist(const char* program, saddle::l0::Dataset& data, bool report = true) {
+  try {
+    data = saddle::l0::load_dataset("mnist", mnist_dir(), saddle::l0::InputScaling::standardize);
+    return true;
+  } catch (const std::exception& e) {
+    if (report) std::fprintf(stderr, "%s: error: %s\n", program, e.what());
+    return false;
+  }
+}
+#endif
 
 }  // namespace saddle_bench

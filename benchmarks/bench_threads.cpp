@@ -191,15 +191,8 @@ int main(int argc, char** argv) {
                    c.c_str());
       return 2;
     }
-  const char* env_dir = std::getenv("SADDLE_MNIST_DIR");
-  const std::string dir = env_dir ? env_dir : std::string(SADDLE_SOURCE_DIR) + "/data/mnist";
   l0::Dataset data;
-  try {
-    data = l0::load_dataset("mnist", dir, l0::InputScaling::standardize);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "saddle_bench_threads: error: %s\n", e.what());
-    return 1;
-  }
+  if (!saddle_bench::load_mnist("saddle_bench_threads", data)) return 1;
   const std::size_t batch = 128;
   const double steps_per_epoch = static_cast<double>((data.train.size() + batch - 1) / batch);
   std::printf("saddle_bench_threads: %zu steps x %zu rounds, data-parallel threads = %zu, tbb %s\n",
