@@ -239,9 +239,12 @@ void GatedDense<T>::forward_core(ConstView<T, 1> params, ConstView<T, 2> input,
   const T* x = input.data();
   T* xp = x_packed_.data();
   // x_a = x[:, act]: kept for backward (dW and dz need the unscaled input). With every input
-  // computed the GEMM reads the input itself and the copy is made beside it; otherwise the
-  // gathered x_a must be complete before any GEMM reads it (a phase of its own).
-  const bool direct = n_act == in_;
+  // computed the GEMM reads the input itself and the copy is made beside it; otherwise (or
+  // when the output overlaps the input) the gathered x_a must be complete before any part
+  // writes an output or a GEMM reads x_a (a phase of its own).
+  const T* out_end = out + rows * out_;
+  const bool overlap = rows > 0 && x < out_end && out < x + rows * in_;
+  const bool direct = n_act == in_ && !overlap;
   if (!direct && n_act > 0 && rows > 0) {
     auto gather = [&](std::size_t part, std::size_t parts) {
       const IndexRange rr = block_range(rows, part, parts, 1);

@@ -183,6 +183,36 @@ TEST(LayerSplit, GradientMatchesFiniteDifferences) {
   check_fd("layer-split mlp", x.data(), coords, p.grad.data(), loss);
 }
 
+// A square layer may write its output over its input (in == out): the result is that of
+// separate buffers, split or not, and backward still sees the input of the forward.
+TEST(LayerSplit, OutputOverTheInputEqualsSeparateBuffers) {
+  const std::size_t rows = 128, n = 200;
+  l0::GatedDense<float> layer(n, n, 4);
+  layer.reserve(rows);
+  auto p = l0_test::vec<float>(layer.num_parameters());
+  std::mt19937_64 rng(6);
+  layer.init_parameters(l0::view(p), 0.2, rng);
+  auto la = layer.log_alpha(l0::view(p));
+  for (std::size_t j = 0; j < n; ++j) la(j) = 6.0f;  // every gate open: the GEMM reads the input itself
+  auto x = mat<float>(rows, n), y = mat<float>(rows, n), dy = mat<float>(rows, n);
+  fill_normal(x, rng);
+  fill_normal(dy, rng);
+  auto g_sep = l0_test::vec<float>(layer.num_parameters()), g_alias = g_sep;
+  for (const std::size_t workers : {1u, 2u}) {
+    ThreadTeam team(workers, ThreadBackend::std_thread);
+    layer.set_runner(&team);
+    layer.forward_train(l0::cview(p), l0::cview(x), 9, l0::view(y));
+    layer.backward(l0::cview(p), l0::cview(dy), l0::view(g_sep));
+    auto inout = x;  // the output overwrites this copy of the input
+    layer.forward_train(l0::cview(p), l0::cview(inout), 9, l0::view(inout));
+    layer.backward(l0::cview(p), l0::cview(dy), l0::view(g_alias));
+    layer.set_runner(nullptr);
+    ASSERT_EQ(layer.num_active_gates(), n);
+    EXPECT_TRUE(same_bits(inout, y)) << workers;
+    EXPECT_TRUE(same_bits(g_alias, g_sep)) << workers;
+  }
+}
+
 // Gate sampling, expected densities and their gradient: element-wise on the workers, summed
 // in order: the same bits as on the calling thread.
 TEST(LayerSplit, GatesAndDensityTermsEqualTheSerialOnesBitForBit) {
