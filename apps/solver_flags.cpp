@@ -1,6 +1,8 @@
 // The one definition of the solver flags of the command line (solver_flags.hpp).
 #include "solver_flags.hpp"
 
+#include "saddle/problems/l0/experiment.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <limits>
@@ -144,11 +146,13 @@ void add_thread_flag(po::options_description& options, bool with_default) {
       "for mlp, batch for lenet5: the faster, docs/performance.md)");
 }
 
-std::string read_thread_split_flag(const po::variables_map& vm) {
+saddle::l0::ThreadSplit read_thread_split_flag(const po::variables_map& vm) {
   const std::string text = vm.count("thread-split") ? vm["thread-split"].as<std::string>() : "auto";
-  if (text != "auto" && text != "batch" && text != "layers")
-    throw UsageError("unknown --thread-split '" + text + "' (choices: auto, batch, layers)");
-  return text;
+  try {
+    return saddle::l0::parse_thread_split(text);
+  } catch (const InvalidOption& e) {
+    throw UsageError(rename_fields(e.what(), {{"thread_split", "--thread-split"}}));
+  }
 }
 
 std::size_t read_thread_flag(const po::variables_map& vm) {

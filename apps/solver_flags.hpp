@@ -16,6 +16,10 @@
 #include "cli_common.hpp"
 #include "saddle/options.hpp"
 
+namespace saddle::l0 {
+enum class ThreadSplit;  // saddle/problems/l0/experiment.hpp
+}
+
 namespace saddle::cli {
 
 /// The default text of the solver flags a subcommand has its own default for, e.g.
@@ -54,8 +58,9 @@ void add_thread_flag(po::options_description& options, bool with_default);
 /// The value of --threads in `vm` (1 when absent). Throws UsageError for a malformed
 /// number or one outside 1..256.
 std::size_t read_thread_flag(const po::variables_map& vm);
-/// --thread-split: "auto" (also when absent), "batch" or "layers"; UsageError otherwise.
-std::string read_thread_split_flag(const po::variables_map& vm);
+/// --thread-split: auto (also when absent), batch or layers (saddle::l0::parse_thread_split);
+/// UsageError naming the flag and the choices otherwise.
+saddle::l0::ThreadSplit read_thread_split_flag(const po::variables_map& vm);
 
 /// The valued solver flags of `vm` the user gave, as arguments {"--primal-lr", "0.1", ...}
 /// to pass on to a child run.

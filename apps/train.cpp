@@ -158,7 +158,7 @@ int train_body(const std::vector<std::string>& given_args, std::ostream& out, st
   c.seed = parse_unsigned("--seed", vm["seed"].as<std::string>());
   c.eval_every = positive_size(vm, "eval-every");
   c.threads = read_thread_flag(vm);
-  c.thread_split = saddle::l0::parse_thread_split(read_thread_split_flag(vm));
+  c.thread_split = read_thread_split_flag(vm);
   try {
     c.validate();
   } catch (const saddle::InvalidOption& e) {

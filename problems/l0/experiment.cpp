@@ -78,7 +78,7 @@ ThreadSplit parse_thread_split(const std::string& name) {
   if (name == "auto") return ThreadSplit::automatic;
   if (name == "batch") return ThreadSplit::batch;
   if (name == "layers") return ThreadSplit::layers;
-  throw InvalidOption("unknown thread split '" + name + "' (choices: auto, batch, layers)");
+  throw InvalidOption("unknown thread_split '" + name + "' (choices: auto, batch, layers)");
 }
 
 ThreadSplit resolve_thread_split(ThreadSplit split, Architecture architecture) {
