@@ -110,10 +110,7 @@ void DensityProblem::shuffle(std::uint64_t seed) {
   }
 }
 
-void DensityProblem::set_runner(RangeRunner* runner) {
-  runner_ = runner;
-  model_.set_runner(runner);
-}
+void DensityProblem::set_runner(RangeRunner* runner) { model_.set_runner(runner); }
 
 void DensityProblem::project(Vector<float>& x) const {
   model_.clamp_log_alpha(make_view<float, 1>(x.data(), {x.size()}), options_.log_alpha_min);
@@ -187,7 +184,7 @@ void DensityProblem::forward(const Vector<float>& x, const Batch& batch, Evaluat
       y_batch_(r) = data_.train.y(row);
     }
   };
-  for_parts(runner_, gather);
+  for_parts(model_.runner(), gather);
   const auto params = make_cview<float, 1>(x.data(), {x.size()});
   if (capture_gates_) {
     float* held = held_log_alpha_.data();

@@ -209,11 +209,17 @@ double expected_density(ConstView<T, 1> log_alpha) {
 
 template <class T>
 void add_expected_density_grad(ConstView<T, 1> log_alpha, double weight, View<T, 1> grad) {
+  check_same_size("add_expected_density_grad grad", log_alpha.size(), grad.size());
+  add_expected_density_grad<T>(log_alpha, weight, grad, IndexRange{0, log_alpha.size()});
+}
+
+template <class T>
+void add_expected_density_grad(ConstView<T, 1> log_alpha, double weight, View<T, 1> grad,
+                               IndexRange gates) {
   const std::size_t n = log_alpha.size();
-  check_same_size("add_expected_density_grad grad", n, grad.size());
   if (n == 0) return;
   const double scale = weight / static_cast<double>(n);
-  for (std::size_t j = 0; j < n; ++j) {
+  for (std::size_t j = gates.begin; j < gates.end; ++j) {
     grad.data()[j] +=
         static_cast<T>(scale * prob_nonzero_grad(static_cast<double>(log_alpha.data()[j])));
   }
@@ -257,24 +263,20 @@ template <class T>
 void GateState<T>::sample(ConstView<T, 1> log_alpha, std::uint64_t seed, std::uint64_t stream,
                           RangeRunner* runner) {
   check_same_size("GateState::sample log_alpha", z_.size(), log_alpha.size());
-  if (runner == nullptr || runner->workers() <= 1) {
-    gate_noise_logit<T>(seed, stream, view(noise_));
-    hard_concrete_sample<T>(log_alpha, cview(noise_), view(s_), view(z_), view(dz_));
-  } else {
-    // The noise of gate j depends on (seed, stream, j) only: ranges give the same bits.
-    const std::uint64_t key = noise_key(seed, stream);
-    auto range = [&](std::size_t, IndexRange r) {
-      const std::size_t n = r.end - r.begin;
-      if (n == 0) return;
-      T* noise = noise_.data() + r.begin;
-      noise_logit_range<T>(key, r.begin, r.end, noise);
-      hard_concrete_sample<T>(
-          make_cview<T, 1>(log_alpha.data() + r.begin, {n}), make_cview<T, 1>(noise, {n}),
-          make_view<T, 1>(s_.data() + r.begin, {n}), make_view<T, 1>(z_.data() + r.begin, {n}),
-          make_view<T, 1>(dz_.data() + r.begin, {n}));
-    };
-    for_ranges(runner, z_.size(), range);
-  }
+  // The noise of gate j depends on (seed, stream, j) only and the rest is element-wise:
+  // ranges on a runner give the bits of the whole range on the calling thread (no runner).
+  const std::uint64_t key = noise_key(seed, stream);
+  auto range = [&](std::size_t, IndexRange r) {
+    const std::size_t n = r.end - r.begin;
+    if (n == 0) return;
+    T* noise = noise_.data() + r.begin;
+    noise_logit_range<T>(key, r.begin, r.end, noise);
+    hard_concrete_sample<T>(
+        make_cview<T, 1>(log_alpha.data() + r.begin, {n}), make_cview<T, 1>(noise, {n}),
+        make_view<T, 1>(s_.data() + r.begin, {n}), make_view<T, 1>(z_.data() + r.begin, {n}),
+        make_view<T, 1>(dz_.data() + r.begin, {n}));
+  };
+  for_ranges(runner, z_.size(), range);
   update_active();
 }
 
@@ -305,6 +307,7 @@ void GateState<T>::update_active() {
   template void prob_nonzero_grad<T>(ConstView<T, 1>, View<T, 1>);                                \
   template double expected_density<T>(ConstView<T, 1>);                                           \
   template void add_expected_density_grad<T>(ConstView<T, 1>, double, View<T, 1>);                \
+  template void add_expected_density_grad<T>(ConstView<T, 1>, double, View<T, 1>, IndexRange);    \
   template void clamp_log_alpha<T>(View<T, 1>, double);                                           \
   template void init_log_alpha<T>(View<T, 1>, double, std::mt19937_64&);                          \
   template class GateState<T>;

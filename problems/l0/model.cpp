@@ -464,11 +464,9 @@ void GatedModel<T>::add_density_gradient(ConstView<T, 1> params, const std::vect
     for_gates_in(r, [&](std::size_t l, std::size_t, std::size_t b, std::size_t e) {
       if (weights[l] == 0.0) return;
       const auto& g = gated_[l];
-      const double scale = weights[l] / static_cast<double>(g.num_gates);
-      const T* la = params.data() + g.log_alpha_offset;
-      T* out = grad.data() + g.log_alpha_offset;
-      for (std::size_t j = b; j < e; ++j)
-        out[j] += static_cast<T>(scale * prob_nonzero_grad(static_cast<double>(la[j])));
+      add_expected_density_grad<T>(make_cview<T, 1>(params.data() + g.log_alpha_offset, {g.num_gates}),
+                                   weights[l], make_view<T, 1>(grad.data() + g.log_alpha_offset, {g.num_gates}),
+                                   IndexRange{b, e});
     });
   };
   for_ranges(runner_, num_gates_, add);

@@ -149,7 +149,6 @@ class DensityProblem final : public BasicProblem<float> {
   std::vector<double> densities_, layer_weights_;
   const Vector<float>* last_x_ = nullptr;
   std::vector<double> group_nsp_;
-  RangeRunner* runner_ = nullptr;
   double last_error_ = 0.0;
   bool gates_fixed_ = false;
   bool capture_gates_ = false;  // fixed, but the held values are taken at the next forward

@@ -137,6 +137,12 @@ double expected_density(ConstView<T, 1> log_alpha);
 /// No allocation.
 template <class T>
 void add_expected_density_grad(ConstView<T, 1> log_alpha, double weight, View<T, 1> grad);
+/// The same for the gates [gates.begin, gates.end) of the layer only (log_alpha and grad are
+/// still the whole layer's: the 1/n is the layer's), element by element: ranges split over
+/// threads give the whole call's bits. No allocation, no size check.
+template <class T>
+void add_expected_density_grad(ConstView<T, 1> log_alpha, double weight, View<T, 1> grad,
+                               IndexRange gates);
 
 /// log_alpha <- clamp(log_alpha, lo, ln 100) (after every optimizer step); lo defaults to the
 /// reference codes' ln 0.01 (DensityProblemOptions::log_alpha_min says why one may go lower).
@@ -196,6 +202,8 @@ class GateState {
   extern template void prob_nonzero_grad<T>(ConstView<T, 1>, View<T, 1>);                    \
   extern template double expected_density<T>(ConstView<T, 1>);                               \
   extern template void add_expected_density_grad<T>(ConstView<T, 1>, double, View<T, 1>);    \
+  extern template void add_expected_density_grad<T>(ConstView<T, 1>, double, View<T, 1>,     \
+                                                    IndexRange);                             \
   extern template void clamp_log_alpha<T>(View<T, 1>, double);                               \
   extern template void init_log_alpha<T>(View<T, 1>, double, std::mt19937_64&);              \
   extern template class GateState<T>;
